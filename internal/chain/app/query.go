@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+
+	"github.com/phala-go/phala/internal/chain/accounts"
+	"github.com/phala-go/phala/internal/chain/mq"
+	"github.com/phala-go/phala/protocol"
+)
+
+// Query implements abci.Application. State values come with an ICS-23 proof
+// to stateRoot(H) and the block's messagesRoot(H), from which the client
+// rebuilds AppHash(H) and checks it against header H+1. Message lists need
+// no proof: they are themselves half of that app hash.
+func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.QueryResponse, _ error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	defer recoverInto(func(err error) { resp = queryError(err) })
+
+	switch {
+	case strings.HasPrefix(req.Path, protocol.QueryMessages):
+		h, err := strconv.ParseInt(strings.TrimPrefix(req.Path, protocol.QueryMessages), 10, 64)
+		if err != nil || h < 0 {
+			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: height must be a non-negative integer", req.Path)), nil
+		}
+		if h > a.height {
+			return queryError(protocol.Errorf(protocol.ErrHeightUnavailable, "height %d, last committed %d", h, a.height)), nil
+		}
+		rec, err := a.blocks.get(h)
+		if err != nil {
+			return queryError(err), nil
+		}
+		return &abci.QueryResponse{Value: protocol.MustMarshal(rec.messages()), Height: h}, nil
+	case strings.HasPrefix(req.Path, protocol.QueryAccount):
+		addr, err := protocol.ParseAddress(strings.TrimPrefix(req.Path, protocol.QueryAccount))
+		if err != nil {
+			return queryError(err), nil
+		}
+		return a.proveState(req.Height, accounts.StateKey(addr)), nil
+	case strings.HasPrefix(req.Path, protocol.QueryNextSeq):
+		o, err := protocol.ParseOrigin(strings.TrimPrefix(req.Path, protocol.QueryNextSeq))
+		if err != nil {
+			return queryError(err), nil
+		}
+		return a.proveState(req.Height, mq.NextSeqStateKey(o)), nil
+	}
+	return queryError(protocol.Errorf(protocol.ErrUnknownQueryPath, "%q", req.Path)), nil
+}
+
+// proveState answers the value at key in the state after block height (0:
+// the last committed block), with its existence or absence proof.
+func (a *App) proveState(height int64, key []byte) *abci.QueryResponse {
+	if height == 0 {
+		height = a.height
+	}
+	if height < 1 || height > a.height || !a.tree.VersionExists(height) {
+		return queryError(protocol.Errorf(protocol.ErrHeightUnavailable, "state at height %d (last committed %d)", height, a.height))
+	}
+	snap, err := a.tree.GetImmutable(height)
+	if err != nil {
+		return queryError(fmt.Errorf("state %d: %w", height, err))
+	}
+	value, err := snap.Get(key)
+	if err != nil {
+		return queryError(fmt.Errorf("state %d: %w", height, err))
+	}
+	proof, err := snap.GetProof(key)
+	if err != nil {
+		return queryError(fmt.Errorf("prove %x at %d: %w", key, height, err))
+	}
+	proofBytes, err := proof.Marshal()
+	if err != nil {
+		return queryError(err)
+	}
+	rec, err := a.blocks.get(height)
+	if err != nil {
+		return queryError(err)
+	}
+	return &abci.QueryResponse{
+		Key:    key,
+		Value:  value,
+		Height: height,
+		ProofOps: &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{
+			{Type: protocol.ProofOpIAVL, Key: key, Data: proofBytes},
+			{Type: protocol.ProofOpMessagesRoot, Data: protocol.MessagesRoot(rec.Messages)},
+		}},
+	}
+}
+
+func queryError(err error) *abci.QueryResponse {
+	space, code, log := wireError(err)
+	return &abci.QueryResponse{Codespace: space, Code: code, Log: log}
+}

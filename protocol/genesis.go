@@ -1,0 +1,134 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// Params are the chain parameters governance may change.
+type Params struct {
+	// MinFee is the least fee a transaction may carry.
+	MinFee uint64 `cbor:"min_fee" json:"min_fee"`
+	// MaxTxBytes bounds a raw transaction.
+	MaxTxBytes uint64 `cbor:"max_tx_bytes" json:"max_tx_bytes"`
+	// MaxPayloadBytes bounds a message payload.
+	MaxPayloadBytes uint64 `cbor:"max_payload_bytes" json:"max_payload_bytes"`
+	// MaxMessagesPerBlock bounds the message list of one block, which
+	// bounds what pRuntime must verify per block.
+	MaxMessagesPerBlock uint64 `cbor:"max_messages_per_block" json:"max_messages_per_block"`
+	// AllowSimAttestation admits workers with the software `sim` TEE. It
+	// can only be set at genesis: governance may turn it off, never on.
+	AllowSimAttestation bool `cbor:"allow_sim_attestation" json:"allow_sim_attestation"`
+}
+
+// DefaultParams are the parameters of a new dev chain, without sim
+// attestation (a dev home turns it on explicitly).
+func DefaultParams() Params {
+	return Params{
+		MinFee:              1_000,
+		MaxTxBytes:          1 << 20,
+		MaxPayloadBytes:     64 << 10,
+		MaxMessagesPerBlock: 10_000,
+	}
+}
+
+// Hard limits that no parameter may exceed: they keep CometBFT's own limits
+// (mempool, block size) from refusing transactions our app would accept.
+const (
+	LimitTxBytes      = 4 << 20
+	LimitPayloadBytes = 1 << 20
+)
+
+// Validate checks the parameters' ranges.
+func (p Params) Validate() error {
+	switch {
+	case p.MaxTxBytes < 1024 || p.MaxTxBytes > LimitTxBytes:
+		return Errorf(ErrBadParams, "max_tx_bytes %d outside 1024..%d", p.MaxTxBytes, LimitTxBytes)
+	case p.MaxPayloadBytes == 0 || p.MaxPayloadBytes > LimitPayloadBytes || p.MaxPayloadBytes >= p.MaxTxBytes:
+		return Errorf(ErrBadParams, "max_payload_bytes %d outside 1..min(%d, max_tx_bytes)", p.MaxPayloadBytes, LimitPayloadBytes)
+	case p.MaxMessagesPerBlock == 0:
+		return Errorf(ErrBadParams, "max_messages_per_block must be positive")
+	}
+	return nil
+}
+
+// GovernanceGenesis names the admins and how many must approve an action.
+type GovernanceGenesis struct {
+	Admins    []HexBytes `json:"admins"` // ed25519 public keys
+	Threshold uint32     `json:"threshold"`
+}
+
+// Validate checks keys and threshold.
+func (g GovernanceGenesis) Validate() error {
+	if len(g.Admins) == 0 {
+		return fmt.Errorf("governance: no admins")
+	}
+	if g.Threshold == 0 || int(g.Threshold) > len(g.Admins) {
+		return fmt.Errorf("governance: threshold %d with %d admins", g.Threshold, len(g.Admins))
+	}
+	seen := map[string]bool{}
+	for i, k := range g.Admins {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("governance: admin %d: key has %d bytes", i, len(k))
+		}
+		if seen[string(k)] {
+			return fmt.Errorf("governance: admin %d: duplicate key", i)
+		}
+		seen[string(k)] = true
+	}
+	return nil
+}
+
+// GenesisAccount is a funded account at genesis.
+type GenesisAccount struct {
+	Address Address `json:"address"`
+	Balance uint64  `json:"balance"`
+}
+
+// GenesisState is the application part (`app_state`) of the CometBFT
+// genesis document.
+type GenesisState struct {
+	Params     Params            `json:"params"`
+	Governance GovernanceGenesis `json:"governance"`
+	Accounts   []GenesisAccount  `json:"accounts"`
+}
+
+// ParseGenesisState reads and validates app_state.
+func ParseGenesisState(raw []byte) (*GenesisState, error) {
+	var g GenesisState
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("app_state: %w", err)
+	}
+	if err := g.Params.Validate(); err != nil {
+		return nil, fmt.Errorf("app_state: %w", err)
+	}
+	if err := g.Governance.Validate(); err != nil {
+		return nil, fmt.Errorf("app_state: %w", err)
+	}
+	seen := map[Address]bool{}
+	for _, a := range g.Accounts {
+		if seen[a.Address] {
+			return nil, fmt.Errorf("app_state: account %s listed twice", a.Address)
+		}
+		seen[a.Address] = true
+	}
+	return &g, nil
+}
+
+// HexBytes is a byte string written as hex in JSON.
+type HexBytes []byte
+
+// MarshalText encodes as lowercase hex.
+func (h HexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
+// UnmarshalText decodes hex.
+func (h *HexBytes) UnmarshalText(b []byte) error {
+	d, err := hex.DecodeString(string(b))
+	if err != nil {
+		return err
+	}
+	*h = d
+	return nil
+}
