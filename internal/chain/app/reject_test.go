@@ -2,8 +2,8 @@ package app
 
 import (
 	"bytes"
-	"errors"
 	"crypto/ed25519"
+	"errors"
 	"strings"
 	"testing"
 
@@ -55,8 +55,8 @@ func wantCode(t *testing.T, where string, space string, code uint32, log string,
 type effect int
 
 const (
-	nothing   effect = iota // refused before anything could be charged
-	feeAndNonce             // the call failed: only the fee and nonce persist
+	nothing     effect = iota // refused before anything could be charged
+	feeAndNonce               // the call failed: only the fee and nonce persist
 )
 
 // TestRejections covers every rejection the chain makes of a transaction:
