@@ -17,6 +17,7 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phala-go/phala/internal/chain/accounts"
 	"github.com/phala-go/phala/internal/chain/contracts"
@@ -41,6 +42,8 @@ type Config struct {
 	Logger *slog.Logger
 	// IAVLCacheSize is the number of tree nodes kept in memory.
 	IAVLCacheSize int
+	// Metrics, if set, receives the application's Prometheus series.
+	Metrics prometheus.Registerer
 }
 
 // App is the phala ABCI++ application.
@@ -56,6 +59,7 @@ type App struct {
 	modules map[string]module.Module
 	acc     *accounts.Module
 	gov     *governance.Module
+	metrics *metrics
 
 	// mu guards the fields below. CometBFT's local client already serialises
 	// ABCI calls; the mutex makes App safe to use without it (tests, tools).
@@ -94,6 +98,7 @@ func New(cfg Config) (*App, error) {
 		blocks:  blockLog{db: dbm.NewPrefixDB(cfg.DB, []byte("b/"))},
 		acc:     accounts.New(),
 		gov:     gov,
+		metrics: newMetrics(cfg.Metrics),
 		height:  height,
 	}
 	a.modules = map[string]module.Module{}

@@ -47,6 +47,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	ctx := module.NewContext(tree, block, governance.Params(tree), false)
 
 	results := make([]*abci.ExecTxResult, len(req.Txs))
+	outcomes := make([]string, len(req.Txs))
 	for i, raw := range req.Txs {
 		before := ctx.MessageCount()
 		txCtx, err := a.execTx(ctx, raw)
@@ -54,8 +55,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 			txCtx.Commit() // the fee and nonce, and the call's effects if err == nil
 		}
 		results[i] = execTxResult(err, ctx.Messages()[before:])
+		outcomes[i] = outcome(results[i])
 	}
 	out := ctx.Flush()
+	a.metrics.block(req.Height, outcomes, len(out.Messages))
 
 	rec := newBlockRecord(req.Height, req.Time, a.tree.WorkingHash(), out.Messages)
 	a.pending = rec
@@ -147,6 +150,13 @@ func execTxResult(err error, msgs []protocol.Message) *abci.ExecTxResult {
 		}})
 	}
 	return res
+}
+
+func outcome(r *abci.ExecTxResult) string {
+	if r.Code == abci.CodeTypeOK {
+		return "ok"
+	}
+	return r.Codespace + "/" + strconv.FormatUint(uint64(r.Code), 10)
 }
 
 func validatorUpdates(us []protocol.ValidatorUpdate) []abci.ValidatorUpdate {

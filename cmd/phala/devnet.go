@@ -1,0 +1,46 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phala-go/phala/internal/devnet"
+	"github.com/phala-go/phala/internal/logging"
+)
+
+func devnetCmd(g *globals) *cobra.Command {
+	o := devnet.DefaultOptions()
+	var logFormat, logLevel string
+	cmd := &cobra.Command{
+		Use:   "devnet",
+		Short: "Run a local network: one validator with a funded dev account",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := logging.New(os.Stderr, logFormat, logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			logging.RedirectStdLog(logger.With("component", "db"), slog.LevelDebug)
+			o.Logger = logger
+			ctx := cmd.Context()
+			d, err := devnet.Start(ctx, o)
+			if err != nil {
+				return err
+			}
+			if err := d.PrintInfo(ctx, g.out); err != nil {
+				d.Stop()
+				return err
+			}
+			return d.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Home, "home", o.Home, "directory holding the devnet's state; a restart continues from it")
+	f.DurationVar(&o.BlockTime, "block-time", o.BlockTime, "pause after each block (applies when the home is created)")
+	f.IntVar(&o.BasePort, "port-base", o.BasePort, "p2p port; RPC listens on port-base+1")
+	f.BoolVar(&o.Reset, "reset", false, "delete the home and start a new chain")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level")
+	return cmd
+}

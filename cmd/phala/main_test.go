@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phala-go/phala/internal/devnet"
+	"github.com/phala-go/phala/protocol"
+)
+
+func freePortBase(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		base := 30_000 + 3*rand.IntN(5_000)
+		free := true
+		for j := range 3 {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+j))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free ports")
+	return 0
+}
+
+// run executes the CLI in-process and returns its output.
+func run(t *testing.T, ctx context.Context, g []string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := newRoot(&out)
+	root.SetArgs(append(append([]string{}, g...), args...))
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// TestCLIAgainstDevnet drives keys, transactions and verified queries
+// against a devnet started in-process, and checks the CLI's refusals.
+func TestCLIAgainstDevnet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := devnet.DefaultOptions()
+	o.Home = t.TempDir()
+	o.BasePort = freePortBase(t)
+	o.BlockTime = 100 * time.Millisecond
+	d, err := devnet.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	var info bytes.Buffer
+	if err := d.PrintInfo(ctx, &info); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(info.String(), d.DevKey.Address().String()) || !strings.Contains(info.String(), d.Node.RPCAddr()) {
+		t.Fatalf("devnet info lacks the dev account or RPC address:\n%s", info.String())
+	}
+
+	g := []string{"--node", d.Node.RPCAddr(), "--keyring", filepath.Join(t.TempDir(), "keys")}
+	out, err := run(t, ctx, g, "keys", "add", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := strings.Fields(out)[1]
+	if out, err := run(t, ctx, g, "keys", "list"); err != nil || !strings.Contains(out, "carol\t"+carol) {
+		t.Fatalf("keys list: %q %v", out, err)
+	}
+	if out, err := run(t, ctx, g, "keys", "show", "carol"); err != nil || !strings.Contains(out, carol) {
+		t.Fatalf("keys show: %q %v", out, err)
+	}
+
+	if out, err := run(t, ctx, g, "tx", "transfer", "--from", d.KeyPath, "--to", carol, "--amount", "4242"); err != nil || !strings.Contains(out, "included at height") {
+		t.Fatalf("transfer: %q %v", out, err)
+	}
+	out, err = run(t, ctx, g, "query", "account", "carol")
+	if err != nil || !strings.Contains(out, "balance: 4242") || !strings.Contains(out, "proof verified") {
+		t.Fatalf("query account: %q %v", out, err)
+	}
+
+	out, err = run(t, ctx, g, "tx", "push-message", "--from", d.KeyPath, "--topic", "demo", "--payload", "hello")
+	if err != nil {
+		t.Fatalf("push: %q %v", out, err)
+	}
+	m := regexp.MustCompile(`included at height (\d+)`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, `seq 0 on "demo"`) {
+		t.Fatalf("push output: %q", out)
+	}
+	out, err = run(t, ctx, g, "query", "messages", "--height", m[1])
+	if err != nil || !strings.Contains(out, `payload "hello"`) || !strings.Contains(out, "verified: app hash") {
+		t.Fatalf("query messages: %q %v", out, err)
+	}
+
+	// Refusals.
+	if _, err := run(t, ctx, g, "tx", "transfer", "--from", d.KeyPath, "--to", "nothex", "--amount", "1"); !errors.As(err, new(usageError)) || !errors.Is(err, protocol.ErrBadAddress) {
+		t.Fatalf("bad address: %v", err)
+	}
+	if _, err := run(t, ctx, g, "tx", "transfer", "--to", carol, "--amount", "1"); !errors.As(err, new(usageError)) {
+		t.Fatalf("missing --from: %v", err)
+	}
+	if _, err := run(t, ctx, g, "tx", "push-message", "--from", d.KeyPath, "--topic", "bad topic"); !errors.Is(err, protocol.ErrBadTopic) {
+		t.Fatalf("bad topic: %v", err)
+	}
+	if _, err := run(t, ctx, g, "keys", "add", "dave"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, ctx, g, "tx", "transfer", "--from", "dave", "--to", carol, "--amount", "1"); !errors.Is(err, protocol.ErrInsufficientFunds) {
+		t.Fatalf("unfunded sender: %v", err)
+	}
+	if _, err := run(t, ctx, g, "tx", "push-message", "--from", d.KeyPath, "--topic", "phala/registry/x"); !errors.Is(err, protocol.ErrReservedTopic) {
+		t.Fatalf("reserved topic: %v", err)
+	}
+}
