@@ -30,7 +30,7 @@ func (c *Cache) Set(k, v []byte) {
 	if v == nil {
 		v = []byte{}
 	}
-	c.dirty[string(k)] = append([]byte(nil), v...)
+	c.dirty[string(k)] = append([]byte{}, v...) // non-nil even when empty: nil means deleted
 }
 
 // Delete implements KV.

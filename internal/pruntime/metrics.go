@@ -1,0 +1,68 @@
+package pruntime
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phala-go/phala/protocol"
+)
+
+// metrics are pRuntime's Prometheus series; a nil *metrics records nothing.
+type metrics struct {
+	height   prometheus.Gauge
+	blocks   prometheus.Counter
+	messages prometheus.Counter
+	errors   *prometheus.CounterVec
+	egress   prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &metrics{
+		height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pruntime", Name: "synced_height",
+			Help: "Height of the last verified header; blocks below it are applied."}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pruntime", Name: "blocks_applied_total",
+			Help: "Blocks verified and applied."}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pruntime", Name: "messages_applied_total",
+			Help: "Chain messages verified and dispatched."}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "sync_errors_total",
+			Help: "Refused sync input, by error (space/code)."}, []string{"error"}),
+		egress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pruntime", Name: "egress_pending",
+			Help: "Signed outbound messages not yet seen on chain."}),
+	}
+	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress)
+	return m
+}
+
+func (m *metrics) setHeight(h int64) {
+	if m != nil {
+		m.height.Set(float64(h))
+	}
+}
+
+func (m *metrics) applied(msgs int) {
+	if m != nil {
+		m.blocks.Inc()
+		m.messages.Add(float64(msgs))
+	}
+}
+
+func (m *metrics) syncError(err error) {
+	if m == nil {
+		return
+	}
+	label := "other"
+	if e, ok := protocol.CodeOf(err); ok {
+		label = e.Space + "/" + strconv.FormatUint(uint64(e.Code), 10)
+	}
+	m.errors.WithLabelValues(label).Inc()
+}
+
+func (m *metrics) egressPending(n int) {
+	if m != nil {
+		m.egress.Set(float64(n))
+	}
+}

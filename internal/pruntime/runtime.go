@@ -1,0 +1,357 @@
+// Package pruntime is the enclave runtime's core: it owns the trust root,
+// the light client state, the dispatcher and its subscribers, the keys and
+// the checkpoints, and exposes the operations the HTTP API serves (init,
+// sync, info, egress, attestation).
+//
+// It trusts only its own code, the pinned genesis and the TEE. Everything a
+// relayer sends is untrusted until light verifies the header and dispatch
+// matches the message list against the header's app hash; a block is
+// applied completely or not at all.
+package pruntime
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phala-go/phala/internal/pruntime/checkpoint"
+	"github.com/phala-go/phala/internal/pruntime/dispatch"
+	"github.com/phala-go/phala/internal/pruntime/egress"
+	"github.com/phala-go/phala/internal/pruntime/keys"
+	"github.com/phala-go/phala/internal/pruntime/light"
+	"github.com/phala-go/phala/internal/pruntime/state"
+	"github.com/phala-go/phala/internal/pruntime/workers"
+	"github.com/phala-go/phala/internal/tee"
+	"github.com/phala-go/phala/internal/version"
+	"github.com/phala-go/phala/protocol"
+)
+
+// RuntimeVersion is the version attested in report data; the registry's
+// policy can require a minimum.
+const RuntimeVersion uint32 = 1
+
+// Config configures a Runtime.
+type Config struct {
+	DataDir string
+	TEE     tee.Provider
+	Logger  *slog.Logger
+	// CheckpointEvery is the number of blocks between checkpoints.
+	CheckpointEvery int64
+	// CheckpointKeep is how many checkpoints are kept.
+	CheckpointKeep int
+	// PinnedGenesisHash overrides the compiled-in trust root (tests); nil
+	// uses the one set at build time, if any.
+	PinnedGenesisHash []byte
+	// Metrics receives pRuntime's Prometheus series (nil: none).
+	Metrics prometheus.Registerer
+}
+
+// Runtime is a running pRuntime.
+type Runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	pinned []byte
+	ckpt   *checkpoint.Store
+	m      *metrics
+
+	identity ed25519.PrivateKey
+	enc      *keys.Encryption
+
+	// mu guards everything below: Sync and Init take it for writing, the
+	// read-only operations for reading.
+	mu          sync.RWMutex
+	genesisJSON []byte
+	root        *light.TrustRoot
+	light       *light.State
+	tx          *state.Tx
+	engine      *dispatch.Engine
+	egress      *egress.Queue
+	workers     *workers.View
+	lastCkpt    int64
+}
+
+// Open starts pRuntime on its data dir: it unseals (or creates) the
+// identity key, generates this boot's encryption key, and resumes from the
+// newest usable checkpoint if there is one.
+func Open(cfg Config) (*Runtime, error) {
+	if cfg.TEE == nil {
+		return nil, errors.New("pruntime: no TEE provider")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 1000
+	}
+	if cfg.CheckpointKeep <= 0 {
+		cfg.CheckpointKeep = 3
+	}
+	log := cfg.Logger.With("tee", cfg.TEE.Kind())
+	if cfg.TEE.Insecure() {
+		log = log.With("insecure", true)
+	}
+	pinned := cfg.PinnedGenesisHash
+	if pinned == nil {
+		p, ok, err := light.PinnedGenesisHash()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			pinned = p
+		}
+	}
+	sealKey, err := cfg.TEE.SealKey()
+	if err != nil {
+		return nil, fmt.Errorf("pruntime: seal key: %w", err)
+	}
+	identity, created, err := keys.LoadOrCreateIdentity(cfg.DataDir, sealKey)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := keys.NewEncryption()
+	if err != nil {
+		return nil, err
+	}
+	ckpt, err := checkpoint.Open(filepath.Join(cfg.DataDir, "checkpoints"), sealKey, cfg.CheckpointKeep, log)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{cfg: cfg, log: log, pinned: pinned, ckpt: ckpt, identity: identity, enc: enc, m: newMetrics(cfg.Metrics)}
+	log.Info("pruntime starting", "worker", fmt.Sprintf("%x", identity.Public()), "new_identity", created, "trust_root_pinned", pinned != nil)
+	h, err := ckpt.LoadLatest(r.restore)
+	switch {
+	case errors.Is(err, checkpoint.ErrNone):
+		log.Info("no checkpoint; waiting for /v1/init")
+	case err != nil:
+		return nil, err
+	default:
+		r.lastCkpt = h
+		log.Info("resumed from checkpoint", "synced_height", h, "chain_id", r.root.ChainID)
+	}
+	r.m.setHeight(r.syncedHeight())
+	return r, nil
+}
+
+// Logger is pRuntime's logger; on an insecure TEE every line says so.
+func (r *Runtime) Logger() *slog.Logger { return r.log }
+
+// setChain builds the per-chain components for root. Called with mu held
+// (or before the Runtime is shared).
+func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
+	r.genesisJSON = genesisJSON
+	r.root = root
+	r.light = light.Genesis(root)
+	r.tx = &state.Tx{}
+	r.engine = dispatch.New(r.tx)
+	r.workers = workers.New(r.tx)
+	r.egress = egress.New(r.tx, r.identity, root.ChainID)
+	r.engine.Subscribe(r.workers)
+	r.engine.Subscribe(r.egress)
+	r.engine.Subscribe(&echo{pub: r.identity.Public().(ed25519.PublicKey), out: r.egress})
+}
+
+// Init binds a fresh pRuntime to a chain by its genesis document. Calling it
+// again with the same genesis is a no-op; with another it is refused.
+func (r *Runtime) Init(genesisJSON []byte) error {
+	root, err := light.NewTrustRoot(genesisJSON, r.pinned)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.root != nil {
+		if bytes.Equal(r.root.GenesisHash, root.GenesisHash) {
+			return nil
+		}
+		return protocol.Errorf(protocol.ErrGenesisMismatch, "bound to %s genesis %X, offered %s genesis %X", r.root.ChainID, r.root.GenesisHash, root.ChainID, root.GenesisHash)
+	}
+	r.setChain(genesisJSON, root)
+	r.log.Info("initialised", "chain_id", root.ChainID, "genesis_hash", fmt.Sprintf("%X", root.GenesisHash), "validators", root.Validators.Size())
+	return r.saveCheckpointLocked()
+}
+
+// syncedHeight is the height of the last verified header: blocks below it
+// are applied. Caller holds mu, or owns r.
+func (r *Runtime) syncedHeight() int64 {
+	if r.light == nil {
+		return 0
+	}
+	return r.light.Height
+}
+
+// Sync verifies and applies consecutive blocks. It stops at the first block
+// that fails and returns its error together with what was applied before
+// it. Blocks already applied are acknowledged and skipped.
+func (r *Runtime) Sync(req *protocol.SyncRequest) (*protocol.SyncResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.root == nil {
+		return nil, protocol.Errorf(protocol.ErrNotInitialized, "send the genesis to /v1/init first")
+	}
+	resp := &protocol.SyncResponse{}
+	var err error
+	for i := range req.Blocks {
+		if err = r.applyLocked(&req.Blocks[i], resp); err != nil {
+			r.m.syncError(err)
+			break
+		}
+	}
+	resp.SyncedHeight = r.light.Height
+	resp.AppHash = r.light.AppHash
+	r.m.setHeight(r.light.Height)
+	r.m.egressPending(r.egress.Len())
+	if resp.Applied > 0 && r.light.Height-r.lastCkpt >= r.cfg.CheckpointEvery {
+		if cerr := r.saveCheckpointLocked(); cerr != nil {
+			r.log.Error("checkpoint failed", "err", cerr)
+		}
+	}
+	return resp, err
+}
+
+func (r *Runtime) applyLocked(b *protocol.SyncBlock, resp *protocol.SyncResponse) error {
+	cur := r.light
+	switch {
+	case b.Height > cur.Height:
+		return protocol.Errorf(protocol.ErrBlockGap, "block %d, next is %d", b.Height, cur.Height)
+	case b.Height < cur.Height-1:
+		resp.Skipped++ // applied long ago: acknowledged, no effect
+		return nil
+	case b.Height == cur.Height-1:
+		// The block of the trusted header: acknowledge it if it is the same
+		// header, refuse another one (a fork).
+		sh, err := light.DecodeSignedHeader(b.SignedHeader)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sh.Commit.BlockID.Hash, cur.BlockID.Hash) {
+			return protocol.Errorf(protocol.ErrBlockMismatch, "header %d %X, already verified %X", cur.Height, sh.Commit.BlockID.Hash, cur.BlockID.Hash)
+		}
+		resp.Skipped++
+		return nil
+	}
+	sh, err := light.DecodeSignedHeader(b.SignedHeader)
+	if err != nil {
+		return err
+	}
+	next, err := light.DecodeValidatorSet(b.NextValidators)
+	if err != nil {
+		return err
+	}
+	verified, err := light.Verify(cur, sh, next)
+	if err != nil {
+		return err
+	}
+	if err := r.engine.Apply(dispatch.Block{Height: b.Height, Time: cur.Time}, &b.Messages, verified.AppHash); err != nil {
+		return err
+	}
+	r.light = verified
+	resp.Applied++
+	r.m.applied(len(b.Messages.Messages))
+	return nil
+}
+
+// Info reports pRuntime's state.
+func (r *Runtime) Info() protocol.Info {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	pub := r.identity.Public().(ed25519.PublicKey)
+	info := protocol.Info{
+		WorkerPubkey:     protocol.HexBytes(pub),
+		EncryptionPubkey: r.enc.Public(),
+		TEE:              r.cfg.TEE.Kind(),
+		Insecure:         r.cfg.TEE.Insecure(),
+		Version:          version.String(),
+		TrustRootPinned:  r.pinned != nil,
+	}
+	if info.Insecure {
+		info.Warning = "INSECURE: sim TEE, no hardware protection; for development only"
+	}
+	if r.root == nil {
+		return info
+	}
+	info.Initialized = true
+	info.ChainID = r.root.ChainID
+	info.GenesisHash = r.root.GenesisHash
+	info.SyncedHeight = r.light.Height
+	info.AppHash = r.light.AppHash
+	info.Registered = r.workers.Registered(pub, r.enc.Public())
+	info.PendingEgress = r.egress.Len()
+	info.EgressNextSeq = r.egress.NextSeq()
+	return info
+}
+
+// Egress returns up to limit pending signed messages with sequence > after.
+func (r *Runtime) Egress(after int64, limit int) (*protocol.EgressResponse, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.root == nil {
+		return nil, protocol.Errorf(protocol.ErrNotInitialized, "no chain")
+	}
+	return &protocol.EgressResponse{Messages: r.egress.After(after, limit), NextSeq: r.egress.NextSeq()}, nil
+}
+
+// Attestation quotes this boot's keys, bound to the chain.
+func (r *Runtime) Attestation() (*protocol.Attestation, error) {
+	r.mu.RLock()
+	root := r.root
+	r.mu.RUnlock()
+	if root == nil {
+		return nil, protocol.Errorf(protocol.ErrNotInitialized, "attestations bind a chain; send the genesis first")
+	}
+	pub := r.identity.Public().(ed25519.PublicKey)
+	a := &protocol.Attestation{
+		TEE:              r.cfg.TEE.Kind(),
+		ChainID:          root.ChainID,
+		GenesisHash:      root.GenesisHash,
+		WorkerPubkey:     protocol.HexBytes(pub),
+		EncryptionPubkey: r.enc.Public(),
+		RuntimeVersion:   RuntimeVersion,
+	}
+	q, err := r.cfg.TEE.Quote(protocol.ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion))
+	if err != nil {
+		return nil, fmt.Errorf("pruntime: quote: %w", err)
+	}
+	a.Quote = q
+	return a, nil
+}
+
+// Checkpoint writes a checkpoint now.
+func (r *Runtime) Checkpoint() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.root == nil {
+		return protocol.Errorf(protocol.ErrNotInitialized, "nothing to checkpoint")
+	}
+	return r.saveCheckpointLocked()
+}
+
+// Close writes a final checkpoint (clean shutdown).
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.root == nil || r.light.Height == r.lastCkpt {
+		return nil
+	}
+	return r.saveCheckpointLocked()
+}
+
+func (r *Runtime) saveCheckpointLocked() error {
+	start := time.Now()
+	data, err := r.snapshotLocked()
+	if err != nil {
+		return err
+	}
+	if err := r.ckpt.Save(r.light.Height, data); err != nil {
+		return err
+	}
+	r.lastCkpt = r.light.Height
+	r.log.Info("checkpoint written", "synced_height", r.light.Height, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}

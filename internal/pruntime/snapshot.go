@@ -1,0 +1,107 @@
+package pruntime
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/phala-go/phala/internal/pruntime/egress"
+	"github.com/phala-go/phala/internal/pruntime/light"
+	"github.com/phala-go/phala/protocol"
+)
+
+// snapshotVersion is bumped on any change to snapshot's encoding.
+const snapshotVersion = 1
+
+// snapshot is the plaintext of a checkpoint. It holds no encryption key and
+// no epoch secret.
+type snapshot struct {
+	Version     int                              `cbor:"version"`
+	Worker      []byte                           `cbor:"worker"` // identity public key the state belongs to
+	GenesisJSON []byte                           `cbor:"genesis"`
+	Light       lightSnapshot                    `cbor:"light"`
+	Seqs        map[string]uint64                `cbor:"seqs"`
+	Egress      egress.Snapshot                  `cbor:"egress"`
+	Workers     map[string]protocol.WorkerRecord `cbor:"workers"`
+}
+
+type lightSnapshot struct {
+	Height         int64  `cbor:"height"`
+	BlockID        []byte `cbor:"block_id"` // protobuf BlockID
+	TimeNanos      int64  `cbor:"time"`
+	AppHash        []byte `cbor:"app_hash"`
+	NextValidators []byte `cbor:"next_validators"` // protobuf ValidatorSet
+}
+
+func (r *Runtime) snapshotLocked() ([]byte, error) {
+	bid := r.light.BlockID.ToProto()
+	bidBytes, err := bid.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := r.light.NextValidators.ToProto()
+	if err != nil {
+		return nil, err
+	}
+	vsBytes, err := vs.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return protocol.Marshal(&snapshot{
+		Version:     snapshotVersion,
+		Worker:      r.identity.Public().(ed25519.PublicKey),
+		GenesisJSON: r.genesisJSON,
+		Light: lightSnapshot{
+			Height: r.light.Height, BlockID: bidBytes, TimeNanos: r.light.Time.UnixNano(),
+			AppHash: r.light.AppHash, NextValidators: vsBytes,
+		},
+		Seqs:    r.engine.Seqs(),
+		Egress:  r.egress.Snapshot(),
+		Workers: r.workers.Snapshot(),
+	})
+}
+
+// restore loads a checkpoint's plaintext; it is checkpoint.Store's decode
+// callback, so a checkpoint it refuses makes the store fall back to an
+// older one.
+func (r *Runtime) restore(height int64, data []byte) error {
+	var s snapshot
+	if err := protocol.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("snapshot version %d, want %d", s.Version, snapshotVersion)
+	}
+	if !bytes.Equal(s.Worker, r.identity.Public().(ed25519.PublicKey)) {
+		return fmt.Errorf("checkpoint belongs to worker %x", s.Worker)
+	}
+	if s.Light.Height != height {
+		return fmt.Errorf("checkpoint file says height %d, content %d", height, s.Light.Height)
+	}
+	root, err := light.NewTrustRoot(s.GenesisJSON, r.pinned)
+	if err != nil {
+		return err
+	}
+	var pbID cmtproto.BlockID
+	if err := pbID.Unmarshal(s.Light.BlockID); err != nil {
+		return err
+	}
+	bid, err := types.BlockIDFromProto(&pbID)
+	if err != nil {
+		return err
+	}
+	next, err := light.DecodeValidatorSet(s.Light.NextValidators)
+	if err != nil || next == nil {
+		return fmt.Errorf("next validators: %v", err)
+	}
+	r.setChain(s.GenesisJSON, root)
+	r.light = light.Restore(root.ChainID, s.Light.Height, *bid, time.Unix(0, s.Light.TimeNanos).UTC(), s.Light.AppHash, next)
+	r.engine.LoadSeqs(s.Seqs)
+	r.egress.Load(s.Egress)
+	r.workers.Load(s.Workers)
+	return nil
+}

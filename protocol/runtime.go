@@ -1,0 +1,164 @@
+package protocol
+
+import (
+	"crypto/sha512"
+	"encoding/binary"
+	"fmt"
+)
+
+// SyncBlock carries everything pRuntime needs to verify and apply block H:
+// header H+1 with its commit (whose app hash commits to block H), the
+// validator set header H+1 names as next when it differs from the current
+// one, and block H's message list.
+type SyncBlock struct {
+	// Height is H, the block whose messages are carried; the header is H+1.
+	Height int64 `cbor:"height"`
+	// SignedHeader is the protobuf encoding (cometbft.types.v1.SignedHeader)
+	// of header H+1 and its commit.
+	SignedHeader []byte `cbor:"signed_header"`
+	// NextValidators is the protobuf encoding (cometbft.types.v1.ValidatorSet)
+	// of the set that header H+1 names in NextValidatorsHash, or empty when
+	// that set is the one that signed header H+1.
+	NextValidators []byte `cbor:"next_validators"`
+	// Messages is block H's state root and message list, as the chain's
+	// mq/messages/<H> query answers it.
+	Messages BlockMessages `cbor:"messages"`
+}
+
+// SyncRequest is the body of pRuntime's POST /v1/sync: consecutive blocks.
+type SyncRequest struct {
+	Blocks []SyncBlock `cbor:"blocks"`
+}
+
+// MaxSyncBlocks bounds the blocks of one sync request.
+const MaxSyncBlocks = 1000
+
+// DecodeSyncRequest reads a sync request. It is the only decoder of sync
+// bodies; the header and validator-set bytes inside are decoded by the light
+// client.
+func DecodeSyncRequest(raw []byte) (*SyncRequest, error) {
+	var r SyncRequest
+	if err := Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("sync request: %w", err)
+	}
+	if len(r.Blocks) == 0 || len(r.Blocks) > MaxSyncBlocks {
+		return nil, Errorf(ErrBadRequest, "sync request has %d blocks, want 1..%d", len(r.Blocks), MaxSyncBlocks)
+	}
+	for i := 1; i < len(r.Blocks); i++ {
+		if r.Blocks[i].Height != r.Blocks[i-1].Height+1 {
+			return nil, Errorf(ErrBadRequest, "sync request: block %d has height %d after %d", i, r.Blocks[i].Height, r.Blocks[i-1].Height)
+		}
+	}
+	return &r, nil
+}
+
+// SyncResponse is pRuntime's answer to a sync request (JSON).
+type SyncResponse struct {
+	SyncedHeight int64    `json:"synced_height"`
+	AppHash      HexBytes `json:"app_hash"`
+	Applied      int      `json:"applied"`
+	Skipped      int      `json:"skipped"` // already applied, acknowledged
+}
+
+// Info is pRuntime's GET /v1/info answer.
+type Info struct {
+	Initialized      bool     `json:"initialized"`
+	ChainID          string   `json:"chain_id"`
+	GenesisHash      HexBytes `json:"genesis_hash"`
+	SyncedHeight     int64    `json:"synced_height"`
+	AppHash          HexBytes `json:"app_hash"`
+	WorkerPubkey     HexBytes `json:"worker_pubkey"`
+	EncryptionPubkey HexBytes `json:"encryption_pubkey"`
+	Registered       bool     `json:"registered"`
+	PendingEgress    int      `json:"pending_egress"`
+	EgressNextSeq    uint64   `json:"egress_next_seq"`
+	TEE              string   `json:"tee"`
+	Insecure         bool     `json:"insecure"`
+	Version          string   `json:"version"`
+	TrustRootPinned  bool     `json:"trust_root_pinned"`
+	Warning          string   `json:"warning,omitempty"`
+}
+
+// EgressResponse lists signed outbound messages (GET /v1/egress).
+type EgressResponse struct {
+	// Messages are canonical CBOR encodings of SignedMessage, in sequence
+	// order, base64 in JSON.
+	Messages [][]byte `json:"messages"`
+	NextSeq  uint64   `json:"next_seq"`
+}
+
+// Attestation is pRuntime's GET /v1/attestation answer: a TEE quote whose
+// report data binds the worker's keys to one chain.
+type Attestation struct {
+	TEE              string   `json:"tee" cbor:"tee"`
+	Quote            []byte   `json:"quote" cbor:"quote"`
+	ChainID          string   `json:"chain_id" cbor:"chain_id"`
+	GenesisHash      HexBytes `json:"genesis_hash" cbor:"genesis_hash"`
+	WorkerPubkey     HexBytes `json:"worker_pubkey" cbor:"worker_pubkey"`
+	EncryptionPubkey HexBytes `json:"encryption_pubkey" cbor:"encryption_pubkey"`
+	RuntimeVersion   uint32   `json:"runtime_version" cbor:"runtime_version"`
+}
+
+// ReportData binds an attestation to a chain, a worker's two keys and its
+// runtime version: SHA-512("phala/attest/v1" || each field length-prefixed).
+// It fills the 64-byte report data of a TDX quote.
+func ReportData(chainID string, genesisHash, workerPub, encPub []byte, runtimeVersion uint32) []byte {
+	h := sha512.New()
+	h.Write([]byte("phala/attest/v1"))
+	for _, f := range [][]byte{[]byte(chainID), genesisHash, workerPub, encPub, binary.BigEndian.AppendUint32(nil, runtimeVersion)} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
+		h.Write(f)
+	}
+	return h.Sum(nil)
+}
+
+// APIError is the JSON body of every pRuntime error response.
+type APIError struct {
+	Space   string `json:"space"`
+	Code    uint32 `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error spaces of pRuntime.
+const (
+	SpaceLight    = "light"
+	SpaceDispatch = "dispatch"
+	SpaceRuntime  = "runtime"
+)
+
+// Light client errors: which check of DESIGN section 4.1 failed.
+var (
+	ErrLightDecode         = define(SpaceLight, 1, "undecodable header or validator set")
+	ErrLightChainID        = define(SpaceLight, 2, "header of another chain")
+	ErrLightHeight         = define(SpaceLight, 3, "header height is not the next one")
+	ErrLightLastBlockID    = define(SpaceLight, 4, "header does not extend the trusted block")
+	ErrLightValidatorsHash = define(SpaceLight, 5, "header validators are not the trusted next validators")
+	ErrLightNextValidators = define(SpaceLight, 6, "next validator set does not match the header")
+	ErrLightTime           = define(SpaceLight, 7, "header time does not increase")
+	ErrLightCommit         = define(SpaceLight, 8, "commit does not carry +2/3 of the trusted voting power")
+	ErrLightHeader         = define(SpaceLight, 9, "invalid header or commit")
+)
+
+// Dispatch errors.
+var (
+	ErrAppHashMismatch = define(SpaceDispatch, 1, "messages and state root do not match the header's app hash")
+	ErrSeqGap          = define(SpaceDispatch, 2, "origin sequence has a gap")
+	ErrSeqRepeat       = define(SpaceDispatch, 3, "origin sequence repeats")
+	ErrBlockGap        = define(SpaceDispatch, 4, "block is not the next one")
+	ErrApply           = define(SpaceDispatch, 5, "a subscriber refused a verified message")
+	ErrBlockMismatch   = define(SpaceDispatch, 6, "already-applied height resent with different content")
+)
+
+// pRuntime service errors.
+var (
+	ErrNotInitialized   = define(SpaceRuntime, 1, "pRuntime is not initialised")
+	ErrGenesisMismatch  = define(SpaceRuntime, 2, "pRuntime is bound to another genesis")
+	ErrBodyTooLarge     = define(SpaceRuntime, 3, "request body too large")
+	ErrBadRequest       = define(SpaceRuntime, 4, "bad request")
+	ErrTrustRoot        = define(SpaceRuntime, 5, "genesis is not the compiled-in trust root")
+	ErrNotFound         = define(SpaceRuntime, 6, "no such endpoint")
+	ErrRuntimeInternal  = define(SpaceRuntime, 7, "internal error")
+	ErrBadGenesis       = define(SpaceRuntime, 8, "invalid genesis document")
+	ErrMethodNotAllowed = define(SpaceRuntime, 9, "method not allowed")
+	ErrSealed           = define(SpaceRuntime, 10, "sealed data cannot be opened")
+)
