@@ -92,6 +92,10 @@ type GovProposal struct {
 	Action   GovAction `cbor:"action"`
 }
 
+// Bytes is what each admin signs, under SigGovernance, to approve the
+// proposal.
+func (p *GovProposal) Bytes() []byte { return MustMarshal(p) }
+
 // SetParamsArgs replaces the chain parameters.
 type SetParamsArgs struct {
 	Params Params `cbor:"params"`

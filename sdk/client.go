@@ -340,7 +340,7 @@ func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sdk: commit %d: %w", next, err)
 	}
-	vals, err := c.validators(ctx, next)
+	vals, err := ValidatorSet(ctx, c.rpc, next)
 	if err != nil {
 		return nil, err
 	}
@@ -360,13 +360,13 @@ func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
 	return sh.AppHash, nil
 }
 
-// validators fetches the complete validator set at height h.
-func (c *Client) validators(ctx context.Context, h int64) (*types.ValidatorSet, error) {
+// ValidatorSet fetches the complete validator set of height h from a node.
+func ValidatorSet(ctx context.Context, rpc rpcclient.SignClient, h int64) (*types.ValidatorSet, error) {
 	var all []*types.Validator
 	perPage := 100
 	for page := 1; ; page++ {
 		p := page
-		res, err := c.rpc.Validators(ctx, &h, &p, &perPage)
+		res, err := rpc.Validators(ctx, &h, &p, &perPage)
 		if err != nil {
 			return nil, fmt.Errorf("sdk: validators %d: %w", h, err)
 		}
@@ -376,7 +376,7 @@ func (c *Client) validators(ctx context.Context, h int64) (*types.ValidatorSet, 
 		}
 	}
 	vs := types.NewValidatorSet(all)
-	if vs == nil || vs.IsNilOrEmpty() {
+	if vs.IsNilOrEmpty() {
 		return nil, errors.New("sdk: empty validator set")
 	}
 	return vs, nil

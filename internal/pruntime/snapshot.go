@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
@@ -20,13 +22,20 @@ const snapshotVersion = 1
 // snapshot is the plaintext of a checkpoint. It holds no encryption key and
 // no epoch secret.
 type snapshot struct {
-	Version     int                              `cbor:"version"`
-	Worker      []byte                           `cbor:"worker"` // identity public key the state belongs to
-	GenesisJSON []byte                           `cbor:"genesis"`
-	Light       lightSnapshot                    `cbor:"light"`
-	Seqs        map[string]uint64                `cbor:"seqs"`
-	Egress      egress.Snapshot                  `cbor:"egress"`
-	Workers     map[string]protocol.WorkerRecord `cbor:"workers"`
+	Version     int                     `cbor:"version"`
+	Worker      []byte                  `cbor:"worker"` // identity public key the state belongs to
+	GenesisJSON []byte                  `cbor:"genesis"`
+	Light       lightSnapshot           `cbor:"light"`
+	Seqs        []seqEntry              `cbor:"seqs"` // sorted by origin key
+	Egress      egress.Snapshot         `cbor:"egress"`
+	Workers     []protocol.WorkerRecord `cbor:"workers"` // sorted by identity key
+}
+
+// seqEntry is one origin's next sequence number. Origin keys are binary, so
+// they are CBOR byte strings here, never map keys (which would be text).
+type seqEntry struct {
+	Origin []byte `cbor:"origin"`
+	Next   uint64 `cbor:"next"`
 }
 
 type lightSnapshot struct {
@@ -59,9 +68,9 @@ func (r *Runtime) snapshotLocked() ([]byte, error) {
 			Height: r.light.Height, BlockID: bidBytes, TimeNanos: r.light.Time.UnixNano(),
 			AppHash: r.light.AppHash, NextValidators: vsBytes,
 		},
-		Seqs:    r.engine.Seqs(),
+		Seqs:    seqEntries(r.engine.Seqs()),
 		Egress:  r.egress.Snapshot(),
-		Workers: r.workers.Snapshot(),
+		Workers: workerList(r.workers.Snapshot()),
 	})
 }
 
@@ -100,8 +109,32 @@ func (r *Runtime) restore(height int64, data []byte) error {
 	}
 	r.setChain(s.GenesisJSON, root)
 	r.light = light.Restore(root.ChainID, s.Light.Height, *bid, time.Unix(0, s.Light.TimeNanos).UTC(), s.Light.AppHash, next)
-	r.engine.LoadSeqs(s.Seqs)
+	seqs := make(map[string]uint64, len(s.Seqs))
+	for _, e := range s.Seqs {
+		seqs[string(e.Origin)] = e.Next
+	}
+	workers := make(map[string]protocol.WorkerRecord, len(s.Workers))
+	for _, w := range s.Workers {
+		workers[string(w.Pubkey)] = w
+	}
+	r.engine.LoadSeqs(seqs)
 	r.egress.Load(s.Egress)
-	r.workers.Load(s.Workers)
+	r.workers.Load(workers)
 	return nil
+}
+
+func seqEntries(m map[string]uint64) []seqEntry {
+	out := make([]seqEntry, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, seqEntry{Origin: []byte(k), Next: m[k]})
+	}
+	return out
+}
+
+func workerList(m map[string]protocol.WorkerRecord) []protocol.WorkerRecord {
+	out := make([]protocol.WorkerRecord, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
 }

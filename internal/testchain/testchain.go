@@ -121,6 +121,8 @@ type Parts struct {
 	Commit   *types.Commit
 	Next     *types.ValidatorSet // nil when unchanged
 	Messages protocol.BlockMessages
+	// Signers is the set that signed Header.
+	Signers *types.ValidatorSet
 }
 
 // NextParts produces block H = Height() with msgs: header H+1 signed by the
@@ -152,7 +154,7 @@ func (c *Chain) NextParts(msgs []protocol.Message) *Parts {
 		EvidenceHash:       tmhash.Sum(nil),
 		ProposerAddress:    c.current.Validators[0].Address,
 	}
-	p := &Parts{Height: c.height, Header: hdr, Messages: bm}
+	p := &Parts{Height: c.height, Header: hdr, Messages: bm, Signers: c.current}
 	p.Commit = c.Sign(hdr, c.current, nil)
 	if c.next != c.current {
 		p.Next = c.next
@@ -172,6 +174,26 @@ func (c *Chain) Next(msgs ...protocol.Message) protocol.SyncBlock {
 // Sign builds a commit for hdr by the validators of set whose keys the chain
 // knows; signers, if not nil, restricts which validator indexes sign.
 func (c *Chain) Sign(hdr *types.Header, set *types.ValidatorSet, signers []int) *types.Commit {
+	return Sign(c.ID, c.keys, hdr, set, signers)
+}
+
+// Keys maps validator addresses to private keys, for Sign.
+type Keys = map[string]ed25519.PrivKey
+
+// KeysOf indexes private keys by their validator address.
+func KeysOf(ks ...ed25519.PrivKey) Keys {
+	m := Keys{}
+	for _, k := range ks {
+		m[string(k.PubKey().Address())] = k
+	}
+	return m
+}
+
+// Sign builds a commit for hdr of chain chainID by the validators of set
+// whose keys are in keys; signers, if not nil, restricts which validator
+// indexes sign. Tests use it to re-sign forged headers of a real chain with
+// its validators' keys.
+func Sign(chainID string, keys Keys, hdr *types.Header, set *types.ValidatorSet, signers []int) *types.Commit {
 	id := types.BlockID{Hash: hdr.Hash(), PartSetHeader: types.PartSetHeader{Total: 1, Hash: tmhash.Sum([]byte("parts"))}}
 	commit := &types.Commit{Height: hdr.Height, Round: 0, BlockID: id, Signatures: make([]types.CommitSig, len(set.Validators))}
 	signs := func(i int) bool {
@@ -186,20 +208,30 @@ func (c *Chain) Sign(hdr *types.Header, set *types.ValidatorSet, signers []int) 
 		return false
 	}
 	for i, v := range set.Validators {
-		k, ok := c.keys[string(v.Address)]
+		k, ok := keys[string(v.Address)]
 		if !ok || !signs(i) {
 			commit.Signatures[i] = types.NewCommitSigAbsent()
 			continue
 		}
 		ts := hdr.Time.Add(time.Millisecond)
 		vote := &types.Vote{Type: types.PrecommitType, Height: hdr.Height, Round: 0, BlockID: id, Timestamp: ts, ValidatorAddress: v.Address, ValidatorIndex: int32(i)}
-		sig, err := k.Sign(types.VoteSignBytes(c.ID, vote.ToProto()))
+		sig, err := k.Sign(types.VoteSignBytes(chainID, vote.ToProto()))
 		if err != nil {
 			panic(err)
 		}
 		commit.Signatures[i] = types.CommitSig{BlockIDFlag: types.BlockIDFlagCommit, ValidatorAddress: v.Address, Timestamp: ts, Signature: sig}
 	}
 	return commit
+}
+
+// Resign recomputes the commit of a (modified) header with every key the
+// chain knows for p.Signers: a forgery only the validators could make.
+func (c *Chain) Resign(p *Parts) { p.Commit = c.Sign(p.Header, p.Signers, nil) }
+
+// CloneHeader returns a copy of p's header to modify.
+func (p *Parts) CloneHeader() *types.Header {
+	h := *p.Header
+	return &h
 }
 
 // Encode produces the /v1/sync form of the parts.

@@ -280,7 +280,7 @@ func resignApprovalsWithNonce(t *testing.T, raw []byte, b *txBuilder, nonce uint
 	}
 	var args protocol.ExecuteArgs
 	mustUnmarshal(t, tx.Call.Args, &args)
-	proposal := governance.ProposalBytes(testChain, nonce, args.Action)
+	proposal := (&protocol.GovProposal{ChainID: testChain, GovNonce: nonce, Action: args.Action}).Bytes()
 	for i, k := range []ed25519.PrivateKey{admin1, admin2} {
 		args.Approvals[i].Sig = protocol.Sign(k, protocol.SigGovernance, proposal)
 	}

@@ -11,7 +11,6 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
 
-	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -192,7 +191,7 @@ func (b *txBuilder) submit(sm protocol.SignedMessage) []byte {
 // govTx builds a governance execution approved by signers.
 func (b *txBuilder) govTx(nonce uint64, kind string, args any, signers ...ed25519.PrivateKey) []byte {
 	action := protocol.GovAction{Kind: kind, Args: protocol.MustMarshal(args)}
-	proposal := governance.ProposalBytes(testChain, nonce, action)
+	proposal := (&protocol.GovProposal{ChainID: testChain, GovNonce: nonce, Action: action}).Bytes()
 	var aps []protocol.Approval
 	for _, s := range signers {
 		aps = append(aps, protocol.Approval{PubKey: pub(s), Sig: protocol.Sign(s, protocol.SigGovernance, proposal)})

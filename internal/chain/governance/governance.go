@@ -125,15 +125,10 @@ func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 	return nil
 }
 
-// ProposalBytes is what each admin signs for an action.
-func ProposalBytes(chainID string, nonce uint64, action protocol.GovAction) []byte {
-	return protocol.MustMarshal(&protocol.GovProposal{ChainID: chainID, GovNonce: nonce, Action: action})
-}
-
 func checkApprovals(ctx *module.Context, a *protocol.ExecuteArgs) error {
 	var ad admins
 	read(ctx.State, keyAdmins, &ad)
-	proposal := ProposalBytes(ctx.Block.ChainID, a.GovNonce, a.Action)
+	proposal := (&protocol.GovProposal{ChainID: ctx.Block.ChainID, GovNonce: a.GovNonce, Action: a.Action}).Bytes()
 	seen := make([][]byte, 0, len(a.Approvals))
 	for i, ap := range a.Approvals {
 		if !slices.ContainsFunc(ad.Keys, func(k []byte) bool { return bytes.Equal(k, ap.PubKey) }) {

@@ -201,6 +201,7 @@ func nodeConfig(home string, i int, o Options) *cfg.Config {
 	c.Mempool.MaxTxBytes = protocol.LimitTxBytes + 1024
 	c.Mempool.MaxTxsBytes = 64 * int64(protocol.LimitTxBytes)
 	c.RPC.MaxBodyBytes = 4 * int64(protocol.LimitTxBytes)
+	c.RPC.MaxRequestBatchSize = 200 // relayers fetch blocks in batches
 	c.TxIndex.Indexer = "kv"
 	c.Instrumentation.Prometheus = true
 	c.Instrumentation.PrometheusListenAddr = o.PrometheusAddr(i)
