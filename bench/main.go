@@ -3,6 +3,8 @@
 // same run, as DESIGN section 8 asks. Results are recorded in docs/perf.md.
 //
 //	go run ./bench chain     # transaction decode and FinalizeBlock vs ed25519 verification
+//	go run ./bench sync      # pRuntime in-process sync vs the signature-verification bound
+//	go run ./bench memory    # pRuntime memory after syncing 10,000 and 100,000 blocks
 package main
 
 import (
@@ -17,12 +19,16 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory")
 	}
 	flag.Parse()
 	switch flag.Arg(0) {
 	case "chain":
 		chain()
+	case "sync":
+		syncRate()
+	case "memory":
+		memory()
 	default:
 		flag.Usage()
 		os.Exit(2)

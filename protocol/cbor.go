@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -18,7 +19,7 @@ const (
 )
 
 var (
-	encMode cbor.EncMode
+	encMode cbor.UserBufferEncMode
 	decMode cbor.DecMode
 )
 
@@ -31,7 +32,7 @@ func init() {
 	// nil and empty byte strings, slices and maps encode alike, so an empty
 	// value has one encoding (null is then refused as non-canonical).
 	encOpts.NilContainers = cbor.NilContainerAsEmpty
-	encMode, err = encOpts.EncMode()
+	encMode, err = encOpts.UserBufferEncMode()
 	if err != nil {
 		panic(err)
 	}
@@ -83,12 +84,18 @@ func Unmarshal(data []byte, v any) error {
 	if len(rest) != 0 {
 		return Errorf(ErrMalformed, "%d trailing bytes", len(rest))
 	}
-	again, err := encMode.Marshal(v)
-	if err != nil {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	if err := encMode.MarshalToBuffer(v, buf); err != nil {
 		return Errorf(ErrMalformed, "re-encode: %v", err)
 	}
-	if !bytes.Equal(again, data) {
+	if !bytes.Equal(buf.Bytes(), data) {
 		return Errorf(ErrNonCanonical, "encoding of %T is not canonical", v)
 	}
 	return nil
 }
+
+// bufPool recycles the buffers of Unmarshal's canonical re-encoding, which
+// runs on every message pRuntime syncs.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -159,8 +159,14 @@ func (m *Message) Encode() []byte { return MustMarshal(m) }
 // DecodeMessage reads one canonically encoded message and validates its
 // origin and topic. It is the only decoder of messages.
 func DecodeMessage(b []byte) (*Message, error) {
-	var m Message
-	if err := Unmarshal(b, &m); err != nil {
+	m, err := parseMessage(b)
+	if err != nil {
+		// Refusals are rare: let the generic decoder name the problem
+		// precisely (malformed or merely non-canonical).
+		var generic Message
+		if gerr := Unmarshal(b, &generic); gerr != nil {
+			err = gerr
+		}
 		return nil, fmt.Errorf("message: %w", err)
 	}
 	if err := m.Origin.Validate(); err != nil {
@@ -169,7 +175,7 @@ func DecodeMessage(b []byte) (*Message, error) {
 	if err := ValidateTopic(m.Topic); err != nil {
 		return nil, fmt.Errorf("message: %w", err)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // MaxTopicLen bounds a topic's length in bytes.

@@ -27,12 +27,16 @@ type Pong struct {
 // contracts exist. Its reply depends only on the ping, so re-applying a
 // block reproduces it exactly.
 type echo struct {
-	pub ed25519.PublicKey
-	out *egress.Queue
+	ping, pong string
+	out        *egress.Queue
 }
 
-func (e *echo) Wants(m *protocol.Message) bool { return m.Topic == protocol.WorkerPingTopic(e.pub) }
+func newEcho(pub ed25519.PublicKey, out *egress.Queue) *echo {
+	return &echo{ping: protocol.WorkerPingTopic(pub), pong: PongTopic(pub), out: out}
+}
+
+func (e *echo) Wants(m *protocol.Message) bool { return m.Topic == e.ping }
 
 func (e *echo) Deliver(_ dispatch.Block, m *protocol.Message) error {
-	return e.out.Emit(PongTopic(e.pub), protocol.MustMarshal(&Pong{Origin: m.Origin, Seq: m.Seq, Payload: m.Payload}))
+	return e.out.Emit(e.pong, protocol.MustMarshal(&Pong{Origin: m.Origin, Seq: m.Seq, Payload: m.Payload}))
 }

@@ -61,23 +61,42 @@ func (e *Engine) Subscribe(s Subscriber) { e.subs = append(e.subs, s) }
 // OnEndBlock adds a hook run at the end of each block.
 func (e *Engine) OnEndBlock(h BlockHook) { e.hooks = append(e.hooks, h) }
 
-// Apply applies block b, whose message list bm must rebuild appHash, the
-// app hash that the verified header b.Height+1 carries. The messages are
-// decoded only after that check, so every byte delivered is a byte the
-// validators committed to.
-func (e *Engine) Apply(b Block, bm *protocol.BlockMessages, appHash []byte) error {
-	if got := bm.AppHash(); !bytes.Equal(got, appHash) {
-		return protocol.Errorf(protocol.ErrAppHashMismatch, "block %d: state root and %d messages give %X, header %d says %X", b.Height, len(bm.Messages), got, b.Height+1, appHash)
-	}
-	msgs := make([]*protocol.Message, len(bm.Messages))
+// Prepared is a block's message list, hashed and decoded, not yet checked.
+type Prepared struct {
+	appHash []byte
+	msgs    []*protocol.Message
+	err     error // the first decoding error
+	count   int
+}
+
+// Prepare computes the app hash a message list commits to and decodes its
+// messages. It is pure, so it can run while the header is being verified.
+func Prepare(bm *protocol.BlockMessages) *Prepared {
+	p := &Prepared{appHash: bm.AppHash(), count: len(bm.Messages)}
+	p.msgs = make([]*protocol.Message, len(bm.Messages))
 	for i, enc := range bm.Messages {
 		m, err := protocol.DecodeMessage(enc)
 		if err != nil {
-			return fmt.Errorf("block %d message %d: %w", b.Height, i, err)
+			p.err = fmt.Errorf("message %d: %w", i, err)
+			break
 		}
-		msgs[i] = m
+		p.msgs[i] = m
 	}
-	if err := e.deliver(b, msgs); err != nil {
+	return p
+}
+
+// Apply applies block b, whose prepared message list must rebuild appHash,
+// the app hash that the verified header b.Height+1 carries. A decoding
+// error counts only after that check, so every byte delivered is a byte the
+// validators committed to.
+func (e *Engine) Apply(b Block, p *Prepared, appHash []byte) error {
+	if !bytes.Equal(p.appHash, appHash) {
+		return protocol.Errorf(protocol.ErrAppHashMismatch, "block %d: state root and %d messages give %X, header %d says %X", b.Height, p.count, p.appHash, b.Height+1, appHash)
+	}
+	if p.err != nil {
+		return fmt.Errorf("block %d: %w", b.Height, p.err)
+	}
+	if err := e.deliver(b, p.msgs); err != nil {
 		e.tx.Rollback()
 		return err
 	}
