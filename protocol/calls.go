@@ -96,6 +96,9 @@ type GovProposal struct {
 // proposal.
 func (p *GovProposal) Bytes() []byte { return MustMarshal(p) }
 
+// QueryParams is the query path of the chain parameters.
+const QueryParams = "governance/params"
+
 // SetParamsArgs replaces the chain parameters.
 type SetParamsArgs struct {
 	Params Params `cbor:"params"`

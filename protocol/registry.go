@@ -27,3 +27,27 @@ type WorkerEvent struct {
 	Kind   string       `cbor:"kind"`
 	Worker WorkerRecord `cbor:"worker"`
 }
+
+// registry methods.
+const (
+	MethodRegisterWorker = "register_worker"
+)
+
+// RegisterWorkerArgs registers (or re-registers, after a restart) the worker
+// an attestation names. The sender becomes the worker's operator.
+type RegisterWorkerArgs struct {
+	Attestation Attestation `cbor:"attestation"`
+}
+
+// QueryWorker is the query path of a worker record: registry/worker/<pubkey hex>.
+const QueryWorker = "registry/worker/"
+
+// registry module errors.
+var (
+	ErrAttestationChain = define(SpaceRegistry, 1, "attestation is bound to another chain")
+	ErrSimNotAllowed    = define(SpaceRegistry, 2, "sim attestation is not allowed on this chain")
+	ErrBadQuote         = define(SpaceRegistry, 3, "quote does not verify")
+	ErrReportData       = define(SpaceRegistry, 4, "quote's report data does not bind the claimed keys")
+	ErrUnsupportedTEE   = define(SpaceRegistry, 5, "unsupported TEE kind")
+	ErrBadWorkerKeys    = define(SpaceRegistry, 6, "invalid worker keys")
+)

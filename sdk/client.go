@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -174,11 +175,11 @@ func (c *Client) Send(ctx context.Context, key *Key, call protocol.Call) (*TxRes
 	if err != nil {
 		return nil, err
 	}
-	params, err := c.minFee(ctx)
+	fee, err := c.MinFee(ctx)
 	if err != nil {
 		return nil, err
 	}
-	raw := protocol.SignTx(key.Private, protocol.Tx{ChainID: c.chainID, Nonce: acc.Nonce, Fee: params, Call: call})
+	raw := protocol.SignTx(key.Private, protocol.Tx{ChainID: c.chainID, Nonce: acc.Nonce, Fee: fee, Call: call})
 	hash, err := c.Broadcast(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -186,10 +187,45 @@ func (c *Client) Send(ctx context.Context, key *Key, call protocol.Call) (*TxRes
 	return c.WaitTx(ctx, hash)
 }
 
-// minFee is the fee the SDK pays. Until parameters are queryable it is the
-// default minimum.
-func (c *Client) minFee(context.Context) (uint64, error) {
-	return protocol.DefaultParams().MinFee, nil
+// MinFee is the least fee the chain accepts, which the SDK pays. It is read
+// without a proof: a lying node can only make the transaction fail.
+func (c *Client) MinFee(ctx context.Context) (uint64, error) {
+	q, err := c.query(ctx, protocol.QueryParams, 0)
+	if err != nil {
+		return 0, err
+	}
+	var p protocol.Params
+	if err := protocol.Unmarshal(q.value, &p); err != nil {
+		return 0, fmt.Errorf("sdk: params: %w", err)
+	}
+	return p.MinFee, nil
+}
+
+// WorkerUnverified reads a worker's registry record without a proof (for
+// relayers deciding whether to register).
+func (c *Client) WorkerUnverified(ctx context.Context, pub []byte) (protocol.WorkerRecord, bool, error) {
+	var w protocol.WorkerRecord
+	q, err := c.query(ctx, protocol.QueryWorker+hex.EncodeToString(pub), 0)
+	if err != nil || q.value == nil {
+		return w, false, err
+	}
+	if err := protocol.Unmarshal(q.value, &w); err != nil {
+		return w, false, fmt.Errorf("sdk: worker: %w", err)
+	}
+	return w, true, nil
+}
+
+// Worker reads a worker's registry record with its proof.
+func (c *Client) Worker(ctx context.Context, pub []byte) (protocol.WorkerRecord, bool, error) {
+	var w protocol.WorkerRecord
+	q, err := c.verifiedQuery(ctx, protocol.QueryWorker+hex.EncodeToString(pub))
+	if err != nil || q.value == nil {
+		return w, false, err
+	}
+	if err := protocol.Unmarshal(q.value, &w); err != nil {
+		return w, false, fmt.Errorf("sdk: worker: %w", err)
+	}
+	return w, true, nil
 }
 
 // query runs an ABCI query and maps an application error to its protocol

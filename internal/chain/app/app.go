@@ -36,6 +36,9 @@ const Version uint64 = 1
 // Config configures an App.
 type Config struct {
 	ChainID string
+	// GenesisHash identifies the genesis document (protocol.GenesisHash);
+	// attestations must bind it. It is recorded in state at InitChain.
+	GenesisHash []byte
 	// DB holds the IAVL state and the block log. The App owns it and closes
 	// it in Close.
 	DB     dbm.DB
@@ -56,10 +59,12 @@ type App struct {
 	tree    *iavl.MutableTree
 	blocks  blockLog
 
-	modules map[string]module.Module
-	acc     *accounts.Module
-	gov     *governance.Module
-	metrics *metrics
+	modules     map[string]module.Module
+	acc         *accounts.Module
+	gov         *governance.Module
+	reg         *registry.Module
+	genesisHash []byte
+	metrics     *metrics
 
 	// mu guards the fields below. CometBFT's local client already serialises
 	// ABCI calls; the mutex makes App safe to use without it (tests, tools).
@@ -91,15 +96,17 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{
-		chainID: cfg.ChainID,
-		log:     cfg.Logger,
-		db:      cfg.DB,
-		tree:    tree,
-		blocks:  blockLog{db: dbm.NewPrefixDB(cfg.DB, []byte("b/"))},
-		acc:     accounts.New(),
-		gov:     gov,
-		metrics: newMetrics(cfg.Metrics),
-		height:  height,
+		chainID:     cfg.ChainID,
+		log:         cfg.Logger,
+		db:          cfg.DB,
+		tree:        tree,
+		blocks:      blockLog{db: dbm.NewPrefixDB(cfg.DB, []byte("b/"))},
+		acc:         accounts.New(),
+		gov:         gov,
+		reg:         reg,
+		genesisHash: cfg.GenesisHash,
+		metrics:     newMetrics(cfg.Metrics),
+		height:      height,
 	}
 	a.modules = map[string]module.Module{}
 	for _, m := range []module.Module{a.acc, mq.New(reg), gov, reg, keys.New(), contracts.New()} {
@@ -173,11 +180,18 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	if err := a.gov.InitGenesis(ctx, g, vals); err != nil {
 		return nil, fmt.Errorf("app: genesis governance: %w", err)
 	}
+	if len(a.genesisHash) != 32 {
+		return nil, fmt.Errorf("app: genesis hash not configured")
+	}
+	a.reg.InitGenesis(ctx, a.genesisHash)
 	out := ctx.Flush()
 	rec := newBlockRecord(0, req.Time, a.tree.WorkingHash(), out.Messages)
 	if err := a.blocks.put(rec); err != nil {
 		return nil, err
 	}
+	// Until block 1 commits, the mempool sees the genesis state as written
+	// (never written back: check contexts are only dropped).
+	a.check = module.NewContext(store.Tree{T: a.tree}, module.Block{ChainID: a.chainID, Time: req.Time}, g.Params, true)
 	a.log.Info("genesis applied", "chain_id", a.chainID, "accounts", len(g.Accounts), "validators", len(vals))
 	return &abci.InitChainResponse{AppHash: rec.appHash()}, nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -15,6 +16,9 @@ import (
 )
 
 const testChain = "phala-test"
+
+// testGenesisHash stands for the hash of the test chain's genesis document.
+var testGenesisHash = bytes.Repeat([]byte{0x6e}, 32)
 
 // key returns a deterministic ed25519 key named by seed.
 func key(seed string) ed25519.PrivateKey {
@@ -74,7 +78,7 @@ func newTestApp(t testing.TB, g *protocol.GenesisState) *testApp {
 
 func newTestAppOnDB(t testing.TB, g *protocol.GenesisState, db dbm.DB) *testApp {
 	t.Helper()
-	a, err := New(Config{ChainID: testChain, DB: db})
+	a, err := New(Config{ChainID: testChain, GenesisHash: testGenesisHash, DB: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
 
 	"github.com/phala-go/phala/internal/chain/accounts"
+	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/mq"
+	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -43,6 +46,14 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 			return queryError(err), nil
 		}
 		return a.proveState(req.Height, accounts.StateKey(addr)), nil
+	case req.Path == protocol.QueryParams:
+		return a.proveState(req.Height, governance.ParamsStateKey()), nil
+	case strings.HasPrefix(req.Path, protocol.QueryWorker):
+		pub, err := hex.DecodeString(strings.TrimPrefix(req.Path, protocol.QueryWorker))
+		if err != nil || len(pub) != 32 {
+			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex worker key", req.Path)), nil
+		}
+		return a.proveState(req.Height, registry.WorkerStateKey(pub)), nil
 	case strings.HasPrefix(req.Path, protocol.QueryNextSeq):
 		o, err := protocol.ParseOrigin(strings.TrimPrefix(req.Path, protocol.QueryNextSeq))
 		if err != nil {

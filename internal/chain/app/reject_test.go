@@ -120,7 +120,7 @@ func TestRejections(t *testing.T) {
 			return a.tx(protocol.ModuleAccounts, "mint", map[string]int{"x": 1})
 		}},
 		{name: "unknown method of an empty module", want: protocol.ErrUnknownMethod, effect: feeAndNonce, tx: func(a, _ *txBuilder) []byte {
-			return a.tx(protocol.ModuleRegistry, "register_worker", map[string]int{"x": 1})
+			return a.tx(protocol.ModuleKeys, "rotate", map[string]int{"x": 1})
 		}},
 		{name: "bad call arguments", want: protocol.ErrBadArgs, effect: feeAndNonce, tx: func(a, _ *txBuilder) []byte {
 			return a.tx(protocol.ModuleAccounts, protocol.MethodTransfer, map[string]string{"to": "bob"})

@@ -40,7 +40,7 @@ type Transfers struct {
 // NewTransfers creates the application (in-memory database) with n funded
 // accounts.
 func NewTransfers(n int) (*Transfers, error) {
-	a, err := app.New(app.Config{ChainID: chainID, DB: dbm.NewMemDB()})
+	a, err := app.New(app.Config{ChainID: chainID, GenesisHash: make([]byte, 32), DB: dbm.NewMemDB()})
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,9 @@ func Params(s store.KV) protocol.Params {
 	return p
 }
 
+// ParamsStateKey is the full store key of the parameters, for proofs.
+func ParamsStateKey() []byte { return append([]byte(protocol.ModuleGovernance+"/"), keyParams...) }
+
 // Nonce returns the nonce the next governance action must carry.
 func Nonce(s store.KV) uint64 {
 	var n uint64

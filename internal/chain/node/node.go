@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/phala-go/phala/internal/chain/app"
+	"github.com/phala-go/phala/protocol"
 )
 
 // Options configure Start.
@@ -100,11 +101,15 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: genesis: %w", err)
 	}
 
+	genesisHash, err := protocol.GenesisHash(gen)
+	if err != nil {
+		return nil, err
+	}
 	appDB, err := cosmosdb.NewGoLevelDB("app", c.DBDir(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("node: open app state: %w", err)
 	}
-	application, err := app.New(app.Config{ChainID: gen.ChainID, DB: appDB, Logger: o.Logger.With("component", "app"), Metrics: o.Metrics})
+	application, err := app.New(app.Config{ChainID: gen.ChainID, GenesisHash: genesisHash, DB: appDB, Logger: o.Logger.With("component", "app"), Metrics: o.Metrics})
 	if err != nil {
 		appDB.Close()
 		return nil, err

@@ -41,7 +41,8 @@ func New(rt *pruntime.Runtime, log *slog.Logger, gatherer prometheus.Gatherer) *
 	return &Server{rt: rt, log: log, reg: gatherer}
 }
 
-// Private is the relayer-facing handler.
+// Private is the relayer-facing handler. It also serves info and
+// attestation, so a relayer needs only this listener.
 func (s *Server) Private() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/init", s.route(http.MethodPost, s.init))
@@ -49,6 +50,7 @@ func (s *Server) Private() http.Handler {
 	mux.Handle("/v1/egress", s.route(http.MethodGet, s.egress))
 	mux.Handle("/v1/admin/checkpoint", s.route(http.MethodPost, s.checkpoint))
 	mux.Handle("/v1/info", s.route(http.MethodGet, s.info))
+	mux.Handle("/v1/attestation", s.route(http.MethodGet, s.attestation))
 	if s.reg != nil {
 		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	}

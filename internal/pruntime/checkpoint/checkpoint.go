@@ -70,11 +70,25 @@ func (s *Store) Save(height int64, data []byte) error {
 	if err != nil {
 		return err
 	}
-	for len(heights) > s.keep {
-		if err := os.Remove(s.Path(heights[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// Checkpoints above height are leftovers LoadLatest could not use
+	// (pRuntime saves at increasing heights from the newest usable one):
+	// prune them first, then the oldest, never the one just written.
+	var victims []int64
+	for _, h := range heights {
+		if h > height {
+			victims = append(victims, h)
+		}
+	}
+	for _, h := range heights {
+		if h < height {
+			victims = append(victims, h)
+		}
+	}
+	for n := len(heights); n > s.keep && len(victims) > 0; n-- {
+		if err := os.Remove(s.Path(victims[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		heights = heights[1:]
+		victims = victims[1:]
 	}
 	return nil
 }

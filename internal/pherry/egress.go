@@ -1,0 +1,176 @@
+package pherry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/phala-go/phala/protocol"
+)
+
+// resubmitAfter is how many blocks a submitted message may take to land
+// before it is submitted again (e.g. it was dropped from a mempool).
+const resubmitAfter = 5
+
+// egressTracker remembers which messages this relayer submitted, and when.
+type egressTracker struct {
+	submitted map[uint64]int64 // seq -> chain height at submission
+}
+
+// nonceTracker follows the operator account's next nonce across the
+// transactions this relayer has in the mempool.
+type nonceTracker struct {
+	next  uint64
+	known bool
+}
+
+// submitEgress puts pRuntime's pending signed messages on chain, in order.
+// Messages the chain already has (seq below its next_seq) are skipped; a
+// copy another relayer submitted first is refused by the chain as a
+// duplicate and counted as such. Nothing can be lost or doubled: the chain
+// accepts exactly one message per (origin, seq).
+func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
+	if r.cfg.Operator == nil {
+		return nil
+	}
+	msgs, _, err := r.pr.Egress(ctx, -1)
+	if err != nil {
+		return &transient{"pruntime_unreachable", err}
+	}
+	r.m.egressPending.Set(float64(len(msgs)))
+	if r.egress.submitted == nil {
+		r.egress.submitted = map[uint64]int64{}
+	}
+	if len(msgs) == 0 {
+		clear(r.egress.submitted)
+		return nil
+	}
+	origin := msgs[0].Message.Origin
+	next, err := r.node.NextSeqUnverified(ctx, origin)
+	if err != nil {
+		return &transient{"node_unreachable", err}
+	}
+	for seq := range r.egress.submitted {
+		if seq < next {
+			delete(r.egress.submitted, seq)
+		}
+	}
+	for i := range msgs {
+		sm := &msgs[i]
+		seq := sm.Message.Seq
+		if seq < next {
+			r.m.duplicates.Inc() // on chain already; pRuntime has not seen it yet
+			continue
+		}
+		if at, ok := r.egress.submitted[seq]; ok && tip-at < resubmitAfter {
+			continue
+		}
+		call, err := protocol.NewCall(protocol.ModuleMQ, protocol.MethodSubmit, protocol.SubmitArgs{Message: *sm})
+		if err != nil {
+			return err
+		}
+		err = r.sendTx(ctx, call)
+		switch {
+		case err == nil:
+			r.egress.submitted[seq] = tip
+			r.m.submitted.Inc()
+		case errors.Is(err, protocol.ErrDuplicateSeq):
+			r.egress.submitted[seq] = tip
+			r.m.duplicates.Inc() // another relayer's copy won
+		case errors.Is(err, protocol.ErrFutureSeq), errors.Is(err, protocol.ErrWrongNonce):
+			return nil // an earlier message or transaction is still pending: next round
+		default:
+			if _, ok := protocol.CodeOf(err); ok {
+				r.m.errors.WithLabelValues("submit_refused").Inc()
+				r.log.Error("chain refused an egress message", "origin", origin, "seq", seq, "err", err)
+				return nil
+			}
+			return &transient{"node_unreachable", err}
+		}
+	}
+	return nil
+}
+
+// sendTx signs call with the operator key and broadcasts it without
+// waiting for inclusion. A refused transaction does not consume a nonce.
+func (r *Relayer) sendTx(ctx context.Context, call protocol.Call) error {
+	op := r.cfg.Operator
+	if !r.nonce.known {
+		acc, err := r.node.AccountUnverified(ctx, op.Address())
+		if err != nil {
+			return err
+		}
+		r.nonce.next, r.nonce.known = acc.Nonce, true
+	}
+	fee, err := r.node.MinFee(ctx)
+	if err != nil {
+		return err
+	}
+	raw := protocol.SignTx(op.Private, protocol.Tx{ChainID: r.chainID, Nonce: r.nonce.next, Fee: fee, Call: call})
+	if _, err := r.node.Broadcast(ctx, raw); err != nil {
+		if errors.Is(err, protocol.ErrWrongNonce) {
+			r.nonce.known = false // transactions of ours left the mempool, or another relayer shares the key
+		}
+		return err
+	}
+	r.nonce.next++
+	return nil
+}
+
+// register submits the worker's attestation when the chain does not hold
+// this boot's encryption key yet. Failures are logged and retried next
+// round; they never stop syncing.
+func (r *Relayer) register(ctx context.Context, info *protocol.Info) {
+	if r.cfg.NoRegister || info.Registered {
+		return
+	}
+	if string(r.registered) == string(info.EncryptionPubkey) {
+		return // landed; pRuntime sees it once synced past it
+	}
+	if rec, ok, err := r.node.WorkerUnverified(ctx, info.WorkerPubkey); err == nil && ok && string(rec.EncryptionKey) == string(info.EncryptionPubkey) {
+		r.registered = info.EncryptionPubkey
+		return
+	}
+	if time.Now().Before(r.retryRegister) {
+		return
+	}
+	if err := r.registerNow(ctx); err != nil {
+		r.registerBackoff = min(max(2*r.registerBackoff, time.Second), time.Minute)
+		r.retryRegister = time.Now().Add(r.registerBackoff)
+		r.m.errors.WithLabelValues("register_failed").Inc()
+		r.log.Error("registration failed", "retry_in", r.registerBackoff, "err", err)
+		return
+	}
+	r.registerBackoff = 0
+}
+
+func (r *Relayer) registerNow(ctx context.Context) error {
+	att, err := r.pr.Attestation(ctx)
+	if err != nil {
+		return err
+	}
+	call, err := protocol.NewCall(protocol.ModuleRegistry, protocol.MethodRegisterWorker, protocol.RegisterWorkerArgs{Attestation: *att})
+	if err != nil {
+		return err
+	}
+	acc, err := r.node.AccountUnverified(ctx, r.cfg.Operator.Address())
+	if err != nil {
+		return err
+	}
+	if r.nonce.known && r.nonce.next > acc.Nonce {
+		return fmt.Errorf("operator has transactions pending; registering next round")
+	}
+	res, err := r.node.Send(ctx, r.cfg.Operator, call)
+	r.nonce.known = false
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return fmt.Errorf("register_worker failed in block %d: %w", res.Height, res.Err)
+	}
+	r.registered = att.EncryptionPubkey
+	r.m.registrations.Inc()
+	r.log.Info("worker registered", "worker", fmt.Sprintf("%x", []byte(att.WorkerPubkey)), "height", res.Height, "tee", att.TEE)
+	return nil
+}
