@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // SyncBlock carries everything pRuntime needs to verify and apply block H:
@@ -45,7 +46,8 @@ func DecodeSyncRequest(raw []byte) (*SyncRequest, error) {
 		return nil, Errorf(ErrBadRequest, "sync request has %d blocks, want 1..%d", len(r.Blocks), MaxSyncBlocks)
 	}
 	for i := 1; i < len(r.Blocks); i++ {
-		if r.Blocks[i].Height != r.Blocks[i-1].Height+1 {
+		// prev+1 wraps at MaxInt64: no height follows it.
+		if prev := r.Blocks[i-1].Height; prev == math.MaxInt64 || r.Blocks[i].Height != prev+1 {
 			return nil, Errorf(ErrBadRequest, "sync request: block %d has height %d after %d", i, r.Blocks[i].Height, r.Blocks[i-1].Height)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/phala-go/phala/protocol"
@@ -29,7 +31,7 @@ import (
 // the validator set: pin the expected validators with TrustValidators when
 // talking to a node you do not run.
 type Client struct {
-	rpc     *rpchttp.HTTP
+	rpc     *RPC
 	chainID string
 	// trusted, if set, is the validator-set hash every verified header must
 	// carry.
@@ -40,10 +42,9 @@ type Client struct {
 
 // Dial connects to a node's RPC address (tcp://host:port or http://...).
 func Dial(ctx context.Context, addr string) (*Client, error) {
-	addr = strings.Replace(addr, "tcp://", "http://", 1)
-	rpc, err := rpchttp.New(addr)
+	rpc, err := NewRPC(addr)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: rpc %s: %w", addr, err)
+		return nil, err
 	}
 	st, err := rpc.Status(ctx)
 	if err != nil {
@@ -52,11 +53,50 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	return &Client{rpc: rpc, chainID: st.NodeInfo.Network, poll: 50 * time.Millisecond}, nil
 }
 
+// RPCTimeout bounds every RPC request, so that a node that stops answering
+// is noticed instead of hanging its clients.
+const RPCTimeout = 30 * time.Second
+
+// RPC is a CometBFT RPC client whose requests time out after RPCTimeout
+// and whose kept-alive connections can be dropped after a failure (a node
+// restarted behind the same address must not be reached through a
+// connection to its former self).
+type RPC struct {
+	*rpchttp.HTTP
+	transport *http.Transport
+}
+
+// NewRPC returns an RPC client of addr (tcp:// or http://).
+func NewRPC(addr string) (*RPC, error) {
+	addr = strings.Replace(addr, "tcp://", "http://", 1)
+	hc, err := jsonrpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: rpc %s: %w", addr, err)
+	}
+	hc.Timeout = RPCTimeout
+	rpc, err := rpchttp.NewWithClient(addr, hc)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: rpc %s: %w", addr, err)
+	}
+	t, _ := hc.Transport.(*http.Transport)
+	return &RPC{HTTP: rpc, transport: t}, nil
+}
+
+// Reset drops idle connections; the next request dials afresh.
+func (r *RPC) Reset() {
+	if r.transport != nil {
+		r.transport.CloseIdleConnections()
+	}
+}
+
 // ChainID is the chain the node serves.
 func (c *Client) ChainID() string { return c.chainID }
 
 // RPC exposes the underlying CometBFT client, for what the SDK does not wrap.
-func (c *Client) RPC() *rpchttp.HTTP { return c.rpc }
+func (c *Client) RPC() *rpchttp.HTTP { return c.rpc.HTTP }
+
+// Reset drops kept-alive connections after a failure.
+func (c *Client) Reset() { c.rpc.Reset() }
 
 // TrustValidators pins the hash of the validator set expected to sign the
 // headers the client verifies against.
@@ -376,7 +416,7 @@ func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sdk: commit %d: %w", next, err)
 	}
-	vals, err := ValidatorSet(ctx, c.rpc, next)
+	vals, err := ValidatorSet(ctx, c.rpc.HTTP, next)
 	if err != nil {
 		return nil, err
 	}

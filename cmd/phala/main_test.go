@@ -4,39 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/devnet"
 	"github.com/phala-go/phala/protocol"
 )
-
-func freePortBase(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		base := 30_000 + 3*rand.IntN(5_000)
-		free := true
-		for j := range 3 {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+j))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
-}
 
 // run executes the CLI in-process and returns its output.
 func run(t *testing.T, ctx context.Context, g []string, args ...string) (string, error) {
@@ -55,7 +32,7 @@ func TestCLIAgainstDevnet(t *testing.T) {
 	defer cancel()
 	o := devnet.DefaultOptions()
 	o.Home = t.TempDir()
-	o.BasePort = freePortBase(t)
+	o.BasePort = nodetest.FreePortBase(t, 1)
 	o.BlockTime = 100 * time.Millisecond
 	d, err := devnet.Start(ctx, o)
 	if err != nil {
@@ -102,6 +79,11 @@ func TestCLIAgainstDevnet(t *testing.T) {
 	out, err = run(t, ctx, g, "query", "messages", "--height", m[1])
 	if err != nil || !strings.Contains(out, `payload "hello"`) || !strings.Contains(out, "verified: app hash") {
 		t.Fatalf("query messages: %q %v", out, err)
+	}
+
+	out, err = run(t, ctx, g, "status", "--pruntime", d.Addr.PRuntimePublic)
+	if err != nil || !strings.Contains(out, "registered true") || !strings.Contains(out, "pherry    lag") {
+		t.Fatalf("status: %q %v", out, err)
 	}
 
 	// Refusals.

@@ -144,11 +144,17 @@ func (r *Relayer) Run(ctx context.Context) error {
 			e, _ := protocol.CodeOf(err)
 			r.log.Error("pRuntime refused the node's data", "code", fmt.Sprintf("%s/%d", e.Space, e.Code), "attempt", refusals, "err", err)
 			if refusals > r.cfg.RefusalRetries {
-				return fmt.Errorf("%w: %v", ErrRefused, err)
+				return fmt.Errorf("%w: %w", ErrRefused, err)
 			}
 		default:
 			r.log.Warn("round failed; retrying", "kind", errKind(err), "in", backoff, "err", err)
 			r.m.errors.WithLabelValues(errKind(err)).Inc()
+			if errKind(err) == "node_unreachable" {
+				r.fetch.RPC().Reset()
+				if r.node != nil {
+					r.node.Reset()
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -205,7 +211,7 @@ func (r *Relayer) initRuntime(ctx context.Context) (*protocol.Info, error) {
 	}
 	info, err := r.pr.Init(ctx, genesis)
 	if errors.Is(err, protocol.ErrGenesisMismatch) || errors.Is(err, protocol.ErrTrustRoot) {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if err != nil {
 		return nil, &transient{"pruntime_unreachable", err}

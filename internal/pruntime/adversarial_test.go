@@ -366,9 +366,9 @@ func TestAdversarialRelayer(t *testing.T) {
 		}
 	})
 	t.Run("fork of the last verified header", func(t *testing.T) {
-		n := rc.fresh(t, 6)
+		n := rc.fresh(t, msgBlock+1)
 		before := n.observe()
-		p := rc.parts(t, 5)
+		p := rc.parts(t, msgBlock)
 		p.msgs.Messages = nil
 		p.resign(rc, true)
 		if _, err := n.sync(p.encode(t)); !errors.Is(err, protocol.ErrBlockMismatch) {

@@ -29,15 +29,15 @@ type Testnet struct {
 	Keys    *home.Result
 }
 
-// FreePortBase finds a base port such that base+10*i+{0,1,2} are free for n
-// validators.
+// FreePortBase finds a base port such that base+10*i+{0..5} are free for n
+// validators (a node uses +0..+2; a devnet's pRuntime +4 and +5).
 func FreePortBase(t testing.TB, n int) int {
 	t.Helper()
 	for range 200 {
 		base := 20_000 + 10*rand.IntN(3_000)
 		ok := true
 		for i := 0; i < n && ok; i++ {
-			for j := range 3 {
+			for j := range 6 {
 				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+10*i+j))
 				if err != nil {
 					ok = false
@@ -61,6 +61,7 @@ func Write(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	o.Validators = n
 	o.BlockTime = blockTime
 	o.BasePort = FreePortBase(t, n)
+	o.DevAccounts = 3
 	dir := t.TempDir()
 	homes := make([]string, n)
 	for i := range homes {
@@ -75,7 +76,8 @@ func Write(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	return tn
 }
 
-// Start writes and starts an n-validator testnet and waits for block 1.
+// Start writes and starts an n-validator testnet and waits until the
+// application has committed a block (so state queries work).
 func Start(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	t.Helper()
 	tn := Write(t, n, blockTime)
@@ -84,7 +86,7 @@ func Start(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tn.WaitHeight(ctx, 0, 1)
+	tn.WaitHeight(ctx, 0, 2)
 	return tn
 }
 

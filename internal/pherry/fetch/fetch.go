@@ -9,10 +9,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 
@@ -31,13 +29,13 @@ const parallel = 4
 
 // Fetcher reads sync data from one node.
 type Fetcher struct {
-	rpc   *rpchttp.HTTP
+	rpc   *sdk.RPC
 	limit int
 }
 
 // New returns a fetcher over an RPC client whose node accepts batches of up
 // to batchLimit requests (0: DefaultBatchLimit).
-func New(rpc *rpchttp.HTTP, batchLimit int) *Fetcher {
+func New(rpc *sdk.RPC, batchLimit int) *Fetcher {
 	if batchLimit < 2 {
 		batchLimit = DefaultBatchLimit
 	}
@@ -46,7 +44,7 @@ func New(rpc *rpchttp.HTTP, batchLimit int) *Fetcher {
 
 // Dial connects to a node's RPC address.
 func Dial(addr string, batchLimit int) (*Fetcher, error) {
-	rpc, err := rpchttp.New(strings.Replace(addr, "tcp://", "http://", 1))
+	rpc, err := sdk.NewRPC(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +52,7 @@ func Dial(addr string, batchLimit int) (*Fetcher, error) {
 }
 
 // RPC returns the underlying client.
-func (f *Fetcher) RPC() *rpchttp.HTTP { return f.rpc }
+func (f *Fetcher) RPC() *sdk.RPC { return f.rpc }
 
 // Height returns the node's latest block height.
 func (f *Fetcher) Height(ctx context.Context) (int64, error) {
@@ -140,7 +138,7 @@ func (f *Fetcher) batch(ctx context.Context, from, to int64, out []protocol.Sync
 		}
 		hdr := com.SignedHeader.Header
 		if !bytes.Equal(hdr.NextValidatorsHash, hdr.ValidatorsHash) {
-			vs, err := sdk.ValidatorSet(ctx, f.rpc, hdr.Height+1)
+			vs, err := sdk.ValidatorSet(ctx, f.rpc.HTTP, hdr.Height+1)
 			if err != nil {
 				return err
 			}
