@@ -5,6 +5,8 @@
 //	go run ./bench chain     # transaction decode and FinalizeBlock vs ed25519 verification
 //	go run ./bench sync      # pRuntime in-process sync vs the signature-verification bound
 //	go run ./bench memory    # pRuntime memory after syncing 10,000 and 100,000 blocks
+//	go run ./bench relay     # catch-up of 10,000 blocks through node RPC -> pherry -> pRuntime
+//	go run ./bench ping      # devnet ping round trip, in block times
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|relay|ping")
 	}
 	flag.Parse()
 	switch flag.Arg(0) {
@@ -29,6 +31,10 @@ func main() {
 		syncRate()
 	case "memory":
 		memory()
+	case "relay":
+		relay()
+	case "ping":
+		ping()
 	default:
 		flag.Usage()
 		os.Exit(2)
