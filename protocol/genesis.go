@@ -93,6 +93,7 @@ type GenesisState struct {
 	Params     Params            `json:"params"`
 	Governance GovernanceGenesis `json:"governance"`
 	Accounts   []GenesisAccount  `json:"accounts"`
+	Registry   RegistryGenesis   `json:"registry"`
 }
 
 // ParseGenesisState reads and validates app_state.

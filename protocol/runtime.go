@@ -90,7 +90,9 @@ type EgressResponse struct {
 }
 
 // Attestation is pRuntime's GET /v1/attestation answer: a TEE quote whose
-// report data binds the worker's keys to one chain.
+// report data binds the worker's keys to one chain, and to a block of it
+// that pRuntime has verified (which proves it is synced to this chain and
+// bounds the attestation's age in blocks).
 type Attestation struct {
 	TEE              string   `json:"tee" cbor:"tee"`
 	Quote            []byte   `json:"quote" cbor:"quote"`
@@ -99,15 +101,40 @@ type Attestation struct {
 	WorkerPubkey     HexBytes `json:"worker_pubkey" cbor:"worker_pubkey"`
 	EncryptionPubkey HexBytes `json:"encryption_pubkey" cbor:"encryption_pubkey"`
 	RuntimeVersion   uint32   `json:"runtime_version" cbor:"runtime_version"`
+	// Height and BlockHash name the last header pRuntime verified.
+	Height    int64    `json:"height" cbor:"height"`
+	BlockHash HexBytes `json:"block_hash" cbor:"block_hash"`
+	// Collateral optionally carries Intel PCS responses (TCB info, QE
+	// identity, CRLs) for a TDX quote, as fetched by the relayer. It is
+	// signed by Intel, so whoever fetched it need not be trusted.
+	Collateral []CollateralEntry `json:"collateral,omitempty" cbor:"collateral"`
 }
 
-// ReportData binds an attestation to a chain, a worker's two keys and its
-// runtime version: SHA-512("phala/attest/v1" || each field length-prefixed).
-// It fills the 64-byte report data of a TDX quote.
-func ReportData(chainID string, genesisHash, workerPub, encPub []byte, runtimeVersion uint32) []byte {
+// CollateralEntry is one recorded HTTPS response of Intel's PCS.
+type CollateralEntry struct {
+	URL    string              `json:"url" cbor:"url"`
+	Header map[string][]string `json:"header" cbor:"header"`
+	Body   []byte              `json:"body" cbor:"body"`
+}
+
+// ReportData is what the attestation binds:
+// SHA-512("phala/attest/v1" || chain_id || genesis_hash || worker_pubkey ||
+// encryption_pubkey || runtime_version || height || block_hash), each field
+// length-prefixed. It fills the 64-byte report data of a TDX quote.
+func (a *Attestation) ReportData() []byte {
+	return ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion, a.Height, a.BlockHash)
+}
+
+// ReportData computes an attestation's report data (see Attestation.ReportData).
+func ReportData(chainID string, genesisHash, workerPub, encPub []byte, runtimeVersion uint32, height int64, blockHash []byte) []byte {
 	h := sha512.New()
 	h.Write([]byte("phala/attest/v1"))
-	for _, f := range [][]byte{[]byte(chainID), genesisHash, workerPub, encPub, binary.BigEndian.AppendUint32(nil, runtimeVersion)} {
+	fields := [][]byte{
+		[]byte(chainID), genesisHash, workerPub, encPub,
+		binary.BigEndian.AppendUint32(nil, runtimeVersion),
+		binary.BigEndian.AppendUint64(nil, uint64(height)), blockHash,
+	}
+	for _, f := range fields {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
 		h.Write(f)
 	}
@@ -163,4 +190,5 @@ var (
 	ErrBadGenesis       = define(SpaceRuntime, 8, "invalid genesis document")
 	ErrMethodNotAllowed = define(SpaceRuntime, 9, "method not allowed")
 	ErrSealed           = define(SpaceRuntime, 10, "sealed data cannot be opened")
+	ErrNotSynced        = define(SpaceRuntime, 11, "pRuntime has not verified any block yet")
 )

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/go-tdx-guest/verify/trust"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -36,10 +37,10 @@ const (
 
 func main() {
 	var (
-		cfg                      pherry.Config
-		operatorKey, metricsAddr string
-		logFormat, logLevel      string
-		showVersion              bool
+		cfg                       pherry.Config
+		operatorKey, metricsAddr  string
+		logFormat, logLevel       string
+		showVersion, noCollateral bool
 	)
 	cmd := &cobra.Command{
 		Use:           "pherry --node-rpc ADDR --pruntime ADDR --operator-key FILE",
@@ -59,6 +60,9 @@ func main() {
 				if cfg.Operator, err = sdk.LoadKey(operatorKey); err != nil {
 					return fmt.Errorf("%w: operator key: %v", pherry.ErrConfig, err)
 				}
+			}
+			if !noCollateral {
+				cfg.TDXCollateral = trust.DefaultHTTPSGetter()
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -91,6 +95,7 @@ func main() {
 	f.IntVar(&cfg.Batch, "batch", 100, "blocks per sync request")
 	f.IntVar(&cfg.RPCBatchLimit, "rpc-batch-limit", fetch.DefaultBatchLimit, "the node's max_request_batch_size")
 	f.BoolVar(&cfg.NoRegister, "no-register", false, "do not register the worker")
+	f.BoolVar(&noCollateral, "no-tdx-collateral", false, "do not fetch Intel PCS collateral for TDX registrations")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address for Prometheus metrics (empty: none)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level")

@@ -24,6 +24,7 @@ import (
 	"github.com/phala-go/phala/internal/pruntime/api"
 	"github.com/phala-go/phala/internal/tee"
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/tee/tdx"
 	"github.com/phala-go/phala/internal/version"
 )
 
@@ -71,7 +72,7 @@ func openTEE(kind, dataDir string) (tee.Provider, error) {
 	case "sim":
 		return sim.Open(dataDir)
 	case "tdx":
-		return nil, errors.New("the tdx platform is not available in this build yet (see README status)")
+		return tdx.Open()
 	}
 	return nil, fmt.Errorf("unknown TEE %q: want tdx or sim", kind)
 }

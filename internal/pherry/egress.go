@@ -1,11 +1,14 @@
 package pherry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/phala-go/phala/internal/tee/tdx"
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -119,20 +122,22 @@ func (r *Relayer) sendTx(ctx context.Context, call protocol.Call) error {
 }
 
 // register submits the worker's attestation when the chain does not hold
-// this boot's encryption key yet. Failures are logged and retried next
-// round; they never stop syncing.
-func (r *Relayer) register(ctx context.Context, info *protocol.Info) {
-	if r.cfg.NoRegister || info.Registered {
+// this boot's encryption key, when the worker is not active (expired or
+// revoked), or when half of its attestation's lifetime has passed, so that
+// it re-attests before expiring. Failures are logged and retried with
+// backoff; they never stop syncing.
+func (r *Relayer) register(ctx context.Context, info *protocol.Info, tip int64) {
+	if r.cfg.NoRegister || time.Now().Before(r.retryRegister) {
 		return
 	}
-	if string(r.registered) == string(info.EncryptionPubkey) {
-		return // landed; pRuntime sees it once synced past it
-	}
-	if rec, ok, err := r.node.WorkerUnverified(ctx, info.WorkerPubkey); err == nil && ok && string(rec.EncryptionKey) == string(info.EncryptionPubkey) {
-		r.registered = info.EncryptionPubkey
+	rec, ok, err := r.node.WorkerUnverified(ctx, info.WorkerPubkey)
+	if err != nil {
+		r.log.Warn("cannot read the worker's registration", "err", err)
 		return
 	}
-	if time.Now().Before(r.retryRegister) {
+	fresh := ok && rec.Status == protocol.StatusActive && bytes.Equal(rec.EncryptionKey, info.EncryptionPubkey) &&
+		(rec.ExpiresAt == 0 || tip < rec.AttestedHeight+(rec.ExpiresAt-rec.AttestedHeight)/2)
+	if fresh {
 		return
 	}
 	if err := r.registerNow(ctx); err != nil {
@@ -149,6 +154,14 @@ func (r *Relayer) registerNow(ctx context.Context) error {
 	att, err := r.pr.Attestation(ctx)
 	if err != nil {
 		return err
+	}
+	if att.TEE == tdx.Kind && r.cfg.TDXCollateral != nil {
+		entries, err := verifier.FetchCollateral(att.Quote, r.cfg.TDXCollateral, time.Now())
+		if err == nil {
+			att.Collateral = entries
+		} else {
+			r.log.Warn("registering without TCB collateral", "err", err)
+		}
 	}
 	call, err := protocol.NewCall(protocol.ModuleRegistry, protocol.MethodRegisterWorker, protocol.RegisterWorkerArgs{Attestation: *att})
 	if err != nil {
@@ -169,8 +182,7 @@ func (r *Relayer) registerNow(ctx context.Context) error {
 	if res.Err != nil {
 		return fmt.Errorf("register_worker failed in block %d: %w", res.Height, res.Err)
 	}
-	r.registered = att.EncryptionPubkey
 	r.m.registrations.Inc()
-	r.log.Info("worker registered", "worker", fmt.Sprintf("%x", []byte(att.WorkerPubkey)), "height", res.Height, "tee", att.TEE)
+	r.log.Info("worker registered", "worker", fmt.Sprintf("%x", []byte(att.WorkerPubkey)), "height", res.Height, "attested_height", att.Height, "tee", att.TEE)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/go-tdx-guest/verify/trust"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phala-go/phala/internal/pherry/fetch"
@@ -39,8 +40,12 @@ type Config struct {
 	RPCBatchLimit int
 	// NoRegister leaves registration to someone else.
 	NoRegister bool
-	Logger     *slog.Logger
-	Metrics    prometheus.Registerer
+	// TDXCollateral, if set, fetches Intel PCS collateral for TDX quotes
+	// (trust.DefaultHTTPSGetter() for Intel's service) and attaches it to
+	// registrations.
+	TDXCollateral trust.HTTPSGetter
+	Logger        *slog.Logger
+	Metrics       prometheus.Registerer
 	// Progress, if set, receives a progress bar (a terminal); otherwise
 	// progress goes to the log every ProgressEvery.
 	Progress      io.Writer
@@ -75,8 +80,6 @@ type Relayer struct {
 	chainID string
 	nonce   nonceTracker
 	egress  egressTracker
-	// registered is the encryption key whose registration has landed.
-	registered []byte
 	// retryRegister delays the next registration attempt after a failure.
 	retryRegister   time.Time
 	registerBackoff time.Duration
@@ -200,7 +203,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 	if err := r.submitEgress(ctx, tip); err != nil {
 		return false, err
 	}
-	r.register(ctx, info)
+	r.register(ctx, info, tip)
 	return synced >= tip, nil
 }
 

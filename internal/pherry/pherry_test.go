@@ -297,6 +297,38 @@ func TestRelayer(t *testing.T) {
 		}
 	})
 
+	t.Run("pherry re-attests before the attestation expires", func(t *testing.T) {
+		call, err := sdk.GovExecute(c.ChainID(), 0, protocol.ActionSetAttestationPolicy,
+			protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: 20, MinRuntimeVersion: 1}}, tn.Keys.Admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := c.Send(ctx, op2, call); err != nil || res.Err != nil {
+			t.Fatalf("set policy: %v %v", err, res)
+		}
+		pr := pruntimetest.Start(t, t.TempDir(), "", "")
+		r := startRelay(t, node, pr.PrivateAddr, op1)
+		start, _ := c.Height(ctx)
+		tn.WaitHeight(ctx, 0, start+60)
+		rec, ok, err := c.Worker(ctx, pr.Runtime.Info().WorkerPubkey)
+		if err != nil || !ok {
+			t.Fatalf("worker record: %v %v", ok, err)
+		}
+		h, _ := c.Height(ctx)
+		if n := r.counter(t, "pherry_registrations_total", "", ""); n < 3 {
+			t.Fatalf("%v registrations over 60 blocks with a 20-block lifetime", n)
+		}
+		if rec.Status != protocol.StatusActive || rec.ExpiresAt <= h {
+			t.Fatalf("worker %s, expires at %d, chain at %d", rec.Status, rec.ExpiresAt, h)
+		}
+		// Leave the policy as the other subtests expect it.
+		call, _ = sdk.GovExecute(c.ChainID(), 1, protocol.ActionSetAttestationPolicy,
+			protocol.SetAttestationPolicyArgs{Policy: protocol.DefaultAttestationPolicy()}, tn.Keys.Admin)
+		if res, err := c.Send(ctx, op2, call); err != nil || res.Err != nil {
+			t.Fatalf("restore policy: %v %v", err, res)
+		}
+	})
+
 	t.Run("node stopped for a while: pherry waits, retries and resumes", func(t *testing.T) {
 		pr := pruntimetest.Start(t, t.TempDir(), "", "")
 		worker := ed25519.PublicKey(pr.Runtime.Info().WorkerPubkey)

@@ -12,6 +12,7 @@ package pruntime
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,7 +110,16 @@ func Open(cfg Config) (*Runtime, error) {
 		}
 	}
 	sealKey, err := cfg.TEE.SealKey()
-	if err != nil {
+	if errors.Is(err, tee.ErrNoSealing) {
+		// Without a platform sealing key nothing written can be trusted on
+		// reload: seal under a key that dies with this process. The identity
+		// and checkpoints then last one boot (docs/attestation.md).
+		sealKey = make([]byte, 32)
+		if _, err := rand.Read(sealKey); err != nil {
+			return nil, err
+		}
+		log.Warn("the TEE has no sealing key: identity and checkpoints will not survive a restart")
+	} else if err != nil {
 		return nil, fmt.Errorf("pruntime: seal key: %w", err)
 	}
 	identity, created, err := keys.LoadOrCreateIdentity(cfg.DataDir, sealKey)
@@ -321,9 +331,17 @@ func (r *Runtime) Egress(after int64, limit int) (*protocol.EgressResponse, erro
 func (r *Runtime) Attestation() (*protocol.Attestation, error) {
 	r.mu.RLock()
 	root := r.root
+	var height int64
+	var blockHash []byte
+	if r.light != nil {
+		height, blockHash = r.light.Height, r.light.BlockID.Hash
+	}
 	r.mu.RUnlock()
 	if root == nil {
 		return nil, protocol.Errorf(protocol.ErrNotInitialized, "attestations bind a chain; send the genesis first")
+	}
+	if height < 1 {
+		return nil, protocol.Errorf(protocol.ErrNotSynced, "attestations bind a verified block; sync first")
 	}
 	pub := r.identity.Public().(ed25519.PublicKey)
 	a := &protocol.Attestation{
@@ -333,8 +351,10 @@ func (r *Runtime) Attestation() (*protocol.Attestation, error) {
 		WorkerPubkey:     protocol.HexBytes(pub),
 		EncryptionPubkey: r.enc.Public(),
 		RuntimeVersion:   RuntimeVersion,
+		Height:           height,
+		BlockHash:        blockHash,
 	}
-	q, err := r.cfg.TEE.Quote(protocol.ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion))
+	q, err := r.cfg.TEE.Quote(a.ReportData())
 	if err != nil {
 		return nil, fmt.Errorf("pruntime: quote: %w", err)
 	}

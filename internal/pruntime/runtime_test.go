@@ -14,6 +14,7 @@ import (
 
 	"github.com/phala-go/phala/internal/pruntime"
 	"github.com/phala-go/phala/internal/pruntime/api"
+	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/internal/testchain"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
@@ -73,7 +74,7 @@ func TestRegisteredFollowsTheVerifiedRegistry(t *testing.T) {
 	n.init(c.GenesisJSON())
 	info := n.info()
 	event := func(kind string, enc []byte) protocol.Message {
-		ev := protocol.WorkerEvent{Kind: kind, Worker: protocol.WorkerRecord{Pubkey: n.pub(), EncryptionKey: enc, AttestationKind: "sim"}}
+		ev := protocol.WorkerEvent{Kind: kind, Worker: protocol.WorkerSummary{Pubkey: n.pub(), EncryptionKey: enc, AttestationKind: "sim"}}
 		return c.Msg(protocol.ModuleOrigin(protocol.ModuleRegistry), protocol.TopicWorker, protocol.MustMarshal(&ev))
 	}
 	n.mustSync(c.Next(event(protocol.WorkerRegistered, []byte("an earlier boot's key"))))
@@ -133,6 +134,10 @@ func TestAttestationBindsKeysAndChain(t *testing.T) {
 	c := testchain.New("rt-attest", 1)
 	n := startNode(t, t.TempDir(), options{})
 	n.init(c.GenesisJSON())
+	if _, err := n.public.Attestation(context.Background()); !errors.Is(err, protocol.ErrNotSynced) {
+		t.Fatalf("attestation before any verified block: %v", err)
+	}
+	n.mustSync(c.Next(), c.Next())
 	a, err := n.public.Attestation(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -141,9 +146,13 @@ func TestAttestationBindsKeysAndChain(t *testing.T) {
 	if !bytes.Equal(a.WorkerPubkey, info.WorkerPubkey) || !bytes.Equal(a.EncryptionPubkey, info.EncryptionPubkey) || a.ChainID != c.ID {
 		t.Fatal("attestation does not name this worker's keys and chain")
 	}
-	want := protocol.ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion)
-	if !strings.Contains(string(a.Quote), string(want)) {
-		t.Fatal("quote does not carry the report data")
+	sh := testchain.DecodeSignedHeader(c.LastEncoded().SignedHeader)
+	if a.Height != 2 || !bytes.Equal(a.BlockHash, sh.Commit.BlockID.Hash) {
+		t.Fatalf("attestation binds block %d %X, want the last verified header 2 %X", a.Height, []byte(a.BlockHash), sh.Commit.BlockID.Hash)
+	}
+	q, err := sim.Verify(a.Quote)
+	if err != nil || !bytes.Equal(q.ReportData, a.ReportData()) {
+		t.Fatalf("quote does not carry the report data: %v", err)
 	}
 }
 

@@ -22,13 +22,13 @@ const snapshotVersion = 1
 // snapshot is the plaintext of a checkpoint. It holds no encryption key and
 // no epoch secret.
 type snapshot struct {
-	Version     int                     `cbor:"version"`
-	Worker      []byte                  `cbor:"worker"` // identity public key the state belongs to
-	GenesisJSON []byte                  `cbor:"genesis"`
-	Light       lightSnapshot           `cbor:"light"`
-	Seqs        []seqEntry              `cbor:"seqs"` // sorted by origin key
-	Egress      egress.Snapshot         `cbor:"egress"`
-	Workers     []protocol.WorkerRecord `cbor:"workers"` // sorted by identity key
+	Version     int                      `cbor:"version"`
+	Worker      []byte                   `cbor:"worker"` // identity public key the state belongs to
+	GenesisJSON []byte                   `cbor:"genesis"`
+	Light       lightSnapshot            `cbor:"light"`
+	Seqs        []seqEntry               `cbor:"seqs"` // sorted by origin key
+	Egress      egress.Snapshot          `cbor:"egress"`
+	Workers     []protocol.WorkerSummary `cbor:"workers"` // sorted by identity key
 }
 
 // seqEntry is one origin's next sequence number. Origin keys are binary, so
@@ -113,7 +113,7 @@ func (r *Runtime) restore(height int64, data []byte) error {
 	for _, e := range s.Seqs {
 		seqs[string(e.Origin)] = e.Next
 	}
-	workers := make(map[string]protocol.WorkerRecord, len(s.Workers))
+	workers := make(map[string]protocol.WorkerSummary, len(s.Workers))
 	for _, w := range s.Workers {
 		workers[string(w.Pubkey)] = w
 	}
@@ -131,8 +131,8 @@ func seqEntries(m map[string]uint64) []seqEntry {
 	return out
 }
 
-func workerList(m map[string]protocol.WorkerRecord) []protocol.WorkerRecord {
-	out := make([]protocol.WorkerRecord, 0, len(m))
+func workerList(m map[string]protocol.WorkerSummary) []protocol.WorkerSummary {
+	out := make([]protocol.WorkerSummary, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, m[k])
 	}

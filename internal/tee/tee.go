@@ -4,6 +4,8 @@
 // verifies their quotes with the matching verifier.
 package tee
 
+import "errors"
+
 // Provider is one TEE platform, as seen from inside the enclave.
 type Provider interface {
 	// Kind names the platform ("sim", "tdx"); attestations carry it.
@@ -20,3 +22,6 @@ type Provider interface {
 
 // ReportDataLen is the length of the report data a quote binds.
 const ReportDataLen = 64
+
+// ErrNoSealing is SealKey's answer on a platform without a sealing key.
+var ErrNoSealing = errors.New("tee: platform has no sealing key")

@@ -40,6 +40,7 @@ type Chain struct {
 	lastBlockID types.BlockID
 	lastTime    time.Time
 	seqs        map[string]uint64
+	last        protocol.SyncBlock
 }
 
 // Key derives a deterministic validator key.
@@ -168,8 +169,12 @@ func (c *Chain) NextParts(msgs []protocol.Message) *Parts {
 
 // Next produces block H = Height() with msgs, encoded for /v1/sync.
 func (c *Chain) Next(msgs ...protocol.Message) protocol.SyncBlock {
-	return c.NextParts(msgs).Encode()
+	c.last = c.NextParts(msgs).Encode()
+	return c.last
 }
+
+// LastEncoded is the last block Next produced.
+func (c *Chain) LastEncoded() protocol.SyncBlock { return c.last }
 
 // Sign builds a commit for hdr by the validators of set whose keys the chain
 // knows; signers, if not nil, restricts which validator indexes sign.

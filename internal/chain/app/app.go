@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
@@ -60,6 +61,7 @@ type App struct {
 	blocks  blockLog
 
 	modules     map[string]module.Module
+	endBlockers []module.EndBlocker
 	acc         *accounts.Module
 	gov         *governance.Module
 	reg         *registry.Module
@@ -91,7 +93,7 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app: load state: %w", err)
 	}
 	reg := registry.New()
-	gov, err := governance.New(nil)
+	gov, err := governance.New(reg.GovActions())
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +113,9 @@ func New(cfg Config) (*App, error) {
 	a.modules = map[string]module.Module{}
 	for _, m := range []module.Module{a.acc, mq.New(reg), gov, reg, keys.New(), contracts.New()} {
 		a.modules[m.Name()] = m
+		if eb, ok := m.(module.EndBlocker); ok {
+			a.endBlockers = append(a.endBlockers, eb)
+		}
 	}
 	if height > 0 {
 		if err := a.resetCheckState(); err != nil {
@@ -173,7 +178,7 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 		}
 		vals[i] = protocol.ValidatorUpdate{PubKey: v.PubKeyBytes, Power: v.Power}
 	}
-	ctx := module.NewContext(store.Tree{T: a.tree}, module.Block{ChainID: a.chainID, Time: req.Time}, g.Params, false)
+	ctx := module.NewContext(store.Tree{T: a.tree}, a.block(0, req.Time, nil), g.Params, false)
 	if err := a.acc.InitGenesis(ctx, g); err != nil {
 		return nil, fmt.Errorf("app: genesis accounts: %w", err)
 	}
@@ -183,7 +188,9 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	if len(a.genesisHash) != 32 {
 		return nil, fmt.Errorf("app: genesis hash not configured")
 	}
-	a.reg.InitGenesis(ctx, a.genesisHash)
+	if err := a.reg.InitGenesis(ctx, a.genesisHash, g.Registry); err != nil {
+		return nil, fmt.Errorf("app: genesis registry: %w", err)
+	}
 	out := ctx.Flush()
 	rec := newBlockRecord(0, req.Time, a.tree.WorkingHash(), out.Messages)
 	if err := a.blocks.put(rec); err != nil {
@@ -191,7 +198,7 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	}
 	// Until block 1 commits, the mempool sees the genesis state as written
 	// (never written back: check contexts are only dropped).
-	a.check = module.NewContext(store.Tree{T: a.tree}, module.Block{ChainID: a.chainID, Time: req.Time}, g.Params, true)
+	a.check = module.NewContext(store.Tree{T: a.tree}, a.block(0, req.Time, nil), g.Params, true)
 	a.log.Info("genesis applied", "chain_id", a.chainID, "accounts", len(g.Accounts), "validators", len(vals))
 	return &abci.InitChainResponse{AppHash: rec.appHash()}, nil
 }
@@ -235,6 +242,24 @@ func (a *App) resetCheckState() error {
 	if err != nil {
 		return err
 	}
-	a.check = module.NewContext(kv, module.Block{ChainID: a.chainID, Height: a.height, Time: rec.time()}, governance.Params(kv), true)
+	a.check = module.NewContext(kv, a.block(a.height, rec.time(), nil), governance.Params(kv), true)
 	return nil
+}
+
+// block describes height h to modules. hash is the header hash of h when h
+// is being finalized (its record is not written yet).
+func (a *App) block(h int64, t time.Time, hash []byte) module.Block {
+	return module.Block{ChainID: a.chainID, Height: h, Time: t, HashAt: func(at int64) ([]byte, bool) {
+		if at == h && hash != nil {
+			return hash, true
+		}
+		if at < 1 || at > a.height {
+			return nil, false
+		}
+		rec, err := a.blocks.get(at)
+		if err != nil {
+			return nil, false
+		}
+		return rec.BlockHash, len(rec.BlockHash) > 0
+	}}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"fmt"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -35,7 +36,7 @@ func TestTransferChargesFeeAndAdvancesNonce(t *testing.T) {
 
 func TestCheckTxTracksMempoolNoncesAndSequences(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
-	ta.finalize()
+	ta.registerWorker(worker)
 	a, b := newTxBuilder(alice), newTxBuilder(bob)
 	// Two transactions of one account in a row are both admitted.
 	for i, raw := range [][]byte{a.transfer(addr(bob), 1), a.transfer(addr(bob), 1)} {
@@ -55,6 +56,7 @@ func TestCheckTxTracksMempoolNoncesAndSequences(t *testing.T) {
 
 func TestPushAssignsSequencesAndRecordsMessages(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
+	ta.registerWorker(worker)
 	a, b := newTxBuilder(alice), newTxBuilder(bob)
 	resp := ta.finalize(a.push("chat", []byte("one")), b.push("chat", []byte("x")), a.push("chat", []byte("two")),
 		a.submit(workerMsg(worker, 0, "echo", []byte("w0"))))
@@ -63,7 +65,7 @@ func TestPushAssignsSequencesAndRecordsMessages(t *testing.T) {
 			t.Fatalf("tx %d: %s", i, r.Log)
 		}
 	}
-	q := ta.query(protocol.QueryMessages+"1", 0)
+	q := ta.query(protocol.QueryMessages+fmt.Sprint(ta.app.LastHeight()), 0)
 	if q.Code != 0 {
 		t.Fatal(q.Log)
 	}

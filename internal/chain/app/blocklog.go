@@ -16,6 +16,7 @@ import (
 // keeping them out of the tree keeps the state from growing with history.
 type blockRecord struct {
 	Height    int64    `cbor:"height"`
+	BlockHash []byte   `cbor:"block_hash"` // the header hash of this height
 	TimeNanos int64    `cbor:"time"`
 	StateRoot []byte   `cbor:"state_root"`
 	Messages  [][]byte `cbor:"messages"`

@@ -19,6 +19,7 @@ func TestDeterminismAcrossInstances(t *testing.T) {
 	apps := make([]*testApp, 4)
 	for i := range apps {
 		apps[i] = newTestApp(t, testGenesis())
+		apps[i].registerWorker(worker)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	users := []ed25519.PrivateKey{alice, bob, poor, key("carol"), key("dave")}
@@ -28,7 +29,7 @@ func TestDeterminismAcrossInstances(t *testing.T) {
 	}
 	workerSeq := uint64(0)
 	failures, successes := 0, 0
-	for h := int64(1); h <= blocks; h++ {
+	for h := int64(3); h <= blocks+2; h++ {
 		var txs [][]byte
 		for range rng.IntN(12) {
 			b := builders[rng.IntN(len(builders))]
@@ -58,7 +59,7 @@ func TestDeterminismAcrossInstances(t *testing.T) {
 				txs = append(txs, []byte{0xff, 0x00}) // garbage
 			}
 		}
-		if h == 40 {
+		if h == 42 {
 			up := protocol.UpdateValidatorsArgs{Updates: []protocol.ValidatorUpdate{{PubKey: pub(val2), Power: 7}}}
 			txs = append(txs, builders[0].govTx(0, protocol.ActionUpdateValidators, up, admin2, admin3))
 		}
@@ -74,8 +75,8 @@ func TestDeterminismAcrossInstances(t *testing.T) {
 						failures++
 					}
 				}
-				if h == 40 && len(resp.ValidatorUpdates) != 1 {
-					t.Fatalf("block 40: validator updates %v", resp.ValidatorUpdates)
+				if h == 42 && len(resp.ValidatorUpdates) != 1 {
+					t.Fatalf("block 42: validator updates %v", resp.ValidatorUpdates)
 				}
 				continue
 			}

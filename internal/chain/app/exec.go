@@ -43,8 +43,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		return nil, fmt.Errorf("app: finalize block %d after %d", req.Height, a.height)
 	}
 	tree := store.Tree{T: a.tree}
-	block := module.Block{ChainID: a.chainID, Height: req.Height, Time: req.Time}
-	ctx := module.NewContext(tree, block, governance.Params(tree), false)
+	ctx := module.NewContext(tree, a.block(req.Height, req.Time, req.Hash), governance.Params(tree), false)
 
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	outcomes := make([]string, len(req.Txs))
@@ -57,10 +56,18 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		results[i] = execTxResult(err, ctx.Messages()[before:])
 		outcomes[i] = outcome(results[i])
 	}
+	for _, m := range a.endBlockers {
+		// Module bookkeeping cannot fail for a reason a transaction caused;
+		// an error here is a bug and halts the node rather than diverge.
+		if err := m.EndBlock(ctx); err != nil {
+			return nil, fmt.Errorf("app: end block %d: %w", req.Height, err)
+		}
+	}
 	out := ctx.Flush()
 	a.metrics.block(req.Height, outcomes, len(out.Messages))
 
 	rec := newBlockRecord(req.Height, req.Time, a.tree.WorkingHash(), out.Messages)
+	rec.BlockHash = req.Hash
 	a.pending = rec
 	return &abci.FinalizeBlockResponse{
 		TxResults:        results,
@@ -94,11 +101,26 @@ func (a *App) execTx(parent *module.Context, raw []byte) (*module.Context, error
 		return txCtx, protocol.Errorf(protocol.ErrUnknownModule, "%q", tx.Call.Module)
 	}
 	callCtx := txCtx.Branch()
-	if err := mod.Call(callCtx, tx.Call.Method, tx.Call.Args); err != nil {
+	if err := call(mod, callCtx, tx.Call.Method, tx.Call.Args); err != nil {
 		return txCtx, err
 	}
 	callCtx.Commit()
 	return txCtx, nil
+}
+
+// call runs a module method. A panic in it (a bug, or a library choking on
+// hostile input) fails the transaction on every node alike instead of
+// halting them; storage failures still halt.
+func call(mod module.Module, ctx *module.Context, method string, args []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if f, ok := r.(*store.Failure); ok {
+				panic(f)
+			}
+			err = protocol.Errorf(protocol.ErrInternal, "%s.%s panicked: %v", mod.Name(), method, r)
+		}
+	}()
+	return mod.Call(ctx, method, args)
 }
 
 // recoverInto turns a storage failure into an internal error for callers

@@ -6,12 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
 
+	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -57,9 +59,17 @@ func testGenesis() *protocol.GenesisState {
 			{Address: addr(alice), Balance: 1_000_000_000},
 			{Address: addr(bob), Balance: 1_000_000_000},
 			{Address: addr(poor), Balance: 1_500},
+			{Address: addr(key("registrar")), Balance: 1_000_000_000},
+		},
+		Registry: protocol.RegistryGenesis{
+			Policy:       protocol.DefaultAttestationPolicy(),
+			Measurements: []protocol.HexBytes{sim.DefaultMeasurement, measurementB},
 		},
 	}
 }
+
+// measurementB stands for a second allowed pRuntime build.
+var measurementB = protocol.SimMeasurement("pruntime-sim-b")
 
 // testApp is an App driven directly through its ABCI methods, one block per
 // call to finalize, with a clock that advances one second per block.
@@ -109,7 +119,7 @@ func (ta *testApp) finalize(txs ...[]byte) *abci.FinalizeBlockResponse {
 	ta.t.Helper()
 	ta.now = ta.now.Add(time.Second)
 	h := ta.app.LastHeight() + 1
-	resp, err := ta.app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Txs: txs, Height: h, Time: ta.now})
+	resp, err := ta.app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Txs: txs, Height: h, Time: ta.now, Hash: blockHash(h)})
 	if err != nil {
 		ta.t.Fatal(err)
 	}
@@ -155,6 +165,45 @@ func (ta *testApp) account(a protocol.Address) protocol.Account {
 
 func (ta *testApp) stateRoot() []byte {
 	return ta.app.tree.Hash()
+}
+
+// blockHash is the synthetic header hash of test block h.
+func blockHash(h int64) []byte {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("block %d", h)))
+	return sum[:]
+}
+
+// registerWorker commits a block, then registers k with a sim attestation
+// binding it (two blocks).
+func (ta *testApp) registerWorker(k ed25519.PrivateKey) {
+	ta.t.Helper()
+	ta.finalize()
+	a := simAttestation(ta.t, k, []byte("enc-"+fmt.Sprint(ta.app.LastHeight())), ta.app.LastHeight(), sim.DefaultMeasurement)
+	b := newTxBuilder(key("registrar"))
+	b.nonce = ta.account(addr(key("registrar"))).Nonce
+	if r := ta.finalize(b.register(a)).TxResults[0]; r.Code != 0 {
+		ta.t.Fatalf("register worker: %s", r.Log)
+	}
+}
+
+// simAttestation is what a pRuntime with the sim TEE (reporting measurement)
+// would answer on /v1/attestation for worker and encKey, synced to height.
+func simAttestation(t testing.TB, worker ed25519.PrivateKey, encKey []byte, height int64, measurement []byte) protocol.Attestation {
+	t.Helper()
+	p, err := sim.OpenWithMeasurement(t.TempDir(), measurement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := protocol.Attestation{TEE: sim.Kind, ChainID: testChain, GenesisHash: testGenesisHash, WorkerPubkey: pub(worker),
+		EncryptionPubkey: encKey, RuntimeVersion: 1, Height: height, BlockHash: blockHash(height)}
+	if a.Quote, err = p.Quote(a.ReportData()); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (b *txBuilder) register(a protocol.Attestation) []byte {
+	return b.tx(protocol.ModuleRegistry, protocol.MethodRegisterWorker, protocol.RegisterWorkerArgs{Attestation: a})
 }
 
 // txBuilder signs transactions for one account, tracking its nonce.

@@ -9,11 +9,13 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+	"github.com/cosmos/iavl"
 
 	"github.com/phala-go/phala/internal/chain/accounts"
 	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/registry"
+	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -48,6 +50,12 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 		return a.proveState(req.Height, accounts.StateKey(addr)), nil
 	case req.Path == protocol.QueryParams:
 		return a.proveState(req.Height, governance.ParamsStateKey()), nil
+	case req.Path == protocol.QueryPolicy:
+		return a.proveState(req.Height, registry.PolicyStateKey()), nil
+	case req.Path == protocol.QueryWorkers:
+		// A listing has no single proof; verify each record with its own
+		// query when it matters.
+		return &abci.QueryResponse{Value: protocol.MustMarshal(registry.Workers(store.Snapshot{T: a.latest()})), Height: a.height}, nil
 	case strings.HasPrefix(req.Path, protocol.QueryWorker):
 		pub, err := hex.DecodeString(strings.TrimPrefix(req.Path, protocol.QueryWorker))
 		if err != nil || len(pub) != 32 {
@@ -102,6 +110,15 @@ func (a *App) proveState(height int64, key []byte) *abci.QueryResponse {
 			{Type: protocol.ProofOpMessagesRoot, Data: protocol.MessagesRoot(rec.Messages)},
 		}},
 	}
+}
+
+// latest is the last committed state.
+func (a *App) latest() *iavl.ImmutableTree {
+	snap, err := a.tree.GetImmutable(a.height)
+	if err != nil {
+		store.Fail("latest state", err)
+	}
+	return snap
 }
 
 func queryError(err error) *abci.QueryResponse {

@@ -4,117 +4,178 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"strconv"
 	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/fxamacker/cbor/v2"
+	"github.com/google/go-tdx-guest/testing/testdata"
 
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/tee/tdx"
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
 
-// simAttestation is what a pRuntime with the sim TEE would answer on
-// /v1/attestation for worker and encKey.
-func simAttestation(t *testing.T, worker ed25519.PrivateKey, encKey []byte) protocol.Attestation {
-	t.Helper()
-	p, err := sim.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+func (ta *testApp) worker(pub []byte) protocol.WorkerRecord {
+	ta.t.Helper()
+	q := ta.query(protocol.QueryWorker+hex.EncodeToString(pub), 0)
+	if q.Code != 0 || q.Value == nil {
+		ta.t.Fatalf("worker %x: %s", pub, q.Log)
 	}
-	a := protocol.Attestation{TEE: sim.Kind, ChainID: testChain, GenesisHash: testGenesisHash, WorkerPubkey: pub(worker), EncryptionPubkey: encKey, RuntimeVersion: 1}
-	if a.Quote, err = p.Quote(protocol.ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion)); err != nil {
-		t.Fatal(err)
+	if err := protocol.VerifyState(q.Key, q.Value, q.ProofOps, ta.appHashes[q.Height]); err != nil {
+		ta.t.Fatal(err)
 	}
-	return a
+	var rec protocol.WorkerRecord
+	if err := protocol.Unmarshal(q.Value, &rec); err != nil {
+		ta.t.Fatal(err)
+	}
+	return rec
 }
 
-func (b *txBuilder) register(a protocol.Attestation) []byte {
-	return b.tx(protocol.ModuleRegistry, protocol.MethodRegisterWorker, protocol.RegisterWorkerArgs{Attestation: a})
+// events returns the registry events of the last block.
+func (ta *testApp) events() []protocol.WorkerEvent {
+	ta.t.Helper()
+	bm := ta.query(protocol.QueryMessages+strconv.FormatInt(ta.app.LastHeight(), 10), 0)
+	_, msgs, err := protocol.DecodeBlockMessages(bm.Value)
+	if err != nil {
+		ta.t.Fatal(err)
+	}
+	var out []protocol.WorkerEvent
+	for _, m := range msgs {
+		if m.Topic != protocol.TopicWorker {
+			continue
+		}
+		var ev protocol.WorkerEvent
+		if err := protocol.Unmarshal(m.Payload, &ev); err != nil {
+			ta.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }
+
+// tdxTime is a block time at which the sample quote's certificates are
+// valid.
+var tdxTime = time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
 
 func TestRegisterWorkerRecordsAndAnnouncesIt(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
+	ta.finalize()
 	a := newTxBuilder(alice)
-	resp := ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-1"))))
+	resp := ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-1"), 1, sim.DefaultMeasurement)))
 	if r := resp.TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
-	q := ta.query(protocol.QueryWorker+hex.EncodeToString(pub(worker)), 0)
-	if q.Code != 0 {
-		t.Fatal(q.Log)
-	}
-	if err := protocol.VerifyState(q.Key, q.Value, q.ProofOps, ta.appHashes[q.Height]); err != nil {
-		t.Fatal(err)
-	}
-	var rec protocol.WorkerRecord
-	mustUnmarshal(t, q.Value, &rec)
-	if !bytes.Equal(rec.EncryptionKey, []byte("enc-key-1")) || rec.Operator != addr(alice) || rec.AttestationKind != sim.Kind || rec.RegisteredHeight != 1 {
+	rec := ta.worker(pub(worker))
+	if !bytes.Equal(rec.EncryptionKey, []byte("enc-key-1")) || rec.Operator != addr(alice) || rec.AttestationKind != sim.Kind ||
+		rec.AttestationLevel != protocol.LevelSim || rec.Status != protocol.StatusActive || rec.AttestedHeight != 1 ||
+		!bytes.Equal(rec.Measurement, sim.DefaultMeasurement) || rec.ExpiresAt != 1+protocol.DefaultAttestationPolicy().MaxAgeBlocks {
 		t.Fatalf("record %+v", rec)
 	}
-	bm := ta.query(protocol.QueryMessages+"1", 0)
-	_, msgs, err := protocol.DecodeBlockMessages(bm.Value)
-	if err != nil || len(msgs) != 1 || msgs[0].Topic != protocol.TopicWorker {
-		t.Fatalf("registration emitted %v %v", msgs, err)
+	if ev := ta.events(); len(ev) != 1 || ev[0].Kind != protocol.WorkerRegistered || !bytes.Equal(ev[0].Worker.EncryptionKey, []byte("enc-key-1")) {
+		t.Fatalf("events %+v", ev)
 	}
-	// A restart registers a new encryption key: the record follows it.
-	ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-2"))))
-	q = ta.query(protocol.QueryWorker+hex.EncodeToString(pub(worker)), 0)
-	mustUnmarshal(t, q.Value, &rec)
-	if !bytes.Equal(rec.EncryptionKey, []byte("enc-key-2")) {
-		t.Fatal("record kept the old boot's key")
+	// A restart registers a new encryption key, attested at a later block:
+	// the record follows it.
+	ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-2"), 2, sim.DefaultMeasurement)))
+	if rec := ta.worker(pub(worker)); !bytes.Equal(rec.EncryptionKey, []byte("enc-key-2")) || rec.AttestedHeight != 2 {
+		t.Fatalf("record after restart %+v", rec)
 	}
 }
 
 func TestRegisterWorkerRejections(t *testing.T) {
 	other := key("other worker")
+	attest := func(t *testing.T) protocol.Attestation {
+		return simAttestation(t, worker, []byte("k"), 3, sim.DefaultMeasurement)
+	}
 	cases := []struct {
 		name   string
+		setup  func(ta *testApp, a *txBuilder)
 		noSim  bool
 		attest func(t *testing.T) protocol.Attestation
 		want   *protocol.Error
 	}{
-		{"attestation for another chain", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		{name: "attestation for another chain", want: protocol.ErrAttestationChain, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.ChainID = "other"
 			return a
-		}, protocol.ErrAttestationChain},
-		{"attestation for another genesis", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "attestation for another genesis", want: protocol.ErrAttestationChain, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.GenesisHash = bytes.Repeat([]byte{1}, 32)
 			return a
-		}, protocol.ErrAttestationChain},
-		{"sim quote on a chain that forbids sim", true, func(t *testing.T) protocol.Attestation {
-			return simAttestation(t, worker, []byte("k"))
-		}, protocol.ErrSimNotAllowed},
-		{"tampered quote", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "attestation of a block this chain does not have", want: protocol.ErrAttestationFork, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
+			a.BlockHash = bytes.Repeat([]byte{9}, 32)
+			return a
+		}},
+		{name: "attestation of a future block", want: protocol.ErrAttestationFork, attest: func(t *testing.T) protocol.Attestation {
+			return simAttestation(t, worker, []byte("k"), 50, sim.DefaultMeasurement)
+		}},
+		{name: "attestation too old", want: protocol.ErrAttestationTooOld, setup: func(ta *testApp, a *txBuilder) {
+			ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: 2, MinRuntimeVersion: 1}}, admin1, admin2))
+			ta.finalize()
+			ta.finalize()
+		}, attest: attest},
+		{name: "runtime version below the minimum", want: protocol.ErrRuntimeTooOld, setup: func(ta *testApp, a *txBuilder) {
+			ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MinRuntimeVersion: 2}}, admin1, admin2))
+		}, attest: attest},
+		{name: "sim quote on a chain that forbids sim", noSim: true, want: protocol.ErrSimNotAllowed, attest: attest},
+		{name: "tampered sim quote", want: protocol.ErrBadQuote, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.Quote[len(a.Quote)-1] ^= 1
 			return a
-		}, protocol.ErrBadQuote},
-		{"quote binding other keys", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "quote binding other keys", want: protocol.ErrReportData, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.WorkerPubkey = pub(other)
 			return a
-		}, protocol.ErrReportData},
-		{"another worker's registration replayed with different keys", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "another worker's registration replayed with different keys", want: protocol.ErrReportData, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.EncryptionPubkey = []byte("attacker key")
 			return a
-		}, protocol.ErrReportData},
-		{"unsupported TEE", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "measurement not on the allowlist", want: protocol.ErrMeasurementNotAllowed, attest: func(t *testing.T) protocol.Attestation {
+			return simAttestation(t, worker, []byte("k"), 3, protocol.SimMeasurement("modified pruntime"))
+		}},
+		{name: "revoked measurement", want: protocol.ErrMeasurementRevoked, setup: func(ta *testApp, a *txBuilder) {
+			ta.finalize(a.govTx(0, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: measurementB}, admin1, admin2))
+		}, attest: func(t *testing.T) protocol.Attestation {
+			return simAttestation(t, worker, []byte("k"), 3, measurementB)
+		}},
+		{name: "stale re-registration carrying an earlier boot's key", want: protocol.ErrStaleRegistration, setup: func(ta *testApp, a *txBuilder) {
+			ta.finalize()
+			ta.finalize()
+			ta.finalize(a.register(simAttestation(ta.t, worker, []byte("current boot"), 5, sim.DefaultMeasurement)))
+		}, attest: attest},
+		{name: "unsupported TEE", want: protocol.ErrUnsupportedTEE, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.TEE = "sgx"
 			return a
-		}, protocol.ErrUnsupportedTEE},
-		{"malformed worker key", false, func(t *testing.T) protocol.Attestation {
-			a := simAttestation(t, worker, []byte("k"))
+		}},
+		{name: "malformed worker key", want: protocol.ErrBadWorkerKeys, attest: func(t *testing.T) protocol.Attestation {
+			a := attest(t)
 			a.WorkerPubkey = []byte{1, 2}
 			return a
-		}, protocol.ErrBadWorkerKeys},
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			g := testGenesis()
 			g.Params.AllowSimAttestation = !c.noSim
 			ta := newTestApp(t, g)
-			raw := newTxBuilder(alice).register(c.attest(t))
+			a := newTxBuilder(alice)
+			ta.finalize()
+			ta.finalize()
+			ta.finalize()
+			if c.setup != nil {
+				c.setup(ta, a)
+			}
+			raw := a.register(c.attest(t))
 			ck := ta.checkTx(raw)
 			wantCode(t, "CheckTx", ck.Codespace, ck.Code, ck.Log, c.want)
 			before := ta.stateDump()
@@ -125,4 +186,215 @@ func TestRegisterWorkerRejections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTDXRegistrationWithTheRealQuote submits Intel's sample TDX quote
+// (go-tdx-guest's test data) to the registry at a block time when its
+// certificates are valid. Its report data is Intel's, not ours, so the best
+// it can reach is ErrReportData; each earlier check refuses it with its own
+// code when its condition is not met.
+func TestTDXRegistrationWithTheRealQuote(t *testing.T) {
+	v, err := verifier.Verify(testdata.RawQuote, nil, tdxTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemAt := bytes.Index(testdata.RawQuote, []byte("-----BEGIN CERTIFICATE-----"))
+	flip := func(off int) func(a *protocol.Attestation) {
+		return func(a *protocol.Attestation) {
+			a.Quote = append([]byte(nil), a.Quote...)
+			a.Quote[off] ^= 1
+		}
+	}
+	allow := func(ta *testApp, a *txBuilder, nonce uint64) {
+		ta.finalize(a.govTx(nonce, protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: v.Measurement, Note: "sample TD"}, admin1, admin2))
+	}
+	cases := []struct {
+		name  string
+		setup func(ta *testApp, a *txBuilder)
+		edit  func(a *protocol.Attestation)
+		want  *protocol.Error
+	}{
+		{name: "measurement not allowed", want: protocol.ErrMeasurementNotAllowed},
+		{name: "allowed measurement, report data binds other keys", setup: func(ta *testApp, a *txBuilder) { allow(ta, a, 0) }, want: protocol.ErrReportData},
+		{name: "revoked measurement", setup: func(ta *testApp, a *txBuilder) {
+			allow(ta, a, 0)
+			ta.finalize(a.govTx(1, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: v.Measurement}, admin1, admin2))
+		}, want: protocol.ErrMeasurementRevoked},
+		{name: "collateral required by policy", setup: func(ta *testApp, a *txBuilder) {
+			allow(ta, a, 0)
+			ta.finalize(a.govTx(1, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{RequireCollateral: true, MaxAgeBlocks: 100}}, admin1, admin2))
+		}, want: protocol.ErrCollateralRequired},
+		{name: "tampered header", edit: flip(20), want: protocol.ErrQuoteSignature},
+		{name: "tampered TD report body", edit: flip(48 + 136), want: protocol.ErrQuoteSignature},
+		{name: "tampered signature", edit: flip(646), want: protocol.ErrQuoteSignature},
+		{name: "tampered certificate chain", edit: flip(pemAt + 900), want: protocol.ErrQuoteCertChain},
+		{name: "malformed quote", edit: func(a *protocol.Attestation) { a.Quote = a.Quote[:700] }, want: protocol.ErrQuoteMalformed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ta := newTestApp(t, testGenesis())
+			ta.now = tdxTime
+			a := newTxBuilder(alice)
+			ta.finalize()
+			if c.setup != nil {
+				c.setup(ta, a)
+			}
+			h := ta.app.LastHeight()
+			att := protocol.Attestation{TEE: tdx.Kind, Quote: testdata.RawQuote, ChainID: testChain, GenesisHash: testGenesisHash,
+				WorkerPubkey: pub(worker), EncryptionPubkey: []byte("k"), RuntimeVersion: 1, Height: h, BlockHash: blockHash(h)}
+			if c.edit != nil {
+				c.edit(&att)
+			}
+			r := ta.finalize(a.register(att)).TxResults[0]
+			wantCode(t, "FinalizeBlock", r.Codespace, r.Code, r.Log, c.want)
+		})
+	}
+}
+
+// TestRevocationEndToEnd: a registered worker's egress is accepted;
+// governance revokes its measurement; the worker is retired at once and its
+// egress refused; it re-registers under another allowed measurement and is
+// accepted again.
+func TestRevocationEndToEnd(t *testing.T) {
+	ta := newTestApp(t, testGenesis())
+	a := newTxBuilder(alice)
+	ta.registerWorker(worker)
+	if r := ta.finalize(a.submit(workerMsg(worker, 0, "out", nil))).TxResults[0]; r.Code != 0 {
+		t.Fatal(r.Log)
+	}
+	r := ta.finalize(a.govTx(0, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: sim.DefaultMeasurement}, admin1, admin3)).TxResults[0]
+	if r.Code != 0 {
+		t.Fatal(r.Log)
+	}
+	if ev := ta.events(); len(ev) != 1 || ev[0].Kind != protocol.WorkerRevoked || ev[0].Worker.Status != protocol.StatusRevoked {
+		t.Fatalf("revocation events %+v", ev)
+	}
+	if rec := ta.worker(pub(worker)); rec.Status != protocol.StatusRevoked {
+		t.Fatalf("status %s", rec.Status)
+	}
+	r = ta.finalize(a.submit(workerMsg(worker, 1, "out", nil))).TxResults[0]
+	wantCode(t, "egress after revocation", r.Codespace, r.Code, r.Log, protocol.ErrSenderExpired)
+	// The old build stays refused; the new one is accepted.
+	h := ta.app.LastHeight()
+	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, sim.DefaultMeasurement))).TxResults[0]
+	wantCode(t, "re-register under the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrMeasurementRevoked)
+	h = ta.app.LastHeight()
+	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, measurementB))).TxResults[0]; r.Code != 0 {
+		t.Fatal(r.Log)
+	}
+	if r := ta.finalize(a.submit(workerMsg(worker, 1, "out", nil))).TxResults[0]; r.Code != 0 {
+		t.Fatalf("egress after re-registration: %s", r.Log)
+	}
+}
+
+func TestAttestationsExpireAndCanBeRefreshed(t *testing.T) {
+	ta := newTestApp(t, testGenesis())
+	a := newTxBuilder(alice)
+	ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: 4, MinRuntimeVersion: 1}}, admin1, admin2))
+	h := ta.app.LastHeight()
+	ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultMeasurement)))
+	if rec := ta.worker(pub(worker)); rec.ExpiresAt != h+4 {
+		t.Fatalf("expires at %d, want %d", rec.ExpiresAt, h+4)
+	}
+	for ta.app.LastHeight() < h+3 {
+		ta.finalize()
+		if len(ta.events()) != 0 {
+			t.Fatalf("event before expiry at %d", ta.app.LastHeight())
+		}
+	}
+	ta.finalize() // block h+4: expiry
+	if ev := ta.events(); len(ev) != 1 || ev[0].Kind != protocol.WorkerExpired {
+		t.Fatalf("at expiry: %+v", ev)
+	}
+	r := ta.finalize(a.submit(workerMsg(worker, 0, "out", nil))).TxResults[0]
+	wantCode(t, "egress after expiry", r.Codespace, r.Code, r.Log, protocol.ErrSenderExpired)
+	// Re-attesting (same boot key, a fresh block) brings it back.
+	h = ta.app.LastHeight()
+	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+		t.Fatal(r.Log)
+	}
+	if r := ta.finalize(a.submit(workerMsg(worker, 0, "out", nil))).TxResults[0]; r.Code != 0 {
+		t.Fatalf("egress after refresh: %s", r.Log)
+	}
+}
+
+func TestUpdateEndpoint(t *testing.T) {
+	ta := newTestApp(t, testGenesis())
+	ta.registerWorker(worker)
+	a := newTxBuilder(alice)
+	signed := func(k ed25519.PrivateKey, url string, seq uint64) protocol.UpdateEndpointArgs {
+		u := protocol.EndpointUpdate{ChainID: testChain, Worker: pub(worker), URL: url, Seq: seq}
+		return protocol.UpdateEndpointArgs{Update: u, Sig: protocol.Sign(k, protocol.SigEndpoint, protocol.MustMarshal(&u))}
+	}
+	send := func(args protocol.UpdateEndpointArgs) *abci.ExecTxResult {
+		return ta.finalize(a.tx(protocol.ModuleRegistry, protocol.MethodUpdateEndpoint, args)).TxResults[0]
+	}
+	if r := send(signed(worker, "https://w.example:8001", 1)); r.Code != 0 {
+		t.Fatal(r.Log)
+	}
+	if rec := ta.worker(pub(worker)); rec.Endpoint != "https://w.example:8001" {
+		t.Fatalf("endpoint %q", rec.Endpoint)
+	}
+	if ev := ta.events(); len(ev) != 1 || ev[0].Kind != protocol.WorkerEndpoint {
+		t.Fatalf("events %+v", ev)
+	}
+	for name, c := range map[string]struct {
+		args protocol.UpdateEndpointArgs
+		want *protocol.Error
+	}{
+		"signed by another key": {signed(bob, "https://evil", 2), protocol.ErrBadEndpoint},
+		"replayed sequence":     {signed(worker, "https://w.example:8001", 1), protocol.ErrBadEndpoint},
+		"unknown worker": {func() protocol.UpdateEndpointArgs {
+			u := protocol.EndpointUpdate{ChainID: testChain, Worker: pub(bob), URL: "https://b", Seq: 1}
+			return protocol.UpdateEndpointArgs{Update: u, Sig: protocol.Sign(bob, protocol.SigEndpoint, protocol.MustMarshal(&u))}
+		}(), protocol.ErrUnknownWorker},
+	} {
+		r := send(c.args)
+		wantCode(t, name, r.Codespace, r.Code, r.Log, c.want)
+	}
+}
+
+func TestRegistryGovernanceRejections(t *testing.T) {
+	ta := newTestApp(t, testGenesis())
+	a := newTxBuilder(alice)
+	for name, c := range map[string]struct {
+		kind string
+		args any
+		want *protocol.Error
+	}{
+		"measurement of the wrong size":    {protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: []byte{1}}, protocol.ErrBadMeasurement},
+		"revoking an unknown measurement":  {protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: bytes.Repeat([]byte{3}, 32)}, protocol.ErrBadMeasurement},
+		"negative maximum attestation age": {protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: -1}}, protocol.ErrBadPolicy},
+	} {
+		r := ta.finalize(a.govTx(0, c.kind, c.args, admin1, admin2)).TxResults[0]
+		wantCode(t, name, r.Codespace, r.Code, r.Log, c.want)
+	}
+}
+
+// FuzzRegisterWorker feeds arbitrary register_worker arguments through
+// CheckTx: a hostile registration must be refused with a code, never crash
+// a validator.
+func FuzzRegisterWorker(f *testing.F) {
+	f.Add(protocol.MustMarshal(&protocol.RegisterWorkerArgs{Attestation: protocol.Attestation{TEE: tdx.Kind, Quote: testdata.RawQuote}}))
+	f.Add(protocol.MustMarshal(&protocol.RegisterWorkerArgs{Attestation: simAttestation(f, worker, []byte("k"), 1, sim.DefaultMeasurement)}))
+	ta := newTestApp(f, testGenesis())
+	ta.finalize()
+	f.Fuzz(func(t *testing.T, args []byte) {
+		if cbor.Wellformed(args) != nil {
+			return // not a CBOR item: the envelope decoder refuses it (FuzzDecodeTx)
+		}
+		raw := protocol.SignTx(alice, protocol.Tx{ChainID: testChain, Nonce: 0, Fee: protocol.DefaultParams().MinFee,
+			Call: protocol.Call{Module: protocol.ModuleRegistry, Method: protocol.MethodRegisterWorker, Args: args}})
+		// Run the transaction as CheckTx would, in a branch that is then
+		// dropped, so every input starts from the same state.
+		ta.app.mu.Lock()
+		_, err := ta.app.execTx(ta.app.check, raw)
+		ta.app.mu.Unlock()
+		if err == nil {
+			return // a valid registration; nothing to refuse
+		}
+		if _, ok := protocol.CodeOf(err); !ok {
+			t.Fatalf("refusal without a code: %v", err)
+		}
+	})
 }

@@ -185,6 +185,9 @@ func TestRejections(t *testing.T) {
 			sm := protocol.SignMessage(worker, testChain, protocol.Message{Origin: protocol.Origin{Kind: protocol.OriginWorker, ID: []byte{1}}, Topic: "echo", Seq: 1})
 			return a.submit(sm)
 		}},
+		{name: "worker that never registered", want: protocol.ErrSenderUnknown, effect: feeAndNonce, tx: func(a, _ *txBuilder) []byte {
+			return a.submit(workerMsg(key("unregistered"), 0, "echo", nil))
+		}},
 		{name: "gatekeeper origin before gatekeepers exist", want: protocol.ErrNotGatekeeper, effect: feeAndNonce, tx: func(a, _ *txBuilder) []byte {
 			sm := protocol.SignMessage(worker, testChain, protocol.Message{Origin: protocol.GatekeeperOrigin(), Topic: "echo", Seq: 0})
 			return a.submit(sm)
@@ -194,7 +197,8 @@ func TestRejections(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ta := newTestApp(t, testGenesis())
 			a, p := newTxBuilder(alice), newTxBuilder(poor)
-			// Setup: the worker's message 0 has landed.
+			// Setup: the worker is registered and its message 0 has landed.
+			ta.registerWorker(worker)
 			setup := ta.finalize(a.submit(workerMsg(worker, 0, "echo", []byte("first"))))
 			if setup.TxResults[0].Code != 0 {
 				t.Fatalf("setup: %s", setup.TxResults[0].Log)

@@ -21,6 +21,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/types"
 
+	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -143,6 +144,10 @@ func Write(homes []string, o Options) (*Result, error) {
 		Governance: protocol.GovernanceGenesis{Admins: []protocol.HexBytes{protocol.HexBytes(res.Admin.Public())}, Threshold: 1},
 	}
 	app.Params.AllowSimAttestation = o.AllowSim
+	app.Registry.Policy = protocol.DefaultAttestationPolicy()
+	if o.AllowSim {
+		app.Registry.Measurements = []protocol.HexBytes{sim.DefaultMeasurement}
+	}
 	for _, k := range res.Dev {
 		app.Accounts = append(app.Accounts, protocol.GenesisAccount{Address: k.Address(), Balance: DevBalance})
 	}

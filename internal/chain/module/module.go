@@ -30,6 +30,14 @@ type Block struct {
 	ChainID string
 	Height  int64
 	Time    time.Time
+	// HashAt returns the header hash of a committed height (or of the
+	// block being executed), as the chain recorded it.
+	HashAt func(height int64) ([]byte, bool)
+}
+
+// EndBlocker is a module with work to do after a block's transactions.
+type EndBlocker interface {
+	EndBlock(ctx *Context) error
 }
 
 // TxInfo is the authenticated sender of the transaction being executed.

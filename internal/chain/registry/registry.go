@@ -1,23 +1,28 @@
-// Package registry owns the worker registry: attested workers, their keys,
-// and (with the attestation issue) the attestation policy, allowed pRuntime
-// measurements and endpoints. It decides which off-chain workers the mq
+// Package registry owns the worker registry: attested workers and their
+// keys and endpoints, the attestation policy, and the allowlist of pRuntime
+// measurements. It admits a worker only when its attestation proves an
+// allowed pRuntime build, on a genuine TEE (or the sim TEE where genesis
+// allows it), holding the keys it claims, synced to this chain recently; it
+// expires workers whose attestation grew old and revokes those whose
+// measurement governance revoked. It decides which off-chain workers the mq
 // module accepts messages from, and announces every change on
 // protocol.TopicWorker so each pRuntime's verified view follows it.
-//
-// Status: sim attestations only, accepted only where genesis allows them.
-// TDX verification, measurement allowlists, freshness and revocation arrive
-// with the attestation issue; until then any worker key with a valid
-// signature may send messages.
 package registry
 
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"slices"
 
+	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/module"
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/tee/tdx"
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -30,33 +35,93 @@ func New() *Module { return &Module{} }
 // Name implements module.Module.
 func (*Module) Name() string { return protocol.ModuleRegistry }
 
+// State layout, under "registry/":
+//
+//	genesis_hash            the genesis hash attestations must bind
+//	policy                  AttestationPolicy
+//	meas/<hash>             MeasurementEntry
+//	w/<pubkey>              WorkerRecord
+//	bym/<hash>/<pubkey>     index: active workers by measurement
+//	exp/<height>/<pubkey>   index: active workers by expiry height
+var (
+	keyGenesisHash = []byte("genesis_hash")
+	keyPolicy      = []byte("policy")
+	prefixMeas     = []byte("meas/")
+	prefixWorker   = []byte("w/")
+	prefixByMeas   = []byte("bym/")
+	prefixExpiry   = []byte("exp/")
+)
+
 func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleRegistry+"/")) }
 
-var keyGenesisHash = []byte("genesis_hash")
+func join(parts ...[]byte) []byte { return slices.Concat(parts...) }
 
-func workerKey(pub []byte) []byte { return append([]byte("w/"), pub...) }
+func heightKey(h int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(h)) }
 
 // WorkerStateKey is the full store key of a worker record, for proofs.
 func WorkerStateKey(pub []byte) []byte {
-	return append([]byte(protocol.ModuleRegistry+"/"), workerKey(pub)...)
+	return join([]byte(protocol.ModuleRegistry+"/"), prefixWorker, pub)
 }
 
-// InitGenesis records the genesis hash attestations must bind.
-func (*Module) InitGenesis(ctx *module.Context, genesisHash []byte) {
-	kv(ctx.State).Set(keyGenesisHash, genesisHash)
+// PolicyStateKey is the full store key of the attestation policy.
+func PolicyStateKey() []byte { return join([]byte(protocol.ModuleRegistry+"/"), keyPolicy) }
+
+func read(s store.KV, key []byte, v any) bool {
+	raw := kv(s).Get(key)
+	if raw == nil {
+		return false
+	}
+	if err := protocol.Unmarshal(raw, v); err != nil {
+		store.Fail(fmt.Sprintf("registry: decode %q", key), err)
+	}
+	return true
+}
+
+func write(s store.KV, key []byte, v any) { kv(s).Set(key, protocol.MustMarshal(v)) }
+
+// Policy returns the attestation policy in force.
+func Policy(s store.KV) protocol.AttestationPolicy {
+	var p protocol.AttestationPolicy
+	read(s, keyPolicy, &p)
+	return p
 }
 
 // Worker returns a worker's record.
 func Worker(s store.KV, pub []byte) (protocol.WorkerRecord, bool) {
 	var w protocol.WorkerRecord
-	raw := kv(s).Get(workerKey(pub))
-	if raw == nil {
-		return w, false
+	ok := read(s, join(prefixWorker, pub), &w)
+	return w, ok
+}
+
+// Workers returns every worker record, in key order.
+func Workers(s store.KV) []protocol.WorkerRecord {
+	var out []protocol.WorkerRecord
+	kv(s).Iterate(prefixWorker, store.PrefixEnd(prefixWorker), func(_, v []byte) bool {
+		var w protocol.WorkerRecord
+		if err := protocol.Unmarshal(v, &w); err != nil {
+			store.Fail("registry: decode worker", err)
+		}
+		out = append(out, w)
+		return true
+	})
+	return out
+}
+
+// InitGenesis records the genesis hash attestations must bind, the policy
+// and the measurements allowed at genesis.
+func (*Module) InitGenesis(ctx *module.Context, genesisHash []byte, g protocol.RegistryGenesis) error {
+	if err := validatePolicy(g.Policy); err != nil {
+		return err
 	}
-	if err := protocol.Unmarshal(raw, &w); err != nil {
-		store.Fail("registry: decode worker", err)
+	kv(ctx.State).Set(keyGenesisHash, genesisHash)
+	write(ctx.State, keyPolicy, &g.Policy)
+	for _, m := range g.Measurements {
+		if len(m) != 32 {
+			return protocol.Errorf(protocol.ErrBadMeasurement, "genesis measurement %x: want 32 bytes", []byte(m))
+		}
+		write(ctx.State, join(prefixMeas, m), &protocol.MeasurementEntry{Measurement: m, Note: "genesis"})
 	}
-	return w, true
+	return nil
 }
 
 // Call implements module.Module.
@@ -67,56 +132,266 @@ func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 		if err := module.DecodeArgs(method, args, &a); err != nil {
 			return err
 		}
-		return m.register(ctx, &a.Attestation)
+		return register(ctx, &a.Attestation)
+	case protocol.MethodUpdateEndpoint:
+		var a protocol.UpdateEndpointArgs
+		if err := module.DecodeArgs(method, args, &a); err != nil {
+			return err
+		}
+		return updateEndpoint(ctx, &a)
 	}
 	return protocol.Errorf(protocol.ErrUnknownMethod, "registry.%s", method)
 }
 
-func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
-	if len(a.WorkerPubkey) != ed25519.PublicKeySize || len(a.EncryptionPubkey) == 0 {
+// evidence is what verifying a quote established.
+type evidence struct {
+	reportData  []byte
+	measurement []byte
+	level       string
+}
+
+// register admits or refreshes a worker. The checks run cheapest first and
+// each refusal has its own code.
+func register(ctx *module.Context, a *protocol.Attestation) error {
+	if len(a.WorkerPubkey) != ed25519.PublicKeySize || len(a.EncryptionPubkey) == 0 || len(a.EncryptionPubkey) > 4096 {
 		return protocol.Errorf(protocol.ErrBadWorkerKeys, "worker key %d bytes, encryption key %d bytes", len(a.WorkerPubkey), len(a.EncryptionPubkey))
 	}
 	genesis := kv(ctx.State).Get(keyGenesisHash)
 	if a.ChainID != ctx.Block.ChainID || !bytes.Equal(a.GenesisHash, genesis) {
-		return protocol.Errorf(protocol.ErrAttestationChain, "attestation for %s %X, this chain is %s %X", a.ChainID, a.GenesisHash, ctx.Block.ChainID, genesis)
+		return protocol.Errorf(protocol.ErrAttestationChain, "attestation for %s %X, this chain is %s %X", a.ChainID, []byte(a.GenesisHash), ctx.Block.ChainID, genesis)
 	}
-	var reportData []byte
-	switch a.TEE {
-	case sim.Kind:
-		if !ctx.Params.AllowSimAttestation {
-			return protocol.Errorf(protocol.ErrSimNotAllowed, "worker %x", a.WorkerPubkey)
-		}
-		q, err := sim.Verify(a.Quote)
-		if err != nil {
-			return protocol.Errorf(protocol.ErrBadQuote, "%v", err)
-		}
-		reportData = q.ReportData
-	default:
-		return protocol.Errorf(protocol.ErrUnsupportedTEE, "%q", a.TEE)
+	policy := Policy(ctx.State)
+	if hash, ok := ctx.Block.HashAt(a.Height); !ok || !bytes.Equal(hash, a.BlockHash) {
+		return protocol.Errorf(protocol.ErrAttestationFork, "attestation binds block %d %X, this chain has %X", a.Height, []byte(a.BlockHash), hash)
 	}
-	want := protocol.ReportData(a.ChainID, a.GenesisHash, a.WorkerPubkey, a.EncryptionPubkey, a.RuntimeVersion)
-	if !bytes.Equal(reportData, want) {
-		return protocol.Errorf(protocol.ErrReportData, "worker %x", a.WorkerPubkey)
+	if policy.MaxAgeBlocks > 0 && ctx.Block.Height-a.Height > policy.MaxAgeBlocks {
+		return protocol.Errorf(protocol.ErrAttestationTooOld, "binds block %d, %d blocks ago; policy allows %d", a.Height, ctx.Block.Height-a.Height, policy.MaxAgeBlocks)
+	}
+	if a.RuntimeVersion < policy.MinRuntimeVersion {
+		return protocol.Errorf(protocol.ErrRuntimeTooOld, "runtime version %d, minimum %d", a.RuntimeVersion, policy.MinRuntimeVersion)
+	}
+	ev, err := verifyQuote(ctx, a, policy)
+	if err != nil {
+		return err
+	}
+	var entry protocol.MeasurementEntry
+	switch {
+	case !read(ctx.State, join(prefixMeas, ev.measurement), &entry):
+		return protocol.Errorf(protocol.ErrMeasurementNotAllowed, "%x", ev.measurement)
+	case entry.Revoked:
+		return protocol.Errorf(protocol.ErrMeasurementRevoked, "%x", ev.measurement)
+	}
+	if !bytes.Equal(ev.reportData, a.ReportData()) {
+		return protocol.Errorf(protocol.ErrReportData, "worker %x", []byte(a.WorkerPubkey))
+	}
+	prev, existed := Worker(ctx.State, a.WorkerPubkey)
+	if existed && !bytes.Equal(prev.EncryptionKey, a.EncryptionPubkey) && prev.AttestedHeight >= a.Height {
+		return protocol.Errorf(protocol.ErrStaleRegistration, "key attested at block %d, current key at block %d", a.Height, prev.AttestedHeight)
 	}
 	rec := protocol.WorkerRecord{
 		Pubkey:           a.WorkerPubkey,
 		EncryptionKey:    a.EncryptionPubkey,
 		AttestationKind:  a.TEE,
+		AttestationLevel: ev.level,
+		Measurement:      ev.measurement,
 		RuntimeVersion:   a.RuntimeVersion,
+		AttestedHeight:   a.Height,
 		RegisteredHeight: ctx.Block.Height,
 		Operator:         ctx.Tx.Signer,
+		Status:           protocol.StatusActive,
+		Attestation:      *a,
 	}
-	enc := protocol.MustMarshal(&rec)
-	kv(ctx.State).Set(workerKey(a.WorkerPubkey), enc)
-	ev := protocol.WorkerEvent{Kind: protocol.WorkerRegistered, Worker: rec}
+	if existed {
+		rec.Endpoint, rec.EndpointSeq = prev.Endpoint, prev.EndpointSeq
+		unindex(ctx, &prev)
+	}
+	save(ctx, &rec, policy)
+	return emit(ctx, protocol.WorkerRegistered, &rec)
+}
+
+// verifyQuote checks the quote of a's TEE kind and returns what it proves.
+func verifyQuote(ctx *module.Context, a *protocol.Attestation, policy protocol.AttestationPolicy) (*evidence, error) {
+	switch a.TEE {
+	case sim.Kind:
+		if !ctx.Params.AllowSimAttestation {
+			return nil, protocol.Errorf(protocol.ErrSimNotAllowed, "worker %x", []byte(a.WorkerPubkey))
+		}
+		q, err := sim.Verify(a.Quote)
+		if err != nil {
+			return nil, protocol.Errorf(protocol.ErrBadQuote, "%v", err)
+		}
+		return &evidence{reportData: q.ReportData, measurement: q.Measurement, level: protocol.LevelSim}, nil
+	case tdx.Kind:
+		v, err := verifier.Verify(a.Quote, a.Collateral, ctx.Block.Time)
+		if err != nil {
+			return nil, err
+		}
+		if v.Debug {
+			return nil, protocol.Errorf(protocol.ErrDebugTD, "TD attributes mark a debug TD")
+		}
+		if policy.RequireCollateral && v.Level != protocol.LevelCollateral {
+			return nil, protocol.Errorf(protocol.ErrCollateralRequired, "quote verified at level %s", v.Level)
+		}
+		return &evidence{reportData: v.ReportData, measurement: v.Measurement, level: v.Level}, nil
+	}
+	return nil, protocol.Errorf(protocol.ErrUnsupportedTEE, "%q", a.TEE)
+}
+
+// save writes an active record and its indexes.
+func save(ctx *module.Context, rec *protocol.WorkerRecord, policy protocol.AttestationPolicy) {
+	rec.ExpiresAt = 0
+	if policy.MaxAgeBlocks > 0 {
+		rec.ExpiresAt = rec.AttestedHeight + policy.MaxAgeBlocks
+		kv(ctx.State).Set(join(prefixExpiry, heightKey(rec.ExpiresAt), rec.Pubkey), []byte{})
+	}
+	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
+	kv(ctx.State).Set(join(prefixByMeas, rec.Measurement, rec.Pubkey), []byte{})
+}
+
+// unindex removes an active record's index entries.
+func unindex(ctx *module.Context, rec *protocol.WorkerRecord) {
+	kv(ctx.State).Delete(join(prefixByMeas, rec.Measurement, rec.Pubkey))
+	if rec.ExpiresAt > 0 {
+		kv(ctx.State).Delete(join(prefixExpiry, heightKey(rec.ExpiresAt), rec.Pubkey))
+	}
+}
+
+// end retires a worker: expired or revoked.
+func end(ctx *module.Context, rec *protocol.WorkerRecord, status, event string) error {
+	unindex(ctx, rec)
+	rec.Status, rec.ExpiresAt = status, 0
+	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
+	return emit(ctx, event, rec)
+}
+
+func emit(ctx *module.Context, kind string, rec *protocol.WorkerRecord) error {
+	ev := protocol.WorkerEvent{Kind: kind, Worker: rec.Summary()}
 	return mq.Emit(ctx, protocol.ModuleOrigin(protocol.ModuleRegistry), protocol.TopicWorker, protocol.MustMarshal(&ev))
 }
 
-// AuthorizeSender implements mq.Authorizer for worker origins. The message
-// signature and the signer-origin match were checked by mq.
-func (*Module) AuthorizeSender(_ *module.Context, sm *protocol.SignedMessage) error {
+// EndBlock expires the workers whose attestation is older than the policy
+// allows.
+func (*Module) EndBlock(ctx *module.Context) error {
+	var due [][]byte
+	upTo := store.PrefixEnd(join(prefixExpiry, heightKey(ctx.Block.Height)))
+	kv(ctx.State).Iterate(prefixExpiry, upTo, func(k, _ []byte) bool {
+		due = append(due, slices.Clone(k[len(prefixExpiry)+8:]))
+		return true
+	})
+	for _, pub := range due {
+		rec, ok := Worker(ctx.State, pub)
+		if !ok {
+			store.Fail("registry: expiry index", fmt.Errorf("no worker %x", pub))
+		}
+		if err := end(ctx, &rec, protocol.StatusExpired, protocol.WorkerExpired); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func updateEndpoint(ctx *module.Context, a *protocol.UpdateEndpointArgs) error {
+	u := &a.Update
+	if u.ChainID != ctx.Block.ChainID || len(u.URL) == 0 || len(u.URL) > 256 {
+		return protocol.Errorf(protocol.ErrBadEndpoint, "chain %q, url of %d bytes", u.ChainID, len(u.URL))
+	}
+	rec, ok := Worker(ctx.State, u.Worker)
+	if !ok {
+		return protocol.Errorf(protocol.ErrUnknownWorker, "%x", u.Worker)
+	}
+	if !protocol.Verify(u.Worker, protocol.SigEndpoint, protocol.MustMarshal(u), a.Sig) {
+		return protocol.Errorf(protocol.ErrBadEndpoint, "not signed by worker %x", u.Worker)
+	}
+	if u.Seq <= rec.EndpointSeq {
+		return protocol.Errorf(protocol.ErrBadEndpoint, "seq %d, last %d", u.Seq, rec.EndpointSeq)
+	}
+	rec.Endpoint, rec.EndpointSeq = u.URL, u.Seq
+	write(ctx.State, join(prefixWorker, rec.Pubkey), &rec)
+	return emit(ctx, protocol.WorkerEndpoint, &rec)
+}
+
+// GovActions are the governance actions the registry implements.
+func (*Module) GovActions() map[string]governance.ActionHandler {
+	return map[string]governance.ActionHandler{
+		protocol.ActionAllowMeasurement:     allowMeasurement,
+		protocol.ActionRevokeMeasurement:    revokeMeasurement,
+		protocol.ActionSetAttestationPolicy: setPolicy,
+	}
+}
+
+func allowMeasurement(ctx *module.Context, raw []byte) error {
+	var a protocol.MeasurementArgs
+	if err := module.DecodeArgs(protocol.ActionAllowMeasurement, raw, &a); err != nil {
+		return err
+	}
+	if len(a.Measurement) != 32 || len(a.Note) > 256 {
+		return protocol.Errorf(protocol.ErrBadMeasurement, "measurement of %d bytes, note of %d", len(a.Measurement), len(a.Note))
+	}
+	write(ctx.State, join(prefixMeas, a.Measurement), &protocol.MeasurementEntry{Measurement: a.Measurement, Note: a.Note})
+	return nil
+}
+
+// revokeMeasurement marks a measurement revoked and retires every worker
+// registered under it, at once: their messages are refused from the next
+// transaction on.
+func revokeMeasurement(ctx *module.Context, raw []byte) error {
+	var a protocol.MeasurementArgs
+	if err := module.DecodeArgs(protocol.ActionRevokeMeasurement, raw, &a); err != nil {
+		return err
+	}
+	var entry protocol.MeasurementEntry
+	if !read(ctx.State, join(prefixMeas, a.Measurement), &entry) {
+		return protocol.Errorf(protocol.ErrBadMeasurement, "%x is not on the allowlist", a.Measurement)
+	}
+	entry.Revoked = true
+	write(ctx.State, join(prefixMeas, a.Measurement), &entry)
+	prefix := join(prefixByMeas, a.Measurement)
+	var pubs [][]byte
+	kv(ctx.State).Iterate(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
+		pubs = append(pubs, slices.Clone(k[len(prefix):]))
+		return true
+	})
+	for _, pub := range pubs {
+		rec, _ := Worker(ctx.State, pub)
+		if err := end(ctx, &rec, protocol.StatusRevoked, protocol.WorkerRevoked); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validatePolicy(p protocol.AttestationPolicy) error {
+	if p.MaxAgeBlocks < 0 {
+		return protocol.Errorf(protocol.ErrBadPolicy, "max_age_blocks %d", p.MaxAgeBlocks)
+	}
+	return nil
+}
+
+func setPolicy(ctx *module.Context, raw []byte) error {
+	var a protocol.SetAttestationPolicyArgs
+	if err := module.DecodeArgs(protocol.ActionSetAttestationPolicy, raw, &a); err != nil {
+		return err
+	}
+	if err := validatePolicy(a.Policy); err != nil {
+		return err
+	}
+	write(ctx.State, keyPolicy, &a.Policy)
+	return nil
+}
+
+// AuthorizeSender implements mq.Authorizer: a worker may send only while
+// registered and active. The message signature and the signer-origin match
+// were checked by mq.
+func (*Module) AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) error {
 	switch sm.Message.Origin.Kind {
 	case protocol.OriginWorker:
+		rec, ok := Worker(ctx.State, sm.Message.Origin.ID)
+		if !ok {
+			return protocol.Errorf(protocol.ErrSenderUnknown, "worker %x", sm.Message.Origin.ID)
+		}
+		if rec.Status != protocol.StatusActive {
+			return protocol.Errorf(protocol.ErrSenderExpired, "worker %x is %s", sm.Message.Origin.ID, rec.Status)
+		}
 		return nil
 	case protocol.OriginGatekeeper:
 		return protocol.Errorf(protocol.ErrNotGatekeeper, "no gatekeepers exist yet")

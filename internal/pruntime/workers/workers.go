@@ -15,12 +15,12 @@ import (
 
 // View is the registry view.
 type View struct {
-	workers *state.Map[string, protocol.WorkerRecord] // by identity key
+	workers *state.Map[string, protocol.WorkerSummary] // active workers, by identity key
 }
 
 // New returns an empty view whose changes belong to tx.
 func New(tx *state.Tx) *View {
-	return &View{workers: state.NewMap[string, protocol.WorkerRecord](tx)}
+	return &View{workers: state.NewMap[string, protocol.WorkerSummary](tx)}
 }
 
 // Wants implements dispatch.Subscriber.
@@ -40,7 +40,7 @@ func (v *View) Deliver(_ dispatch.Block, m *protocol.Message) error {
 	}
 	key := string(ev.Worker.Pubkey)
 	switch ev.Kind {
-	case protocol.WorkerRegistered:
+	case protocol.WorkerRegistered, protocol.WorkerEndpoint:
 		v.workers.Set(key, ev.Worker)
 	case protocol.WorkerExpired, protocol.WorkerRevoked:
 		v.workers.Delete(key)
@@ -51,7 +51,7 @@ func (v *View) Deliver(_ dispatch.Block, m *protocol.Message) error {
 }
 
 // Get returns a worker's committed record.
-func (v *View) Get(pubkey []byte) (protocol.WorkerRecord, bool) {
+func (v *View) Get(pubkey []byte) (protocol.WorkerSummary, bool) {
 	return v.workers.CommittedGet(string(pubkey))
 }
 
@@ -63,7 +63,7 @@ func (v *View) Registered(pubkey, encKey []byte) bool {
 }
 
 // Snapshot returns the committed view (for checkpoints).
-func (v *View) Snapshot() map[string]protocol.WorkerRecord { return v.workers.Snapshot() }
+func (v *View) Snapshot() map[string]protocol.WorkerSummary { return v.workers.Snapshot() }
 
 // Load restores the view from a checkpoint.
-func (v *View) Load(m map[string]protocol.WorkerRecord) { v.workers.Load(m) }
+func (v *View) Load(m map[string]protocol.WorkerSummary) { v.workers.Load(m) }

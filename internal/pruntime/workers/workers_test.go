@@ -22,8 +22,8 @@ var (
 )
 
 func event(kind string, pub, enc []byte) []byte {
-	return protocol.MustMarshal(&protocol.WorkerEvent{Kind: kind, Worker: protocol.WorkerRecord{
-		Pubkey: pub, EncryptionKey: enc, AttestationKind: "sim", RuntimeVersion: 1,
+	return protocol.MustMarshal(&protocol.WorkerEvent{Kind: kind, Worker: protocol.WorkerSummary{
+		Pubkey: pub, EncryptionKey: enc, AttestationKind: "sim", Status: protocol.StatusActive,
 	}})
 }
 
@@ -112,7 +112,7 @@ func TestRegisteredOnlyWithTheCurrentEncryptionKey(t *testing.T) {
 		t.Errorf("after re-registration: key 1 %v, key 2 %v; want false, true", f.v.Registered(pubA, encA1), f.v.Registered(pubA, encA2))
 	}
 	r, ok := f.v.Get(pubA)
-	if !ok || r.AttestationKind != "sim" || r.RuntimeVersion != 1 {
+	if !ok || r.AttestationKind != "sim" || r.Status != protocol.StatusActive {
 		t.Errorf("Get(A) = %+v, %v", r, ok)
 	}
 }

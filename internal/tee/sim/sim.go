@@ -27,8 +27,9 @@ const Kind = "sim"
 // derived. It stands in for hardware-held sealing secrets.
 const SecretFile = "sim-seal-secret"
 
-// Measurement is what a sim quote reports as the enclave measurement.
-var Measurement = []byte("phala-sim-insecure")
+// DefaultMeasurement is what a sim pRuntime reports as its measurement
+// unless told otherwise. Dev genesis files allow it.
+var DefaultMeasurement = protocol.SimMeasurement("pruntime-sim-v1")
 
 // devKey is the fixed development attestation key. Anyone can compute it.
 func devKey() ed25519.PrivateKey {
@@ -55,14 +56,19 @@ type quoteBody struct {
 
 // Provider is the sim TEE.
 type Provider struct {
-	secret []byte
+	secret      []byte
+	measurement []byte
 }
 
 var _ tee.Provider = (*Provider)(nil)
 
 // Open returns the sim TEE of dataDir, creating its secret file on first
-// use.
-func Open(dataDir string) (*Provider, error) {
+// use. Its quotes report DefaultMeasurement.
+func Open(dataDir string) (*Provider, error) { return OpenWithMeasurement(dataDir, DefaultMeasurement) }
+
+// OpenWithMeasurement is Open with another reported measurement, standing
+// for another pRuntime build (tests of allowlists and revocation).
+func OpenWithMeasurement(dataDir string, measurement []byte) (*Provider, error) {
 	path := filepath.Join(dataDir, SecretFile)
 	secret, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -82,7 +88,7 @@ func Open(dataDir string) (*Provider, error) {
 	if len(secret) != 32 {
 		return nil, fmt.Errorf("sim: %s has %d bytes, want 32", path, len(secret))
 	}
-	return &Provider{secret: secret}, nil
+	return &Provider{secret: secret, measurement: measurement}, nil
 }
 
 // Kind implements tee.Provider.
@@ -101,8 +107,8 @@ func (p *Provider) Quote(reportData []byte) ([]byte, error) {
 	if len(reportData) != tee.ReportDataLen {
 		return nil, fmt.Errorf("sim: report data has %d bytes, want %d", len(reportData), tee.ReportDataLen)
 	}
-	body := protocol.MustMarshal(&quoteBody{Kind: Kind, Measurement: Measurement, ReportData: reportData})
-	return protocol.MustMarshal(&Quote{Kind: Kind, Measurement: Measurement, ReportData: reportData,
+	body := protocol.MustMarshal(&quoteBody{Kind: Kind, Measurement: p.measurement, ReportData: reportData})
+	return protocol.MustMarshal(&Quote{Kind: Kind, Measurement: p.measurement, ReportData: reportData,
 		Sig: protocol.Sign(devKey(), protocol.SigSimQuote, body)}), nil
 }
 
