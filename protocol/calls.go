@@ -96,8 +96,11 @@ type GovProposal struct {
 // proposal.
 func (p *GovProposal) Bytes() []byte { return MustMarshal(p) }
 
-// QueryParams is the query path of the chain parameters.
-const QueryParams = "governance/params"
+// Governance query paths.
+const (
+	QueryParams   = "governance/params" // the chain parameters, with proof
+	QueryGovNonce = "governance/nonce"  // the nonce the next action must carry, with proof
+)
 
 // SetParamsArgs replaces the chain parameters.
 type SetParamsArgs struct {

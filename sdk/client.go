@@ -397,13 +397,23 @@ func (c *Client) RawBlockMessages(ctx context.Context, h int64) (*protocol.Block
 // after checking that header's commit against its validator set. It waits
 // for block h+1 if it does not exist yet.
 func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
-	next := h + 1
+	sh, err := c.VerifiedHeader(ctx, h+1)
+	if err != nil {
+		return nil, err
+	}
+	return sh.AppHash, nil
+}
+
+// VerifiedHeader returns header h with its commit, checked against the
+// validator set the node reports for h (and the pinned validator-set hash,
+// if any). It waits for block h if it does not exist yet.
+func (c *Client) VerifiedHeader(ctx context.Context, h int64) (*types.SignedHeader, error) {
 	for {
 		cur, err := c.Height(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if cur >= next {
+		if cur >= h {
 			break
 		}
 		select {
@@ -412,28 +422,28 @@ func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
 		case <-time.After(c.poll):
 		}
 	}
-	com, err := c.rpc.Commit(ctx, &next)
+	com, err := c.rpc.Commit(ctx, &h)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: commit %d: %w", next, err)
+		return nil, fmt.Errorf("sdk: commit %d: %w", h, err)
 	}
-	vals, err := ValidatorSet(ctx, c.rpc.HTTP, next)
+	vals, err := ValidatorSet(ctx, c.rpc.HTTP, h)
 	if err != nil {
 		return nil, err
 	}
 	sh := com.SignedHeader
 	if err := sh.ValidateBasic(c.chainID); err != nil {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: %v", next, err)
+		return nil, protocol.Errorf(protocol.ErrProof, "header %d: %v", h, err)
 	}
 	if !bytes.Equal(vals.Hash(), sh.ValidatorsHash) {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: validator set hash mismatch", next)
+		return nil, protocol.Errorf(protocol.ErrProof, "header %d: validator set hash mismatch", h)
 	}
 	if c.trusted != nil && !bytes.Equal(c.trusted, sh.ValidatorsHash) {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: signed by validators %X, trusted %X", next, sh.ValidatorsHash, c.trusted)
+		return nil, protocol.Errorf(protocol.ErrProof, "header %d: signed by validators %X, trusted %X", h, sh.ValidatorsHash, c.trusted)
 	}
-	if err := vals.VerifyCommitLight(c.chainID, sh.Commit.BlockID, next, sh.Commit); err != nil {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: commit: %v", next, err)
+	if err := vals.VerifyCommitLight(c.chainID, sh.Commit.BlockID, h, sh.Commit); err != nil {
+		return nil, protocol.Errorf(protocol.ErrProof, "header %d: commit: %v", h, err)
 	}
-	return sh.AppHash, nil
+	return &sh, nil
 }
 
 // ValidatorSet fetches the complete validator set of height h from a node.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"regexp"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/devnet"
+	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/protocol"
+	"github.com/phala-go/phala/sdk"
 )
 
 // run executes the CLI in-process and returns its output.
@@ -86,6 +89,22 @@ func TestCLIAgainstDevnet(t *testing.T) {
 		t.Fatalf("status: %q %v", out, err)
 	}
 
+	// Workers: listed, verified (the sim TEE must be accepted explicitly).
+	workerHex := hex.EncodeToString(d.Runtime.Info().WorkerPubkey)
+	if out, err := run(t, ctx, g, "worker", "list"); err != nil || !strings.Contains(out, workerHex[:16]) || !strings.Contains(out, "active") {
+		t.Fatalf("worker list: %q %v", out, err)
+	}
+	if out, err := run(t, ctx, g, "worker", "show", workerHex, "--allow-sim"); err != nil || !strings.Contains(out, "verified:") {
+		t.Fatalf("worker show: %q %v", out, err)
+	}
+	if _, err := run(t, ctx, g, "worker", "show", workerHex); !errors.Is(err, sdk.ErrWorkerNotTrusted) {
+		t.Fatalf("worker show without --allow-sim: %v", err)
+	}
+	zeros := strings.Repeat("00", 48)
+	if out, err := run(t, ctx, g, "worker", "measurement", "--mrtd", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros); err != nil || len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("worker measurement: %q %v", out, err)
+	}
+
 	// Refusals.
 	if _, err := run(t, ctx, g, "tx", "transfer", "--from", d.KeyPath, "--to", "nothex", "--amount", "1"); !errors.As(err, new(usageError)) || !errors.Is(err, protocol.ErrBadAddress) {
 		t.Fatalf("bad address: %v", err)
@@ -104,5 +123,23 @@ func TestCLIAgainstDevnet(t *testing.T) {
 	}
 	if _, err := run(t, ctx, g, "tx", "push-message", "--from", d.KeyPath, "--topic", "phala/registry/x"); !errors.Is(err, protocol.ErrReservedTopic) {
 		t.Fatalf("reserved topic: %v", err)
+	}
+
+	// Governance revokes the sim build: the worker is retired at once.
+	admin := filepath.Join(d.Home, "node", "keys", "admin.json")
+	if _, err := run(t, ctx, g, "gov", "revoke-measurement", "--measurement", "zz", "--admin", admin); !errors.As(err, new(usageError)) {
+		t.Fatalf("bad measurement: %v", err)
+	}
+	if _, err := run(t, ctx, g, "gov", "set-attestation-policy", "--max-age", "-1", "--admin", admin, "--from", d.KeyPath); !errors.Is(err, protocol.ErrBadPolicy) {
+		t.Fatalf("bad policy: %v", err)
+	}
+	if out, err := run(t, ctx, g, "gov", "revoke-measurement", "--measurement", hex.EncodeToString(sim.DefaultMeasurement), "--admin", admin, "--from", d.KeyPath); err != nil {
+		t.Fatalf("revoke: %q %v", out, err)
+	}
+	if out, err := run(t, ctx, g, "worker", "list"); err != nil || !strings.Contains(out, "revoked") {
+		t.Fatalf("worker list after revocation: %q %v", out, err)
+	}
+	if _, err := run(t, ctx, g, "worker", "show", workerHex, "--allow-sim"); !errors.Is(err, sdk.ErrWorkerNotTrusted) {
+		t.Fatalf("worker show after revocation: %v", err)
 	}
 }

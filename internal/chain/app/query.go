@@ -50,6 +50,8 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 		return a.proveState(req.Height, accounts.StateKey(addr)), nil
 	case req.Path == protocol.QueryParams:
 		return a.proveState(req.Height, governance.ParamsStateKey()), nil
+	case req.Path == protocol.QueryGovNonce:
+		return a.proveState(req.Height, governance.NonceStateKey()), nil
 	case req.Path == protocol.QueryPolicy:
 		return a.proveState(req.Height, registry.PolicyStateKey()), nil
 	case req.Path == protocol.QueryWorkers:

@@ -81,6 +81,9 @@ func Params(s store.KV) protocol.Params {
 // ParamsStateKey is the full store key of the parameters, for proofs.
 func ParamsStateKey() []byte { return append([]byte(protocol.ModuleGovernance+"/"), keyParams...) }
 
+// NonceStateKey is the full store key of the governance nonce, for proofs.
+func NonceStateKey() []byte { return append([]byte(protocol.ModuleGovernance+"/"), keyNonce...) }
+
 // Nonce returns the nonce the next governance action must carry.
 func Nonce(s store.KV) uint64 {
 	var n uint64

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phala-go/phala/protocol"
+	"github.com/phala-go/phala/sdk"
+)
+
+func workerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "worker", Short: "Inspect registered workers"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List registered workers: status, attestation, measurement, freshness, endpoint",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			h, err := c.Height(ctx)
+			if err != nil {
+				return err
+			}
+			ws, err := c.Workers(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "%-18s %-8s %-4s %-10s %-18s %-22s %s\n", "WORKER", "STATUS", "TEE", "LEVEL", "MEASUREMENT", "FRESHNESS", "ENDPOINT")
+			for _, w := range ws {
+				fmt.Fprintf(g.out, "%-18s %-8s %-4s %-10s %-18s %-22s %s\n", short(w.Pubkey), w.Status, w.AttestationKind,
+					w.AttestationLevel, short(w.Measurement), freshness(w, h), orDash(w.Endpoint))
+			}
+			return nil
+		},
+	}
+	var allowSim bool
+	var measurements []string
+	show := &cobra.Command{
+		Use:   "show PUBKEY",
+		Short: "Show a worker, verified: proof of its record and its attestation checked again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pub, err := hex.DecodeString(args[0])
+			if err != nil || len(pub) != 32 {
+				return usageError{fmt.Errorf("%q is not a 32-byte hex worker key", args[0])}
+			}
+			o := sdk.VerifyOptions{AllowSim: allowSim}
+			for _, m := range measurements {
+				b, err := hex.DecodeString(m)
+				if err != nil {
+					return usageError{fmt.Errorf("--measurement %q: %v", m, err)}
+				}
+				o.Measurements = append(o.Measurements, b)
+			}
+			ctx := cmd.Context()
+			c, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			h, err := c.Height(ctx)
+			if err != nil {
+				return err
+			}
+			rec, verr := c.VerifyWorker(ctx, pub, o)
+			if rec == nil {
+				r, ok, err := c.Worker(ctx, pub)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return verr
+				}
+				rec = &r
+			}
+			fmt.Fprintf(g.out, "worker            %x\nstatus            %s\nencryption key    %x…\nattestation       %s, level %s\nmeasurement       %x\nruntime version   %d\nattested at block %d; registered at %d; %s\noperator          %s\nendpoint          %s\n",
+				rec.Pubkey, rec.Status, rec.EncryptionKey[:16], rec.AttestationKind, rec.AttestationLevel, rec.Measurement,
+				rec.RuntimeVersion, rec.AttestedHeight, rec.RegisteredHeight, freshness(*rec, h), rec.Operator, orDash(rec.Endpoint))
+			if verr != nil {
+				fmt.Fprintf(g.out, "NOT VERIFIED: %v\n", verr)
+				return verr
+			}
+			fmt.Fprintln(g.out, "verified: record proven against a signed header; quote re-verified and bound to these keys")
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&allowSim, "allow-sim", false, "accept the insecure sim TEE (development chains)")
+	show.Flags().StringSliceVar(&measurements, "measurement", nil, "accept only these measurements (hex; repeatable)")
+
+	var mrtd string
+	var rtmrs []string
+	measure := &cobra.Command{
+		Use:   "measurement --mrtd HEX --rtmr HEX --rtmr HEX --rtmr HEX --rtmr HEX",
+		Short: "Compute the allowlist measurement of a TD build from MRTD and RTMR0..3",
+		RunE: func(*cobra.Command, []string) error {
+			m, err := hex.DecodeString(mrtd)
+			if err != nil || len(m) != 48 || len(rtmrs) != 4 {
+				return usageError{fmt.Errorf("want --mrtd of 48 hex bytes and four --rtmr")}
+			}
+			var rs [][]byte
+			for i, r := range rtmrs {
+				b, err := hex.DecodeString(r)
+				if err != nil || len(b) != 48 {
+					return usageError{fmt.Errorf("--rtmr %d: want 48 hex bytes", i)}
+				}
+				rs = append(rs, b)
+			}
+			fmt.Fprintf(g.out, "%x\n", protocol.TDXMeasurement(m, rs))
+			return nil
+		},
+	}
+	measure.Flags().StringVar(&mrtd, "mrtd", "", "MRTD (hex)")
+	measure.Flags().StringSliceVar(&rtmrs, "rtmr", nil, "RTMR0..3 in order (hex, repeat four times)")
+	cmd.AddCommand(list, show, measure)
+	return cmd
+}
+
+func short(b []byte) string {
+	s := hex.EncodeToString(b)
+	if len(s) > 16 {
+		return s[:16]
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+func freshness(w protocol.WorkerRecord, height int64) string {
+	switch {
+	case w.Status != protocol.StatusActive:
+		return w.Status
+	case w.ExpiresAt == 0:
+		return "no expiry"
+	case w.ExpiresAt <= height:
+		return "expiring"
+	}
+	return fmt.Sprintf("expires in %d blocks", w.ExpiresAt-height)
+}

@@ -1,0 +1,139 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/tee/tdx"
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
+	"github.com/phala-go/phala/protocol"
+)
+
+// VerifyOptions say what a user accepts of a worker.
+type VerifyOptions struct {
+	// AllowSim accepts workers on the insecure sim TEE (development only).
+	AllowSim bool
+	// Measurements, if not empty, restricts the pRuntime builds accepted,
+	// on top of the chain's own allowlist.
+	Measurements [][]byte
+}
+
+// ErrWorkerNotTrusted is returned by VerifyWorker when the worker's
+// registration or attestation does not meet the caller's requirements.
+var ErrWorkerNotTrusted = errors.New("sdk: worker not trusted")
+
+// VerifyWorker checks, before anything is encrypted to a worker's key, that
+// the chain holds an active registration for it (read with a proof against
+// a verified header), and re-verifies the attestation the chain recorded:
+// the quote itself, that it binds the registered keys to this chain, and
+// that its measurement is the registered one. It returns the record, whose
+// EncryptionKey is the key to encrypt to.
+func (c *Client) VerifyWorker(ctx context.Context, pub []byte, o VerifyOptions) (*protocol.WorkerRecord, error) {
+	rec, ok, err := c.Worker(ctx, pub)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %x is not registered", ErrWorkerNotTrusted, pub)
+	}
+	if rec.Status != protocol.StatusActive {
+		return nil, fmt.Errorf("%w: %x is %s", ErrWorkerNotTrusted, pub, rec.Status)
+	}
+	sh, err := c.VerifiedHeader(ctx, rec.AttestedHeight)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(sh.Commit.BlockID.Hash, rec.Attestation.BlockHash) {
+		return nil, fmt.Errorf("%w: attestation binds block %d %X, the chain's is %X", ErrWorkerNotTrusted, rec.AttestedHeight, []byte(rec.Attestation.BlockHash), sh.Commit.BlockID.Hash)
+	}
+	if err := CheckAttestation(&rec, c.chainID, sh.Time, o); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// CheckAttestation re-verifies a worker record's attestation offline: the
+// quote (at blockTime, the time of the block it binds), its report data
+// against the record's keys and chainID, and its measurement against the
+// record and the caller's options.
+func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time.Time, o VerifyOptions) error {
+	a := &rec.Attestation
+	if a.ChainID != chainID || !bytes.Equal(a.WorkerPubkey, rec.Pubkey) || !bytes.Equal(a.EncryptionPubkey, rec.EncryptionKey) {
+		return fmt.Errorf("%w: the recorded attestation is for other keys or another chain", ErrWorkerNotTrusted)
+	}
+	var reportData, measurement []byte
+	switch a.TEE {
+	case sim.Kind:
+		if !o.AllowSim {
+			return fmt.Errorf("%w: it runs on the insecure sim TEE", ErrWorkerNotTrusted)
+		}
+		q, err := sim.Verify(a.Quote)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrWorkerNotTrusted, err)
+		}
+		reportData, measurement = q.ReportData, q.Measurement
+	case tdx.Kind:
+		v, err := verifier.Verify(a.Quote, a.Collateral, blockTime)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrWorkerNotTrusted, err)
+		}
+		if v.Debug {
+			return fmt.Errorf("%w: debug TD", ErrWorkerNotTrusted)
+		}
+		reportData, measurement = v.ReportData, v.Measurement
+	default:
+		return fmt.Errorf("%w: unknown TEE %q", ErrWorkerNotTrusted, a.TEE)
+	}
+	if !bytes.Equal(reportData, a.ReportData()) {
+		return fmt.Errorf("%w: the quote does not bind the registered keys", ErrWorkerNotTrusted)
+	}
+	if !bytes.Equal(measurement, rec.Measurement) {
+		return fmt.Errorf("%w: quote measurement %x, registered %x", ErrWorkerNotTrusted, measurement, rec.Measurement)
+	}
+	if len(o.Measurements) > 0 {
+		for _, m := range o.Measurements {
+			if bytes.Equal(m, measurement) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: measurement %x is not one the caller accepts", ErrWorkerNotTrusted, measurement)
+	}
+	return nil
+}
+
+// Workers lists every worker record (without proofs; verify one with
+// VerifyWorker before relying on it).
+func (c *Client) Workers(ctx context.Context) ([]protocol.WorkerRecord, error) {
+	q, err := c.query(ctx, protocol.QueryWorkers, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.WorkerRecord
+	if err := protocol.Unmarshal(q.value, &out); err != nil {
+		return nil, fmt.Errorf("sdk: workers: %w", err)
+	}
+	return out, nil
+}
+
+// AttestationPolicy reads the registry's policy with its proof.
+func (c *Client) AttestationPolicy(ctx context.Context) (protocol.AttestationPolicy, error) {
+	var p protocol.AttestationPolicy
+	q, err := c.verifiedQuery(ctx, protocol.QueryPolicy)
+	if err != nil {
+		return p, err
+	}
+	return p, protocol.Unmarshal(q.value, &p)
+}
+
+// GovNonce reads the governance nonce the next action must carry.
+func (c *Client) GovNonce(ctx context.Context) (uint64, error) {
+	q, err := c.query(ctx, protocol.QueryGovNonce, 0)
+	if err != nil {
+		return 0, err
+	}
+	return decodeSeq(q.value)
+}
