@@ -85,6 +85,9 @@ func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
 			return nil // an earlier message or transaction is still pending: next round
 		default:
 			if _, ok := protocol.CodeOf(err); ok {
+				// E.g. the worker is not (or no longer) registered: retry after
+				// resubmitAfter blocks, by when registration may have landed.
+				r.egress.submitted[seq] = tip
 				r.m.errors.WithLabelValues("submit_refused").Inc()
 				r.log.Error("chain refused an egress message", "origin", origin, "seq", seq, "err", err)
 				return nil
