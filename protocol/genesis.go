@@ -21,6 +21,15 @@ type Params struct {
 	// AllowSimAttestation admits workers with the software `sim` TEE. It
 	// can only be set at genesis: governance may turn it off, never on.
 	AllowSimAttestation bool `cbor:"allow_sim_attestation" json:"allow_sim_attestation"`
+	// RotationInterval asks for a key rotation every so many blocks after
+	// the last activation; 0 means only when governance asks.
+	RotationInterval uint64 `cbor:"rotation_interval" json:"rotation_interval"`
+	// AnnounceWindow is how many blocks members have to announce fresh
+	// encryption keys before the gatekeepers are asked for a proposal.
+	AnnounceWindow uint64 `cbor:"announce_window" json:"announce_window"`
+	// ActivationDelay is how many blocks after the canonical proposal lands
+	// the new epoch activates (so every member has decrypted its key).
+	ActivationDelay uint64 `cbor:"activation_delay" json:"activation_delay"`
 }
 
 // DefaultParams are the parameters of a new dev chain, without sim
@@ -31,6 +40,8 @@ func DefaultParams() Params {
 		MaxTxBytes:          1 << 20,
 		MaxPayloadBytes:     64 << 10,
 		MaxMessagesPerBlock: 10_000,
+		AnnounceWindow:      3,
+		ActivationDelay:     3,
 	}
 }
 
@@ -50,6 +61,10 @@ func (p Params) Validate() error {
 		return Errorf(ErrBadParams, "max_payload_bytes %d outside 1..min(%d, max_tx_bytes)", p.MaxPayloadBytes, LimitPayloadBytes)
 	case p.MaxMessagesPerBlock == 0:
 		return Errorf(ErrBadParams, "max_messages_per_block must be positive")
+	case p.AnnounceWindow == 0 || p.AnnounceWindow > 10_000 || p.ActivationDelay == 0 || p.ActivationDelay > 10_000:
+		return Errorf(ErrBadParams, "announce_window %d and activation_delay %d must be within 1..10000", p.AnnounceWindow, p.ActivationDelay)
+	case p.RotationInterval != 0 && p.RotationInterval <= p.AnnounceWindow+p.ActivationDelay:
+		return Errorf(ErrBadParams, "rotation_interval %d must exceed announce_window + activation_delay", p.RotationInterval)
 	}
 	return nil
 }

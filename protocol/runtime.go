@@ -72,6 +72,9 @@ type Info struct {
 	WorkerPubkey     HexBytes `json:"worker_pubkey"`
 	EncryptionPubkey HexBytes `json:"encryption_pubkey"`
 	Registered       bool     `json:"registered"`
+	Epoch            uint64   `json:"epoch"`           // the current key epoch in pRuntime's verified view
+	Gatekeeper       bool     `json:"gatekeeper"`      // this worker is a gatekeeper
+	HoldsEpochKey    bool     `json:"holds_epoch_key"` // it holds the current epoch's secret or cluster key
 	PendingEgress    int      `json:"pending_egress"`
 	EgressNextSeq    uint64   `json:"egress_next_seq"`
 	TEE              string   `json:"tee"`

@@ -24,12 +24,13 @@ const (
 	SigKeyAnnounce SigContext = "phala/key-announce/v1"
 	SigEndpoint    SigContext = "phala/endpoint/v1"
 	SigSnapshot    SigContext = "phala/snapshot/v1"
+	SigGatekeeper  SigContext = "phala/gatekeeper/v1"
 )
 
 // SigContexts lists every context, for the collision test.
 var SigContexts = []SigContext{
 	SigTx, SigMessage, SigGovernance, SigSimQuote, SigQuery, SigResponse,
-	SigKeyAnnounce, SigEndpoint, SigSnapshot,
+	SigKeyAnnounce, SigEndpoint, SigSnapshot, SigGatekeeper,
 }
 
 // SigningInput is the exact byte string an ed25519 signature covers:

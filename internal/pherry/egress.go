@@ -2,9 +2,11 @@ package pherry
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/phala-go/phala/internal/tee/tdx"
@@ -18,8 +20,10 @@ const resubmitAfter = 5
 
 // egressTracker remembers which messages this relayer submitted, and when.
 type egressTracker struct {
-	submitted map[uint64]int64 // seq -> chain height at submission
+	submitted map[string]int64 // origin key and seq -> chain height at submission
 }
+
+func submittedKey(o protocol.Origin, seq uint64) string { return fmt.Sprintf("%x/%d", o.Key(), seq) }
 
 // nonceTracker follows the operator account's next nonce across the
 // transactions this relayer has in the mempool.
@@ -28,11 +32,12 @@ type nonceTracker struct {
 	known bool
 }
 
-// submitEgress puts pRuntime's pending signed messages on chain, in order.
-// Messages the chain already has (seq below its next_seq) are skipped; a
-// copy another relayer submitted first is refused by the chain as a
-// duplicate and counted as such. Nothing can be lost or doubled: the chain
-// accepts exactly one message per (origin, seq).
+// submitEgress puts pRuntime's pending signed messages on chain, in order,
+// per origin (the worker's own, and the Gatekeeper origin for a
+// gatekeeper). Messages the chain already has (seq below its next_seq) are
+// skipped; a copy another relayer or gatekeeper submitted first is refused
+// by the chain as a duplicate and counted as such. Nothing can be lost or
+// doubled: the chain accepts exactly one message per (origin, seq).
 func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
 	if r.cfg.Operator == nil {
 		return nil
@@ -43,30 +48,47 @@ func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
 	}
 	r.m.egressPending.Set(float64(len(msgs)))
 	if r.egress.submitted == nil {
-		r.egress.submitted = map[uint64]int64{}
+		r.egress.submitted = map[string]int64{}
 	}
 	if len(msgs) == 0 {
 		clear(r.egress.submitted)
 		return nil
 	}
+	byOrigin := map[string][]protocol.SignedMessage{}
+	var origins []string
+	for _, sm := range msgs {
+		k := string(sm.Message.Origin.Key())
+		if _, ok := byOrigin[k]; !ok {
+			origins = append(origins, k)
+		}
+		byOrigin[k] = append(byOrigin[k], sm)
+	}
+	for _, k := range origins {
+		if err := r.submitOrigin(ctx, tip, byOrigin[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitOrigin submits one origin's messages, in sequence order.
+func (r *Relayer) submitOrigin(ctx context.Context, tip int64, msgs []protocol.SignedMessage) error {
+	slices.SortFunc(msgs, func(a, b protocol.SignedMessage) int { return cmp.Compare(a.Message.Seq, b.Message.Seq) })
 	origin := msgs[0].Message.Origin
 	next, err := r.node.NextSeqUnverified(ctx, origin)
 	if err != nil {
 		return &transient{"node_unreachable", err}
 	}
-	for seq := range r.egress.submitted {
-		if seq < next {
-			delete(r.egress.submitted, seq)
-		}
-	}
 	for i := range msgs {
 		sm := &msgs[i]
 		seq := sm.Message.Seq
+		key := submittedKey(origin, seq)
 		if seq < next {
+			delete(r.egress.submitted, key)
 			r.m.duplicates.Inc() // on chain already; pRuntime has not seen it yet
 			continue
 		}
-		if at, ok := r.egress.submitted[seq]; ok && tip-at < resubmitAfter {
+		if at, ok := r.egress.submitted[key]; ok && tip-at < resubmitAfter {
 			continue
 		}
 		call, err := protocol.NewCall(protocol.ModuleMQ, protocol.MethodSubmit, protocol.SubmitArgs{Message: *sm})
@@ -76,10 +98,10 @@ func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
 		err = r.sendTx(ctx, call)
 		switch {
 		case err == nil:
-			r.egress.submitted[seq] = tip
+			r.egress.submitted[key] = tip
 			r.m.submitted.Inc()
 		case errors.Is(err, protocol.ErrDuplicateSeq):
-			r.egress.submitted[seq] = tip
+			r.egress.submitted[key] = tip
 			r.m.duplicates.Inc() // another relayer's copy won
 		case errors.Is(err, protocol.ErrFutureSeq), errors.Is(err, protocol.ErrWrongNonce):
 			return nil // an earlier message or transaction is still pending: next round
@@ -87,9 +109,9 @@ func (r *Relayer) submitEgress(ctx context.Context, tip int64) error {
 			if _, ok := protocol.CodeOf(err); ok {
 				// E.g. the worker is not (or no longer) registered: retry after
 				// resubmitAfter blocks, by when registration may have landed.
-				r.egress.submitted[seq] = tip
+				r.egress.submitted[key] = tip
 				r.m.errors.WithLabelValues("submit_refused").Inc()
-				r.log.Error("chain refused an egress message", "origin", origin, "seq", seq, "err", err)
+				r.log.Warn("chain refused an egress message", "origin", origin, "seq", seq, "err", err)
 				return nil
 			}
 			return &transient{"node_unreachable", err}

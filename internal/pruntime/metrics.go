@@ -15,6 +15,7 @@ type metrics struct {
 	messages prometheus.Counter
 	errors   *prometheus.CounterVec
 	egress   prometheus.Gauge
+	commands *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,8 +33,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Refused sync input, by error (space/code)."}, []string{"error"}),
 		egress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pruntime", Name: "egress_pending",
 			Help: "Signed outbound messages not yet seen on chain."}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "cluster_commands_total",
+			Help: "Cluster commands processed, by outcome (ok, no_key, bad_command)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress)
+	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress, m.commands)
 	return m
 }
 
@@ -59,6 +62,14 @@ func (m *metrics) syncError(err error) {
 		label = e.Space + "/" + strconv.FormatUint(uint64(e.Code), 10)
 	}
 	m.errors.WithLabelValues(label).Inc()
+}
+
+// command counts a cluster command's outcome (the keyring's hook; it is
+// also called for blocks later rolled back, which a metric tolerates).
+func (m *metrics) command(outcome string) {
+	if m != nil {
+		m.commands.WithLabelValues(outcome).Inc()
+	}
 }
 
 func (m *metrics) egressPending(n int) {

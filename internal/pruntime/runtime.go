@@ -26,6 +26,7 @@ import (
 	"github.com/phala-go/phala/internal/pruntime/checkpoint"
 	"github.com/phala-go/phala/internal/pruntime/dispatch"
 	"github.com/phala-go/phala/internal/pruntime/egress"
+	"github.com/phala-go/phala/internal/pruntime/keyring"
 	"github.com/phala-go/phala/internal/pruntime/keys"
 	"github.com/phala-go/phala/internal/pruntime/light"
 	"github.com/phala-go/phala/internal/pruntime/state"
@@ -64,7 +65,7 @@ type Runtime struct {
 	m      *metrics
 
 	identity ed25519.PrivateKey
-	enc      *keys.Encryption
+	boot     *keys.Encryption // this boot's encryption key (the keyring takes it over)
 
 	// mu guards everything below: Sync and Init take it for writing, the
 	// read-only operations for reading.
@@ -76,6 +77,7 @@ type Runtime struct {
 	engine      *dispatch.Engine
 	egress      *egress.Queue
 	workers     *workers.View
+	keyring     *keyring.Keyring
 	lastCkpt    int64
 }
 
@@ -134,7 +136,7 @@ func Open(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, log: log, pinned: pinned, ckpt: ckpt, identity: identity, enc: enc, m: newMetrics(cfg.Metrics)}
+	r := &Runtime{cfg: cfg, log: log, pinned: pinned, ckpt: ckpt, identity: identity, boot: enc, m: newMetrics(cfg.Metrics)}
 	log.Info("pruntime starting", "worker", fmt.Sprintf("%x", identity.Public()), "new_identity", created, "trust_root_pinned", pinned != nil)
 	h, err := ckpt.LoadLatest(r.restore)
 	switch {
@@ -163,9 +165,22 @@ func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
 	r.engine = dispatch.New(r.tx)
 	r.workers = workers.New(r.tx)
 	r.egress = egress.New(r.tx, r.identity, root.ChainID)
+	r.keyring = keyring.New(r.tx, keyring.Config{
+		ChainID: root.ChainID, Identity: r.identity, BootKey: r.boot, Egress: r.egress, Engine: r.engine,
+		Logger: r.log.With("component", "keyring"), Outcomes: r.m.command,
+	})
 	r.engine.Subscribe(r.workers)
 	r.engine.Subscribe(r.egress)
+	r.engine.Subscribe(r.keyring)
 	r.engine.Subscribe(newEcho(r.identity.Public().(ed25519.PublicKey), r.egress))
+}
+
+// encryptionKey is the current encryption key. Caller holds mu.
+func (r *Runtime) encryptionKey() *keys.Encryption {
+	if r.keyring == nil {
+		return r.boot
+	}
+	return r.keyring.EncryptionKey()
 }
 
 // Init binds a fresh pRuntime to a chain by its genesis document. Calling it
@@ -294,7 +309,7 @@ func (r *Runtime) Info() protocol.Info {
 	pub := r.identity.Public().(ed25519.PublicKey)
 	info := protocol.Info{
 		WorkerPubkey:     protocol.HexBytes(pub),
-		EncryptionPubkey: r.enc.Public(),
+		EncryptionPubkey: r.encryptionKey().Public(),
 		TEE:              r.cfg.TEE.Kind(),
 		Insecure:         r.cfg.TEE.Insecure(),
 		Version:          version.String(),
@@ -311,7 +326,9 @@ func (r *Runtime) Info() protocol.Info {
 	info.GenesisHash = r.root.GenesisHash
 	info.SyncedHeight = r.light.Height
 	info.AppHash = r.light.AppHash
-	info.Registered = r.workers.Registered(pub, r.enc.Public())
+	info.Registered = r.workers.Registered(pub, r.encryptionKey().Public())
+	v := r.keyring.View()
+	info.Epoch, info.Gatekeeper, info.HoldsEpochKey = v.Current, r.keyring.IsGatekeeper(), r.keyring.HoldsCurrent()
 	info.PendingEgress = r.egress.Len()
 	info.EgressNextSeq = r.egress.NextSeq()
 	return info
@@ -324,7 +341,13 @@ func (r *Runtime) Egress(after int64, limit int) (*protocol.EgressResponse, erro
 	if r.root == nil {
 		return nil, protocol.Errorf(protocol.ErrNotInitialized, "no chain")
 	}
-	return &protocol.EgressResponse{Messages: r.egress.After(after, limit), NextSeq: r.egress.NextSeq()}, nil
+	msgs := r.egress.After(after, limit)
+	if after < 0 {
+		// Gatekeeper messages travel with the worker's own; the relayer
+		// sorts them by origin.
+		msgs = append(msgs, r.keyring.Outbox()...)
+	}
+	return &protocol.EgressResponse{Messages: msgs, NextSeq: r.egress.NextSeq()}, nil
 }
 
 // Attestation quotes this boot's keys, bound to the chain.
@@ -336,6 +359,7 @@ func (r *Runtime) Attestation() (*protocol.Attestation, error) {
 	if r.light != nil {
 		height, blockHash = r.light.Height, r.light.BlockID.Hash
 	}
+	encPub := r.encryptionKey().Public()
 	r.mu.RUnlock()
 	if root == nil {
 		return nil, protocol.Errorf(protocol.ErrNotInitialized, "attestations bind a chain; send the genesis first")
@@ -349,7 +373,7 @@ func (r *Runtime) Attestation() (*protocol.Attestation, error) {
 		ChainID:          root.ChainID,
 		GenesisHash:      root.GenesisHash,
 		WorkerPubkey:     protocol.HexBytes(pub),
-		EncryptionPubkey: r.enc.Public(),
+		EncryptionPubkey: encPub,
 		RuntimeVersion:   RuntimeVersion,
 		Height:           height,
 		BlockHash:        blockHash,

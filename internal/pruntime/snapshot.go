@@ -12,6 +12,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/phala-go/phala/internal/pruntime/egress"
+	"github.com/phala-go/phala/internal/pruntime/keyring"
 	"github.com/phala-go/phala/internal/pruntime/light"
 	"github.com/phala-go/phala/protocol"
 )
@@ -29,6 +30,7 @@ type snapshot struct {
 	Seqs        []seqEntry               `cbor:"seqs"` // sorted by origin key
 	Egress      egress.Snapshot          `cbor:"egress"`
 	Workers     []protocol.WorkerSummary `cbor:"workers"` // sorted by identity key
+	Keyring     keyring.Snapshot         `cbor:"keyring"` // the public view only: no key or secret
 }
 
 // seqEntry is one origin's next sequence number. Origin keys are binary, so
@@ -71,6 +73,7 @@ func (r *Runtime) snapshotLocked() ([]byte, error) {
 		Seqs:    seqEntries(r.engine.Seqs()),
 		Egress:  r.egress.Snapshot(),
 		Workers: workerList(r.workers.Snapshot()),
+		Keyring: r.keyring.Snapshot(),
 	})
 }
 
@@ -120,6 +123,7 @@ func (r *Runtime) restore(height int64, data []byte) error {
 	r.engine.LoadSeqs(seqs)
 	r.egress.Load(s.Egress)
 	r.workers.Load(workers)
+	r.keyring.Load(s.Keyring)
 	return nil
 }
 

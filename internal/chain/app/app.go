@@ -93,10 +93,20 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app: load state: %w", err)
 	}
 	reg := registry.New()
-	gov, err := governance.New(reg.GovActions())
+	keysMod := keys.New()
+	reg.OnKeyChange(keys.KeyChanged)
+	actions := reg.GovActions()
+	for k, h := range keysMod.GovActions() {
+		actions[k] = h
+	}
+	gov, err := governance.New(actions)
 	if err != nil {
 		return nil, err
 	}
+	queue := mq.New(map[protocol.OriginKind]mq.Authorizer{
+		protocol.OriginWorker:     reg,
+		protocol.OriginGatekeeper: keysMod,
+	}, keysMod)
 	a := &App{
 		chainID:     cfg.ChainID,
 		log:         cfg.Logger,
@@ -111,7 +121,7 @@ func New(cfg Config) (*App, error) {
 		height:      height,
 	}
 	a.modules = map[string]module.Module{}
-	for _, m := range []module.Module{a.acc, mq.New(reg), gov, reg, keys.New(), contracts.New()} {
+	for _, m := range []module.Module{a.acc, queue, gov, reg, keysMod, contracts.New()} {
 		a.modules[m.Name()] = m
 		if eb, ok := m.(module.EndBlocker); ok {
 			a.endBlockers = append(a.endBlockers, eb)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/accounts"
 	"github.com/phala-go/phala/internal/chain/governance"
+	"github.com/phala-go/phala/internal/chain/keys"
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/chain/store"
@@ -52,6 +53,20 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 		return a.proveState(req.Height, governance.ParamsStateKey()), nil
 	case req.Path == protocol.QueryGovNonce:
 		return a.proveState(req.Height, governance.NonceStateKey()), nil
+	case req.Path == protocol.QueryEpoch:
+		// Assembled from several records, so answered without a proof.
+		snap := store.Snapshot{T: a.latest()}
+		return &abci.QueryResponse{Value: protocol.MustMarshal(keys.Info(snap, governance.Params(snap))), Height: a.height}, nil
+	case strings.HasPrefix(req.Path, protocol.QueryCluster):
+		id, err := hex.DecodeString(strings.TrimPrefix(req.Path, protocol.QueryCluster))
+		if err != nil || len(id) != 32 {
+			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex cluster id", req.Path)), nil
+		}
+		c, ok := keys.Cluster(store.Snapshot{T: a.latest()}, id)
+		if !ok {
+			return queryError(protocol.Errorf(protocol.ErrUnknownCluster, "%x", id)), nil
+		}
+		return &abci.QueryResponse{Value: protocol.MustMarshal(&c), Height: a.height}, nil
 	case req.Path == protocol.QueryPolicy:
 		return a.proveState(req.Height, registry.PolicyStateKey()), nil
 	case req.Path == protocol.QueryWorkers:

@@ -1,10 +1,26 @@
-// Package keys owns gatekeepers, epoch keys and key rotation.
+// Package keys owns gatekeepers, clusters, key epochs and rotation (DESIGN
+// section 4.3). The chain never sees a secret: it records who the
+// gatekeepers are, which workers belong to which cluster, the current epoch
+// and its public cluster keys, who has been served which epoch at which
+// encryption key, and it drives rotations by emitting what every pRuntime
+// must do next. Gatekeepers answer with signed gatekeeper messages, which
+// this module checks (signer, membership, epoch, recipients) when mq
+// accepts them.
 //
-// Status: wired but empty; the keys issue fills it in.
+// Clusters live here rather than in the contracts module because their
+// whole purpose is key distribution: a cluster is the set of workers that
+// share a cluster key.
 package keys
 
 import (
+	"bytes"
+	"fmt"
+	"slices"
+
 	"github.com/phala-go/phala/internal/chain/module"
+	"github.com/phala-go/phala/internal/chain/mq"
+	"github.com/phala-go/phala/internal/chain/registry"
+	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -17,7 +33,242 @@ func New() *Module { return &Module{} }
 // Name implements module.Module.
 func (*Module) Name() string { return protocol.ModuleKeys }
 
-// Call implements module.Module; the keys module has no methods yet.
-func (*Module) Call(_ *module.Context, method string, _ []byte) error {
+// State layout, under "keys/":
+//
+//	gk/<worker>              gatekeeper: holder flag of the current epoch
+//	cl/<cluster>             ClusterUpdate (name, sorted members)
+//	wc/<worker>              the worker's cluster id
+//	epoch                    epochState
+//	ann/<worker>             KeyAnnouncement: the worker's next key
+//	served/<epoch>/<worker>  Recipient: the key that worker was served at
+var (
+	prefixGatekeeper = []byte("gk/")
+	prefixCluster    = []byte("cl/")
+	prefixWorkerCl   = []byte("wc/")
+	keyEpoch         = []byte("epoch")
+	prefixAnnounce   = []byte("ann/")
+	prefixServed     = []byte("served/")
+)
+
+func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleKeys+"/")) }
+
+func join(parts ...[]byte) []byte { return slices.Concat(parts...) }
+
+func u64(n uint64) []byte { return fmt.Appendf(nil, "%020d/", n) }
+
+func read(s store.KV, key []byte, v any) bool {
+	raw := kv(s).Get(key)
+	if raw == nil {
+		return false
+	}
+	if err := protocol.Unmarshal(raw, v); err != nil {
+		store.Fail(fmt.Sprintf("keys: decode %q", key), err)
+	}
+	return true
+}
+
+func write(s store.KV, key []byte, v any) { kv(s).Set(key, protocol.MustMarshal(v)) }
+
+// EpochStateKey is the full store key of the epoch record, for proofs.
+func EpochStateKey() []byte { return join([]byte(protocol.ModuleKeys+"/"), keyEpoch) }
+
+// epochState is the chain's record of the key epochs.
+type epochState struct {
+	Current     uint64                   `cbor:"current"`
+	ActivatedAt int64                    `cbor:"activated_at"`
+	Clusters    []protocol.ClusterPubkey `cbor:"clusters"`
+	Lost        bool                     `cbor:"lost"`
+	Pending     *protocol.PendingEpoch   `cbor:"pending"`
+}
+
+func loadEpoch(s store.KV) epochState {
+	var e epochState
+	read(s, keyEpoch, &e)
+	return e
+}
+
+func saveEpoch(s store.KV, e *epochState) { write(s, keyEpoch, e) }
+
+type gatekeeperEntry struct {
+	Holder bool `cbor:"holder"` // known to hold the current epoch secret
+}
+
+// Gatekeepers returns the gatekeeper set, sorted.
+func Gatekeepers(s store.KV) [][]byte {
+	var out [][]byte
+	kv(s).Iterate(prefixGatekeeper, store.PrefixEnd(prefixGatekeeper), func(k, _ []byte) bool {
+		out = append(out, slices.Clone(k[len(prefixGatekeeper):]))
+		return true
+	})
+	return out
+}
+
+// IsGatekeeper reports whether worker is a current gatekeeper.
+func IsGatekeeper(s store.KV, worker []byte) bool {
+	return kv(s).Get(join(prefixGatekeeper, worker)) != nil
+}
+
+func setHolder(s store.KV, worker []byte, holder bool) {
+	if IsGatekeeper(s, worker) {
+		write(s, join(prefixGatekeeper, worker), &gatekeeperEntry{Holder: holder})
+	}
+}
+
+func holder(s store.KV, worker []byte) bool {
+	var e gatekeeperEntry
+	return read(s, join(prefixGatekeeper, worker), &e) && e.Holder
+}
+
+// Cluster returns a cluster's membership.
+func Cluster(s store.KV, id []byte) (protocol.ClusterUpdate, bool) {
+	var c protocol.ClusterUpdate
+	ok := read(s, join(prefixCluster, id), &c)
+	return c, ok
+}
+
+// clusters returns every cluster, in id order.
+func clusters(s store.KV) []protocol.ClusterUpdate {
+	var out []protocol.ClusterUpdate
+	kv(s).Iterate(prefixCluster, store.PrefixEnd(prefixCluster), func(_, v []byte) bool {
+		var c protocol.ClusterUpdate
+		if err := protocol.Unmarshal(v, &c); err != nil {
+			store.Fail("keys: decode cluster", err)
+		}
+		out = append(out, c)
+		return true
+	})
+	return out
+}
+
+// workerCluster is the cluster worker belongs to, if any.
+func workerCluster(s store.KV, worker []byte) []byte { return kv(s).Get(join(prefixWorkerCl, worker)) }
+
+// activeKey is an active worker's registered encryption key.
+func activeKey(s store.KV, worker []byte) ([]byte, bool) {
+	rec, ok := registry.Worker(s, worker)
+	if !ok || rec.Status != protocol.StatusActive {
+		return nil, false
+	}
+	return rec.EncryptionKey, true
+}
+
+// roleOf describes worker's key role: gatekeeper, or member of a cluster.
+// A gatekeeper is not also served as a member.
+func roleOf(s store.KV, worker []byte) (role string, cluster []byte, ok bool) {
+	if IsGatekeeper(s, worker) {
+		return protocol.RoleGatekeeper, nil, true
+	}
+	if c := workerCluster(s, worker); c != nil {
+		return protocol.RoleMember, c, true
+	}
+	return "", nil, false
+}
+
+// recipients lists every active gatekeeper and cluster member, sealed to
+// the key it announced for epoch if it did, else its registered key.
+// Gatekeepers come first, then members by cluster; each group sorted.
+func recipients(s store.KV, epoch uint64) []protocol.Recipient {
+	var out []protocol.Recipient
+	add := func(worker []byte, role string, cluster []byte) {
+		key, ok := activeKey(s, worker)
+		if !ok {
+			return
+		}
+		var ann protocol.KeyAnnouncement
+		if read(s, join(prefixAnnounce, worker), &ann) && ann.Epoch == epoch {
+			key = ann.Key
+		}
+		out = append(out, protocol.Recipient{Worker: worker, Key: key, Role: role, Cluster: cluster})
+	}
+	for _, gk := range Gatekeepers(s) {
+		add(gk, protocol.RoleGatekeeper, nil)
+	}
+	for _, c := range clusters(s) {
+		for _, w := range c.Members {
+			if !IsGatekeeper(s, w) {
+				add(w, protocol.RoleMember, c.Cluster)
+			}
+		}
+	}
+	return out
+}
+
+func served(s store.KV, epoch uint64, worker []byte) (protocol.Recipient, bool) {
+	var r protocol.Recipient
+	ok := read(s, join(prefixServed, u64(epoch), worker), &r)
+	return r, ok
+}
+
+func markServed(s store.KV, epoch uint64, r protocol.Recipient) {
+	write(s, join(prefixServed, u64(epoch), r.Worker), &r)
+}
+
+func sameRecipient(a, b *protocol.Recipient) bool {
+	return bytes.Equal(a.Worker, b.Worker) && bytes.Equal(a.Key, b.Key) && a.Role == b.Role && bytes.Equal(a.Cluster, b.Cluster)
+}
+
+func emit(ctx *module.Context, topic string, v any) error {
+	return mq.Emit(ctx, protocol.ModuleOrigin(protocol.ModuleKeys), topic, protocol.MustMarshal(v))
+}
+
+// Info assembles the public EpochInfo (query keys/epoch).
+func Info(s store.KV, params protocol.Params) protocol.EpochInfo {
+	e := loadEpoch(s)
+	info := protocol.EpochInfo{Current: e.Current, ActivatedAt: e.ActivatedAt, Clusters: e.Clusters, Lost: e.Lost, Pending: e.Pending, Gatekeepers: Gatekeepers(s)}
+	if params.RotationInterval > 0 && e.Current > 0 && e.Pending == nil {
+		info.NextAuto = e.ActivatedAt + int64(params.RotationInterval)
+	}
+	for _, gk := range info.Gatekeepers {
+		if holder(s, gk) {
+			info.Holders = append(info.Holders, gk)
+		}
+	}
+	if e.Current > 0 {
+		prefix := join(prefixServed, u64(e.Current))
+		kv(s).Iterate(prefix, store.PrefixEnd(prefix), func(_, v []byte) bool {
+			var r protocol.Recipient
+			if err := protocol.Unmarshal(v, &r); err != nil {
+				store.Fail("keys: decode served", err)
+			}
+			info.Served = append(info.Served, r)
+			return true
+		})
+	}
+	return info
+}
+
+// Call implements module.Module.
+func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
+	switch method {
+	case protocol.MethodCommand:
+		var a protocol.CommandArgs
+		if err := module.DecodeArgs(method, args, &a); err != nil {
+			return err
+		}
+		return command(ctx, &a)
+	}
 	return protocol.Errorf(protocol.ErrUnknownMethod, "keys.%s", method)
+}
+
+// command accepts an encrypted command to a cluster for the current epoch
+// only, and puts it on the cluster's command topic in chain order.
+func command(ctx *module.Context, a *protocol.CommandArgs) error {
+	if _, ok := Cluster(ctx.State, a.Cluster); !ok {
+		return protocol.Errorf(protocol.ErrUnknownCluster, "%x", a.Cluster)
+	}
+	if uint64(len(a.Ciphertext)) > ctx.Params.MaxPayloadBytes-256 {
+		return protocol.Errorf(protocol.ErrCommandTooLarge, "%d bytes", len(a.Ciphertext))
+	}
+	e := loadEpoch(ctx.State)
+	switch {
+	case e.Current == 0:
+		return protocol.Errorf(protocol.ErrNoEpoch, "no key epoch has been activated")
+	case a.Epoch < e.Current:
+		return protocol.Errorf(protocol.ErrRetiredEpoch, "epoch %d retired; current is %d", a.Epoch, e.Current)
+	case a.Epoch > e.Current:
+		return protocol.Errorf(protocol.ErrFutureEpoch, "epoch %d, current is %d", a.Epoch, e.Current)
+	case e.Lost:
+		return protocol.Errorf(protocol.ErrEpochLost, "epoch %d", a.Epoch)
+	}
+	return emit(ctx, protocol.TopicCommand, &protocol.ClusterCommand{Cluster: a.Cluster, Epoch: a.Epoch, Sender: ctx.Tx.Signer, Ciphertext: a.Ciphertext})
 }

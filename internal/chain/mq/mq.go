@@ -19,21 +19,26 @@ type Authorizer interface {
 	AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) error
 }
 
-// AuthorizerFunc adapts a function to Authorizer.
-type AuthorizerFunc func(ctx *module.Context, sm *protocol.SignedMessage) error
-
-// AuthorizeSender implements Authorizer.
-func (f AuthorizerFunc) AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) error {
-	return f(ctx, sm)
+// Observer sees every accepted off-chain message, within the transaction
+// that submits it, and may refuse it: the keys module reads gatekeeper
+// messages and key announcements this way. Observers must ignore topics
+// they do not own.
+type Observer interface {
+	ObserveMessage(ctx *module.Context, sm *protocol.SignedMessage) error
 }
 
 // Module is the mq module.
 type Module struct {
-	auth Authorizer
+	auth      map[protocol.OriginKind]Authorizer
+	observers []Observer
 }
 
-// New returns the mq module; auth decides off-chain senders' authority.
-func New(auth Authorizer) *Module { return &Module{auth: auth} }
+// New returns the mq module. auth decides, per origin kind, whose signed
+// messages are accepted (an origin kind without an authorizer sends
+// nothing); observers see accepted messages.
+func New(auth map[protocol.OriginKind]Authorizer, observers ...Observer) *Module {
+	return &Module{auth: auth, observers: observers}
+}
 
 // Name implements module.Module.
 func (*Module) Name() string { return protocol.ModuleMQ }
@@ -151,8 +156,20 @@ func (m *Module) submit(ctx *module.Context, sm *protocol.SignedMessage) error {
 	if err := sm.VerifySignature(ctx.Block.ChainID); err != nil {
 		return err
 	}
-	if err := m.auth.AuthorizeSender(ctx, sm); err != nil {
+	auth, ok := m.auth[msg.Origin.Kind]
+	if !ok {
+		return protocol.Errorf(protocol.ErrOriginNotAllowed, "origin %s cannot send messages", msg.Origin)
+	}
+	if err := auth.AuthorizeSender(ctx, sm); err != nil {
 		return err
 	}
-	return deliver(ctx, *msg)
+	if err := deliver(ctx, *msg); err != nil {
+		return err
+	}
+	for _, o := range m.observers {
+		if err := o.ObserveMessage(ctx, sm); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -27,7 +27,9 @@ import (
 )
 
 // Module is the registry module.
-type Module struct{}
+type Module struct {
+	hook KeyChangeHook
+}
 
 // New returns the registry module.
 func New() *Module { return &Module{} }
@@ -132,7 +134,7 @@ func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 		if err := module.DecodeArgs(method, args, &a); err != nil {
 			return err
 		}
-		return register(ctx, &a.Attestation)
+		return m.register(ctx, &a.Attestation)
 	case protocol.MethodUpdateEndpoint:
 		var a protocol.UpdateEndpointArgs
 		if err := module.DecodeArgs(method, args, &a); err != nil {
@@ -152,7 +154,7 @@ type evidence struct {
 
 // register admits or refreshes a worker. The checks run cheapest first and
 // each refusal has its own code.
-func register(ctx *module.Context, a *protocol.Attestation) error {
+func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 	if len(a.WorkerPubkey) != ed25519.PublicKeySize || len(a.EncryptionPubkey) == 0 || len(a.EncryptionPubkey) > 4096 {
 		return protocol.Errorf(protocol.ErrBadWorkerKeys, "worker key %d bytes, encryption key %d bytes", len(a.WorkerPubkey), len(a.EncryptionPubkey))
 	}
@@ -206,7 +208,13 @@ func register(ctx *module.Context, a *protocol.Attestation) error {
 		unindex(ctx, &prev)
 	}
 	save(ctx, &rec, policy)
-	return emit(ctx, protocol.WorkerRegistered, &rec)
+	if err := emit(ctx, protocol.WorkerRegistered, &rec); err != nil {
+		return err
+	}
+	if m.hook != nil && (!existed || !bytes.Equal(prev.EncryptionKey, rec.EncryptionKey) || prev.Status != protocol.StatusActive) {
+		return m.hook(ctx, &rec)
+	}
+	return nil
 }
 
 // verifyQuote checks the quote of a's TEE kind and returns what it proves.
@@ -257,11 +265,17 @@ func unindex(ctx *module.Context, rec *protocol.WorkerRecord) {
 }
 
 // end retires a worker: expired or revoked.
-func end(ctx *module.Context, rec *protocol.WorkerRecord, status, event string) error {
+func (m *Module) end(ctx *module.Context, rec *protocol.WorkerRecord, status, event string) error {
 	unindex(ctx, rec)
 	rec.Status, rec.ExpiresAt = status, 0
 	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
-	return emit(ctx, event, rec)
+	if err := emit(ctx, event, rec); err != nil {
+		return err
+	}
+	if m.hook != nil {
+		return m.hook(ctx, rec)
+	}
+	return nil
 }
 
 func emit(ctx *module.Context, kind string, rec *protocol.WorkerRecord) error {
@@ -271,7 +285,7 @@ func emit(ctx *module.Context, kind string, rec *protocol.WorkerRecord) error {
 
 // EndBlock expires the workers whose attestation is older than the policy
 // allows.
-func (*Module) EndBlock(ctx *module.Context) error {
+func (m *Module) EndBlock(ctx *module.Context) error {
 	var due [][]byte
 	upTo := store.PrefixEnd(join(prefixExpiry, heightKey(ctx.Block.Height)))
 	kv(ctx.State).Iterate(prefixExpiry, upTo, func(k, _ []byte) bool {
@@ -283,7 +297,7 @@ func (*Module) EndBlock(ctx *module.Context) error {
 		if !ok {
 			store.Fail("registry: expiry index", fmt.Errorf("no worker %x", pub))
 		}
-		if err := end(ctx, &rec, protocol.StatusExpired, protocol.WorkerExpired); err != nil {
+		if err := m.end(ctx, &rec, protocol.StatusExpired, protocol.WorkerExpired); err != nil {
 			return err
 		}
 	}
@@ -311,10 +325,10 @@ func updateEndpoint(ctx *module.Context, a *protocol.UpdateEndpointArgs) error {
 }
 
 // GovActions are the governance actions the registry implements.
-func (*Module) GovActions() map[string]governance.ActionHandler {
+func (m *Module) GovActions() map[string]governance.ActionHandler {
 	return map[string]governance.ActionHandler{
 		protocol.ActionAllowMeasurement:     allowMeasurement,
-		protocol.ActionRevokeMeasurement:    revokeMeasurement,
+		protocol.ActionRevokeMeasurement:    m.revokeMeasurement,
 		protocol.ActionSetAttestationPolicy: setPolicy,
 	}
 }
@@ -334,7 +348,7 @@ func allowMeasurement(ctx *module.Context, raw []byte) error {
 // revokeMeasurement marks a measurement revoked and retires every worker
 // registered under it, at once: their messages are refused from the next
 // transaction on.
-func revokeMeasurement(ctx *module.Context, raw []byte) error {
+func (m *Module) revokeMeasurement(ctx *module.Context, raw []byte) error {
 	var a protocol.MeasurementArgs
 	if err := module.DecodeArgs(protocol.ActionRevokeMeasurement, raw, &a); err != nil {
 		return err
@@ -353,7 +367,7 @@ func revokeMeasurement(ctx *module.Context, raw []byte) error {
 	})
 	for _, pub := range pubs {
 		rec, _ := Worker(ctx.State, pub)
-		if err := end(ctx, &rec, protocol.StatusRevoked, protocol.WorkerRevoked); err != nil {
+		if err := m.end(ctx, &rec, protocol.StatusRevoked, protocol.WorkerRevoked); err != nil {
 			return err
 		}
 	}
@@ -379,22 +393,43 @@ func setPolicy(ctx *module.Context, raw []byte) error {
 	return nil
 }
 
-// AuthorizeSender implements mq.Authorizer: a worker may send only while
-// registered and active. The message signature and the signer-origin match
-// were checked by mq.
+// AuthorizeSender implements mq.Authorizer for worker origins: a worker may
+// send only while registered and active. The message signature and the
+// signer-origin match were checked by mq.
 func (*Module) AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) error {
-	switch sm.Message.Origin.Kind {
-	case protocol.OriginWorker:
-		rec, ok := Worker(ctx.State, sm.Message.Origin.ID)
-		if !ok {
-			return protocol.Errorf(protocol.ErrSenderUnknown, "worker %x", sm.Message.Origin.ID)
-		}
-		if rec.Status != protocol.StatusActive {
-			return protocol.Errorf(protocol.ErrSenderExpired, "worker %x is %s", sm.Message.Origin.ID, rec.Status)
-		}
-		return nil
-	case protocol.OriginGatekeeper:
-		return protocol.Errorf(protocol.ErrNotGatekeeper, "no gatekeepers exist yet")
+	return CheckActive(ctx.State, sm.Message.Origin.ID, protocol.ErrSenderUnknown, protocol.ErrSenderExpired)
+}
+
+// CheckActive refuses a worker that is not registered (unknown) or not
+// active (inactive), with the caller's error codes.
+func CheckActive(s store.KV, pub []byte, unknown, inactive *protocol.Error) error {
+	rec, ok := Worker(s, pub)
+	if !ok {
+		return protocol.Errorf(unknown, "worker %x", pub)
 	}
-	return protocol.Errorf(protocol.ErrOriginNotAllowed, "origin %s cannot send yet", sm.Message.Origin)
+	if rec.Status != protocol.StatusActive {
+		return protocol.Errorf(inactive, "worker %x is %s", pub, rec.Status)
+	}
+	return nil
+}
+
+// KeyChangeHook is told when a worker's registered encryption key changes
+// (a new boot) or it stops being active, so that key distribution follows.
+type KeyChangeHook func(ctx *module.Context, rec *protocol.WorkerRecord) error
+
+// OnKeyChange installs the hook. It is wiring, set once when the
+// application is built.
+func (m *Module) OnKeyChange(h KeyChangeHook) { m.hook = h }
+
+// SetEncryptionKey replaces an active worker's encryption key with one it
+// announced for a key rotation (called by the keys module at activation),
+// and announces the change.
+func SetEncryptionKey(ctx *module.Context, pub, key []byte) error {
+	rec, ok := Worker(ctx.State, pub)
+	if !ok || rec.Status != protocol.StatusActive {
+		return nil
+	}
+	rec.EncryptionKey = key
+	write(ctx.State, join(prefixWorker, pub), &rec)
+	return emit(ctx, protocol.WorkerRegistered, &rec)
 }

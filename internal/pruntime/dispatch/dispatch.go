@@ -138,6 +138,13 @@ func (e *Engine) deliver(b Block, msgs []*protocol.Message) error {
 	return nil
 }
 
+// PendingNextSeq returns origin's next sequence number as seen by the block
+// being applied.
+func (e *Engine) PendingNextSeq(o protocol.Origin) uint64 {
+	n, _ := e.seqs.Get(string(o.Key()))
+	return n
+}
+
 // NextSeq returns the committed next sequence number of origin.
 func (e *Engine) NextSeq(o protocol.Origin) uint64 {
 	n, _ := e.seqs.CommittedGet(string(o.Key()))

@@ -1,0 +1,419 @@
+// Package keyring is pRuntime's side of key distribution and rotation
+// (DESIGN section 4.3). It follows the keys module's events on verified
+// blocks, holds this worker's encryption keys, the epoch secrets (as a
+// gatekeeper) and cluster keys (as a member), answers rotations and
+// hand-overs as a gatekeeper, announces fresh keys as a member, and opens
+// cluster commands.
+//
+// Secrets live only in the tables marked secret below: they are never part
+// of a checkpoint, never logged, and erased when their epoch is retired. A
+// pRuntime that restarts has none of them; it re-registers with a fresh
+// encryption key and is served again.
+package keyring
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+
+	"github.com/phala-go/phala/internal/pruntime/dispatch"
+	"github.com/phala-go/phala/internal/pruntime/egress"
+	"github.com/phala-go/phala/internal/pruntime/keys"
+	"github.com/phala-go/phala/internal/pruntime/state"
+	"github.com/phala-go/phala/protocol"
+)
+
+// Keyring is a worker's keys and its part in distribution.
+type Keyring struct {
+	chainID  string
+	identity ed25519.PrivateKey
+	pub      []byte
+	out      *egress.Queue
+	engine   *dispatch.Engine
+	log      *slog.Logger
+	outcomes func(outcome string)
+
+	// Public view, checkpointed.
+	gatekeepers *state.Map[string, bool]
+	clusters    *state.Map[string, protocol.ClusterUpdate]
+	epoch       *state.Cell[EpochView]
+
+	// Secret: never checkpointed.
+	enc        *state.Cell[*keys.Encryption]        // the current encryption key
+	next       *state.Map[uint64, *keys.Encryption] // keys announced for an epoch
+	secrets    *state.Map[uint64, []byte]           // epoch secrets (gatekeeper)
+	seeds      *state.Map[string, []byte]           // cluster seeds, by epoch and cluster (member)
+	candidates *state.Map[uint64, []byte]           // secrets this gatekeeper proposed, until one lands
+	outbox     *state.Map[string, outboxEntry]      // gatekeeper messages not yet landed, by logical id
+	gkNext     *state.Cell[uint64]                  // next gatekeeper sequence this pRuntime may use
+}
+
+// EpochView is what the keyring knows of the epochs.
+type EpochView struct {
+	Current  uint64                   `cbor:"current"`
+	Clusters []protocol.ClusterPubkey `cbor:"clusters"`
+	Lost     uint64                   `cbor:"lost"` // an epoch whose secret was lost
+	Pending  uint64                   `cbor:"pending"`
+}
+
+type outboxEntry struct {
+	seq     uint64
+	payload []byte // canonical GatekeeperPayload
+	signed  []byte // canonical SignedMessage
+}
+
+// Config wires a keyring.
+type Config struct {
+	ChainID  string
+	Identity ed25519.PrivateKey
+	BootKey  *keys.Encryption // this boot's encryption key
+	Egress   *egress.Queue
+	Engine   *dispatch.Engine
+	Logger   *slog.Logger
+	// Outcomes, if set, is told the outcome of every cluster command.
+	Outcomes func(outcome string)
+}
+
+// New returns a keyring whose changes belong to tx.
+func New(tx *state.Tx, c Config) *Keyring {
+	return &Keyring{
+		chainID: c.ChainID, identity: c.Identity, pub: c.Identity.Public().(ed25519.PublicKey),
+		out: c.Egress, engine: c.Engine, log: c.Logger, outcomes: c.Outcomes,
+		gatekeepers: state.NewMap[string, bool](tx),
+		clusters:    state.NewMap[string, protocol.ClusterUpdate](tx),
+		epoch:       state.NewCell(tx, EpochView{}),
+		enc:         state.NewCell(tx, c.BootKey),
+		next:        state.NewMap[uint64, *keys.Encryption](tx),
+		secrets:     state.NewMap[uint64, []byte](tx),
+		seeds:       state.NewMap[string, []byte](tx),
+		candidates:  state.NewMap[uint64, []byte](tx),
+		outbox:      state.NewMap[string, outboxEntry](tx),
+		gkNext:      state.NewCell(tx, uint64(0)),
+	}
+}
+
+// EncryptionKey is the current encryption key (committed).
+func (k *Keyring) EncryptionKey() *keys.Encryption { return k.enc.Committed() }
+
+// View is the committed epoch view.
+func (k *Keyring) View() EpochView { return k.epoch.Committed() }
+
+// IsGatekeeper reports whether this worker is a gatekeeper (committed view).
+func (k *Keyring) IsGatekeeper() bool {
+	_, ok := k.gatekeepers.CommittedGet(string(k.pub))
+	return ok
+}
+
+// HoldsCurrent reports whether the worker holds the current epoch's key
+// (secret or cluster seed).
+func (k *Keyring) HoldsCurrent() bool {
+	cur := k.epoch.Committed().Current
+	if _, ok := k.secrets.CommittedGet(cur); ok {
+		return true
+	}
+	for _, id := range k.seeds.Keys() {
+		if e, _, ok := splitSeedKey(id); ok && e == cur {
+			return true
+		}
+	}
+	return false
+}
+
+// Wants implements dispatch.Subscriber.
+func (k *Keyring) Wants(m *protocol.Message) bool {
+	switch m.Topic {
+	case protocol.TopicGatekeepers, protocol.TopicClusters, protocol.TopicRotation, protocol.TopicServe, protocol.TopicCommand:
+		return m.Origin.Kind == protocol.OriginModule && string(m.Origin.ID) == protocol.ModuleKeys
+	case protocol.TopicGatekeeper:
+		return m.Origin.Kind == protocol.OriginGatekeeper
+	}
+	return false
+}
+
+// Deliver implements dispatch.Subscriber.
+func (k *Keyring) Deliver(b dispatch.Block, m *protocol.Message) error {
+	switch m.Topic {
+	case protocol.TopicGatekeepers:
+		var set protocol.GatekeeperSet
+		if err := protocol.Unmarshal(m.Payload, &set); err != nil {
+			return err
+		}
+		for _, g := range k.gatekeepers.Keys() {
+			k.gatekeepers.Delete(g)
+		}
+		for _, g := range set.Gatekeepers {
+			k.gatekeepers.Set(string(g), true)
+		}
+		return nil
+	case protocol.TopicClusters:
+		var c protocol.ClusterUpdate
+		if err := protocol.Unmarshal(m.Payload, &c); err != nil {
+			return err
+		}
+		k.clusters.Set(string(c.Cluster), c)
+		return nil
+	case protocol.TopicRotation:
+		var ev protocol.RotationEvent
+		if err := protocol.Unmarshal(m.Payload, &ev); err != nil {
+			return err
+		}
+		return k.rotation(&ev)
+	case protocol.TopicServe:
+		var ev protocol.ServeEvent
+		if err := protocol.Unmarshal(m.Payload, &ev); err != nil {
+			return err
+		}
+		return k.serve(&ev)
+	case protocol.TopicCommand:
+		var c protocol.ClusterCommand
+		if err := protocol.Unmarshal(m.Payload, &c); err != nil {
+			return err
+		}
+		return k.command(m.Seq, &c)
+	case protocol.TopicGatekeeper:
+		return k.gatekeeperMessage(m)
+	}
+	return nil
+}
+
+// myCluster is the cluster this worker belongs to (current view).
+func (k *Keyring) myCluster() []byte {
+	for _, id := range k.clusters.Keys() {
+		c, _ := k.clusters.Get(id)
+		for _, w := range c.Members {
+			if bytes.Equal(w, k.pub) {
+				return c.Cluster
+			}
+		}
+	}
+	return nil
+}
+
+func (k *Keyring) isGatekeeper() bool {
+	_, ok := k.gatekeepers.Get(string(k.pub))
+	return ok
+}
+
+// rotation follows a rotation's phases.
+func (k *Keyring) rotation(ev *protocol.RotationEvent) error {
+	v := k.epoch.Get()
+	switch ev.Phase {
+	case protocol.PhaseAnnounce:
+		v.Pending = ev.Epoch
+		if ev.Lost > 0 {
+			v.Lost = ev.Lost
+		}
+		k.epoch.Set(v)
+		if !k.isGatekeeper() && k.myCluster() == nil {
+			return nil
+		}
+		return k.announce(ev.Epoch)
+	case protocol.PhasePropose:
+		return k.propose(ev)
+	case protocol.PhaseActivated:
+		return k.activate(ev)
+	}
+	return nil
+}
+
+// announce generates a fresh encryption key for epoch and announces it,
+// signed by the identity key.
+func (k *Keyring) announce(epoch uint64) error {
+	e, err := keys.NewEncryption()
+	if err != nil {
+		return err
+	}
+	k.next.Set(epoch, e)
+	body := protocol.AnnouncementBody{ChainID: k.chainID, Worker: k.pub, Epoch: epoch, Key: e.Public()}
+	a := protocol.KeyAnnouncement{Worker: k.pub, Epoch: epoch, Key: e.Public(), Sig: protocol.Sign(k.identity, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+	return k.out.Emit(protocol.TopicAnnounce, protocol.MustMarshal(&a))
+}
+
+// privateFor finds the private key this worker holds for a public key it
+// was sealed to: its current key or one it announced.
+func (k *Keyring) privateFor(pub []byte) (*keys.Encryption, bool) {
+	if cur := k.enc.Get(); cur != nil && bytes.Equal(cur.Public(), pub) {
+		return cur, true
+	}
+	for _, e := range k.next.Keys() {
+		n, _ := k.next.Get(e)
+		if bytes.Equal(n.Public(), pub) {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+// open decrypts a sealed key addressed to this worker, if it is.
+func (k *Keyring) open(epoch uint64, s *protocol.Sealed) ([]byte, bool) {
+	if !bytes.Equal(s.Recipient.Worker, k.pub) {
+		return nil, false
+	}
+	priv, ok := k.privateFor(s.Recipient.Key)
+	if !ok {
+		return nil, false // sealed to a key of an earlier boot: gone for good
+	}
+	pt, err := protocol.HPKEOpen(priv.Private(), protocol.SealInfo(k.chainID, epoch, &s.Recipient), nil, s.Ciphertext)
+	if err != nil || len(pt) != 32 {
+		k.log.Warn("a key sealed to this worker does not open", "epoch", epoch)
+		return nil, false
+	}
+	return pt, true
+}
+
+// activate makes an epoch current: the previous epoch's keys and this
+// worker's previous encryption key are erased.
+func (k *Keyring) activate(ev *protocol.RotationEvent) error {
+	v := k.epoch.Get()
+	prev := v.Current
+	v.Current, v.Clusters, v.Pending = ev.Epoch, ev.Clusters, 0
+	if v.Lost != 0 && v.Lost < ev.Epoch {
+		v.Lost = 0
+	}
+	k.epoch.Set(v)
+	if n, ok := k.next.Get(ev.Epoch); ok {
+		k.enc.Set(n) // the announced key becomes the encryption key; the old one is dropped
+	}
+	for _, e := range k.next.Keys() {
+		if e <= ev.Epoch {
+			k.next.Delete(e)
+		}
+	}
+	for _, e := range k.secrets.Keys() {
+		if e < ev.Epoch {
+			k.secrets.Delete(e)
+		}
+	}
+	for _, id := range k.seeds.Keys() {
+		if e, _, ok := splitSeedKey(id); ok && e < ev.Epoch {
+			k.seeds.Delete(id)
+		}
+	}
+	if prev != 0 {
+		k.log.Info("key epoch activated; previous epoch erased", "epoch", ev.Epoch, "previous", prev)
+	}
+	return nil
+}
+
+func seedKey(epoch uint64, cluster []byte) string { return fmt.Sprintf("%020d/%x", epoch, cluster) }
+
+func splitSeedKey(s string) (uint64, []byte, bool) {
+	var e uint64
+	var c string
+	if _, err := fmt.Sscanf(s, "%020d/%s", &e, &c); err != nil {
+		return 0, nil, false
+	}
+	b, err := hex.DecodeString(c)
+	return e, b, err == nil
+}
+
+// ClusterPrivate returns the cluster key of epoch, derived from the epoch
+// secret (a gatekeeper) or the cluster seed (a member).
+func (k *Keyring) clusterSeed(epoch uint64, cluster []byte) ([]byte, bool) {
+	if s, ok := k.seeds.Get(seedKey(epoch, cluster)); ok {
+		return s, true
+	}
+	if secret, ok := k.secrets.Get(epoch); ok {
+		return protocol.DeriveSeed(secret, "cluster", cluster), true
+	}
+	return nil, false
+}
+
+// command opens a cluster command addressed to this worker's cluster and
+// answers it with a signed result.
+func (k *Keyring) command(seq uint64, c *protocol.ClusterCommand) error {
+	if !bytes.Equal(k.myCluster(), c.Cluster) {
+		return nil
+	}
+	res := protocol.CommandResult{Seq: seq, Epoch: c.Epoch, Outcome: protocol.OutcomeNoKey}
+	if seed, ok := k.clusterSeed(c.Epoch, c.Cluster); ok {
+		priv, err := protocol.DeriveKeyPair(seed)
+		if err != nil {
+			return err
+		}
+		pt, err := protocol.HPKEOpen(priv, protocol.CommandInfo(k.chainID, c.Cluster, c.Epoch), c.Sender[:], c.Ciphertext)
+		if err != nil {
+			res.Outcome = protocol.OutcomeBadCommand
+		} else {
+			sum := sha256.Sum256(pt)
+			res.Outcome, res.Digest = protocol.OutcomeOK, sum[:]
+		}
+	}
+	if k.outcomes != nil {
+		k.outcomes(res.Outcome)
+	}
+	return k.out.Emit(protocol.ClusterResultTopic(c.Cluster), protocol.MustMarshal(&res))
+}
+
+// newSecret draws a fresh epoch secret.
+func newSecret() ([]byte, error) {
+	s := make([]byte, 32)
+	_, err := rand.Read(s)
+	return s, err
+}
+
+// Snapshot is the keyring's checkpoint form: the public view only. No key,
+// secret or seed is ever in it.
+type Snapshot struct {
+	Gatekeepers [][]byte                 `cbor:"gatekeepers"`
+	Clusters    []protocol.ClusterUpdate `cbor:"clusters"`
+	Epoch       EpochView                `cbor:"epoch"`
+}
+
+// Snapshot returns the committed public view.
+func (k *Keyring) Snapshot() Snapshot {
+	var s Snapshot
+	for _, g := range k.gatekeepers.Keys() {
+		s.Gatekeepers = append(s.Gatekeepers, []byte(g))
+	}
+	for _, id := range k.clusters.Keys() {
+		c, _ := k.clusters.CommittedGet(id)
+		s.Clusters = append(s.Clusters, c)
+	}
+	s.Epoch = k.epoch.Committed()
+	return s
+}
+
+// Load restores the public view from a checkpoint.
+func (k *Keyring) Load(s Snapshot) {
+	gks := map[string]bool{}
+	for _, g := range s.Gatekeepers {
+		gks[string(g)] = true
+	}
+	k.gatekeepers.Load(gks)
+	cls := map[string]protocol.ClusterUpdate{}
+	for _, c := range s.Clusters {
+		cls[string(c.Cluster)] = c
+	}
+	k.clusters.Load(cls)
+	k.epoch.Load(s.Epoch)
+}
+
+// SecretsForTest returns every secret the keyring holds, so tests can prove
+// none reaches the disk.
+func (k *Keyring) SecretsForTest() map[string][]byte {
+	out := map[string][]byte{}
+	add := func(name string, e *keys.Encryption) {
+		if b, err := e.Private().Bytes(); err == nil {
+			out[name] = b
+		}
+	}
+	add("encryption private key", k.enc.Committed())
+	for _, e := range k.next.Keys() {
+		n, _ := k.next.CommittedGet(e)
+		add(fmt.Sprintf("announced key %d", e), n)
+	}
+	for _, e := range k.secrets.Keys() {
+		s, _ := k.secrets.CommittedGet(e)
+		out[fmt.Sprintf("epoch secret %d", e)] = s
+	}
+	for _, id := range k.seeds.Keys() {
+		s, _ := k.seeds.CommittedGet(id)
+		out["cluster seed "+id] = s
+	}
+	return out
+}
