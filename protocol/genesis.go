@@ -30,6 +30,10 @@ type Params struct {
 	// ActivationDelay is how many blocks after the canonical proposal lands
 	// the new epoch activates (so every member has decrypted its key).
 	ActivationDelay uint64 `cbor:"activation_delay" json:"activation_delay"`
+	// ServeTimeout is how many blocks a gatekeeper or member may wait for
+	// the current epoch's keys before the chain concludes that no live
+	// gatekeeper holds the secret and starts an emergency rotation.
+	ServeTimeout uint64 `cbor:"serve_timeout" json:"serve_timeout"`
 }
 
 // DefaultParams are the parameters of a new dev chain, without sim
@@ -42,6 +46,7 @@ func DefaultParams() Params {
 		MaxMessagesPerBlock: 10_000,
 		AnnounceWindow:      3,
 		ActivationDelay:     3,
+		ServeTimeout:        100,
 	}
 }
 
@@ -63,6 +68,8 @@ func (p Params) Validate() error {
 		return Errorf(ErrBadParams, "max_messages_per_block must be positive")
 	case p.AnnounceWindow == 0 || p.AnnounceWindow > 10_000 || p.ActivationDelay == 0 || p.ActivationDelay > 10_000:
 		return Errorf(ErrBadParams, "announce_window %d and activation_delay %d must be within 1..10000", p.AnnounceWindow, p.ActivationDelay)
+	case p.ServeTimeout == 0:
+		return Errorf(ErrBadParams, "serve_timeout must be positive")
 	case p.RotationInterval != 0 && p.RotationInterval <= p.AnnounceWindow+p.ActivationDelay:
 		return Errorf(ErrBadParams, "rotation_interval %d must exceed announce_window + activation_delay", p.RotationInterval)
 	}

@@ -256,10 +256,11 @@ type RotationEvent struct {
 	Epoch      uint64          `cbor:"epoch"`
 	Phase      string          `cbor:"phase"`
 	Emergency  bool            `cbor:"emergency"`
-	Deadline   int64           `cbor:"deadline"`   // announce: proposals are asked for at this height
-	Recipients []Recipient     `cbor:"recipients"` // propose: exactly who gets the epoch
-	Clusters   []ClusterPubkey `cbor:"clusters"`   // activated: each cluster's public key
-	Lost       uint64          `cbor:"lost"`       // emergency: the epoch whose secret was lost
+	Deadline   int64           `cbor:"deadline"`    // announce: proposals are asked for at this height
+	Recipients []Recipient     `cbor:"recipients"`  // propose: exactly who gets the epoch
+	ClusterIDs [][]byte        `cbor:"cluster_ids"` // propose: the clusters to derive keys for, in order
+	Clusters   []ClusterPubkey `cbor:"clusters"`    // activated: each cluster's public key
+	Lost       uint64          `cbor:"lost"`        // emergency: the epoch whose secret was lost
 }
 
 // ClusterPubkey is a cluster's public key for an epoch.
@@ -360,6 +361,7 @@ type PendingEpoch struct {
 	ProposeAt   int64           `cbor:"propose_at"`
 	ActivateAt  int64           `cbor:"activate_at"` // set when a proposal lands
 	Recipients  []Recipient     `cbor:"recipients"`
+	ClusterIDs  [][]byte        `cbor:"cluster_ids"`
 	Clusters    []ClusterPubkey `cbor:"clusters"`
 }
 

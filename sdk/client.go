@@ -241,18 +241,10 @@ func (c *Client) MinFee(ctx context.Context) (uint64, error) {
 	return p.MinFee, nil
 }
 
-// WorkerUnverified reads a worker's registry record without a proof (for
-// relayers deciding whether to register).
+// WorkerUnverified reads a worker's latest registry record without a
+// proof (for relayers deciding whether to register).
 func (c *Client) WorkerUnverified(ctx context.Context, pub []byte) (protocol.WorkerRecord, bool, error) {
-	var w protocol.WorkerRecord
-	q, err := c.query(ctx, protocol.QueryWorker+hex.EncodeToString(pub), 0)
-	if err != nil || q.value == nil {
-		return w, false, err
-	}
-	if err := protocol.Unmarshal(q.value, &w); err != nil {
-		return w, false, fmt.Errorf("sdk: worker: %w", err)
-	}
-	return w, true, nil
+	return c.WorkerUnverifiedAt(ctx, pub, 0)
 }
 
 // Worker reads a worker's registry record with its proof.

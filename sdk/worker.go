@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -103,6 +104,20 @@ func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time
 		return fmt.Errorf("%w: measurement %x is not one the caller accepts", ErrWorkerNotTrusted, measurement)
 	}
 	return nil
+}
+
+// WorkerUnverifiedAt reads a worker's registry record as of height,
+// without a proof.
+func (c *Client) WorkerUnverifiedAt(ctx context.Context, pub []byte, height int64) (protocol.WorkerRecord, bool, error) {
+	var w protocol.WorkerRecord
+	q, err := c.query(ctx, protocol.QueryWorker+hex.EncodeToString(pub), height)
+	if err != nil || q.value == nil {
+		return w, false, err
+	}
+	if err := protocol.Unmarshal(q.value, &w); err != nil {
+		return w, false, fmt.Errorf("sdk: worker: %w", err)
+	}
+	return w, true, nil
 }
 
 // Workers lists every worker record (without proofs; verify one with

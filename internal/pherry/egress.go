@@ -155,7 +155,13 @@ func (r *Relayer) register(ctx context.Context, info *protocol.Info, tip int64) 
 	if r.cfg.NoRegister || time.Now().Before(r.retryRegister) {
 		return
 	}
-	rec, ok, err := r.node.WorkerUnverified(ctx, info.WorkerPubkey)
+	if bytes.Equal(r.landed.key, info.EncryptionPubkey) && info.SyncedHeight <= r.landed.height {
+		return // our registration landed; pRuntime has not applied it yet
+	}
+	// Compare pRuntime's key with the registration as of the last block
+	// pRuntime applied: the chain moves a worker's key at a rotation, and
+	// pRuntime follows one block later.
+	rec, ok, err := r.node.WorkerUnverifiedAt(ctx, info.WorkerPubkey, max(info.SyncedHeight-1, 1))
 	if err != nil {
 		r.log.Warn("cannot read the worker's registration", "err", err)
 		return
@@ -207,6 +213,7 @@ func (r *Relayer) registerNow(ctx context.Context) error {
 	if res.Err != nil {
 		return fmt.Errorf("register_worker failed in block %d: %w", res.Height, res.Err)
 	}
+	r.landed.key, r.landed.height = att.EncryptionPubkey, res.Height
 	r.m.registrations.Inc()
 	r.log.Info("worker registered", "worker", fmt.Sprintf("%x", []byte(att.WorkerPubkey)), "height", res.Height, "attested_height", att.Height, "tee", att.TEE)
 	return nil

@@ -80,6 +80,12 @@ type Relayer struct {
 	chainID string
 	nonce   nonceTracker
 	egress  egressTracker
+	// landed is this relayer's last registration that landed: a round does
+	// not register again before pRuntime has applied that block.
+	landed struct {
+		key    []byte
+		height int64
+	}
 	// retryRegister delays the next registration attempt after a failure.
 	retryRegister   time.Time
 	registerBackoff time.Duration

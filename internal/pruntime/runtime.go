@@ -54,6 +54,9 @@ type Config struct {
 	PinnedGenesisHash []byte
 	// Metrics receives pRuntime's Prometheus series (nil: none).
 	Metrics prometheus.Registerer
+	// CommandObserver, if set, is told the epoch and outcome of every
+	// cluster command this worker processes (monitoring, tests).
+	CommandObserver func(epoch uint64, outcome string)
 }
 
 // Runtime is a running pRuntime.
@@ -167,7 +170,12 @@ func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
 	r.egress = egress.New(r.tx, r.identity, root.ChainID)
 	r.keyring = keyring.New(r.tx, keyring.Config{
 		ChainID: root.ChainID, Identity: r.identity, BootKey: r.boot, Egress: r.egress, Engine: r.engine,
-		Logger: r.log.With("component", "keyring"), Outcomes: r.m.command,
+		Logger: r.log.With("component", "keyring"), Outcomes: func(epoch uint64, outcome string) {
+			r.m.command(outcome)
+			if r.cfg.CommandObserver != nil {
+				r.cfg.CommandObserver(epoch, outcome)
+			}
+		},
 	})
 	r.engine.Subscribe(r.workers)
 	r.engine.Subscribe(r.egress)
@@ -418,4 +426,31 @@ func (r *Runtime) saveCheckpointLocked() error {
 	r.lastCkpt = r.light.Height
 	r.log.Info("checkpoint written", "synced_height", r.light.Height, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// SecretsForTest returns every secret the runtime holds in memory (identity,
+// seal key, encryption keys, epoch secrets, cluster seeds), so that tests
+// can prove none of them ever reaches the disk. Nothing but tests may call
+// it; no API exposes it.
+func (r *Runtime) SecretsForTest() map[string][]byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	sealKey, err := r.cfg.TEE.SealKey()
+	if err != nil {
+		panic(err)
+	}
+	out := map[string][]byte{
+		"identity seed":        r.identity.Seed(),
+		"identity private key": []byte(r.identity),
+		"seal key":             sealKey,
+	}
+	if b, err := r.boot.Private().Bytes(); err == nil {
+		out["boot encryption private key"] = b
+	}
+	if r.keyring != nil {
+		for k, v := range r.keyring.SecretsForTest() {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -41,6 +41,7 @@ func (*Module) Name() string { return protocol.ModuleKeys }
 //	epoch                    epochState
 //	ann/<worker>             KeyAnnouncement: the worker's next key
 //	served/<epoch>/<worker>  Recipient: the key that worker was served at
+//	wait/<worker>            height since which it waits to be served
 var (
 	prefixGatekeeper = []byte("gk/")
 	prefixCluster    = []byte("cl/")
@@ -48,6 +49,7 @@ var (
 	keyEpoch         = []byte("epoch")
 	prefixAnnounce   = []byte("ann/")
 	prefixServed     = []byte("served/")
+	prefixWait       = []byte("wait/")
 )
 
 func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleKeys+"/")) }
@@ -201,6 +203,43 @@ func served(s store.KV, epoch uint64, worker []byte) (protocol.Recipient, bool) 
 
 func markServed(s store.KV, epoch uint64, r protocol.Recipient) {
 	write(s, join(prefixServed, u64(epoch), r.Worker), &r)
+	kv(s).Delete(join(prefixWait, r.Worker))
+}
+
+// waiting records that worker waits for keys since height (if not
+// already waiting).
+func waiting(s store.KV, worker []byte, height int64) {
+	if kv(s).Get(join(prefixWait, worker)) == nil {
+		write(s, join(prefixWait, worker), height)
+	}
+}
+
+// longestWait is the height since which the longest-waiting recipient has
+// waited, if any waits.
+func longestWait(s store.KV) (int64, bool) {
+	since, found := int64(0), false
+	kv(s).Iterate(prefixWait, store.PrefixEnd(prefixWait), func(_, v []byte) bool {
+		var h int64
+		if err := protocol.Unmarshal(v, &h); err != nil {
+			store.Fail("keys: decode wait", err)
+		}
+		if !found || h < since {
+			since, found = h, true
+		}
+		return true
+	})
+	return since, found
+}
+
+func clearWaits(s store.KV) {
+	var ks [][]byte
+	kv(s).Iterate(prefixWait, store.PrefixEnd(prefixWait), func(k, _ []byte) bool {
+		ks = append(ks, slices.Clone(k))
+		return true
+	})
+	for _, k := range ks {
+		kv(s).Delete(k)
+	}
 }
 
 func sameRecipient(a, b *protocol.Recipient) bool {

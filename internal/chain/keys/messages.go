@@ -105,28 +105,27 @@ func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
 			return protocol.Errorf(protocol.ErrWrongRecipient, "secret %d sealed to %x, expected %x", i, ep.Secrets[i].Recipient.Worker, gks[i].Worker)
 		}
 	}
-	cls := clusters(ctx.State)
-	if len(ep.Clusters) != len(cls) {
-		return protocol.Errorf(protocol.ErrBadGatekeeperMsg, "%d cluster keys for %d clusters", len(ep.Clusters), len(cls))
+	if len(ep.Clusters) != len(p.ClusterIDs) {
+		return protocol.Errorf(protocol.ErrBadGatekeeperMsg, "%d cluster keys for %d clusters", len(ep.Clusters), len(p.ClusterIDs))
 	}
 	var pubs []protocol.ClusterPubkey
 	next := 0
-	for i, c := range cls {
+	for i, id := range p.ClusterIDs {
 		set := &ep.Clusters[i]
-		if !bytes.Equal(set.Cluster, c.Cluster) || len(set.Pubkey) != 1216 {
+		if !bytes.Equal(set.Cluster, id) || len(set.Pubkey) != 1216 {
 			return protocol.Errorf(protocol.ErrBadGatekeeperMsg, "cluster key %d", i)
 		}
 		for j := range set.Seals {
 			r := &set.Seals[j].Recipient
-			if !bytes.Equal(r.Cluster, c.Cluster) {
-				return protocol.Errorf(protocol.ErrNotClusterMember, "key of cluster %x sealed for cluster %x", c.Cluster, r.Cluster)
+			if !bytes.Equal(r.Cluster, id) {
+				return protocol.Errorf(protocol.ErrNotClusterMember, "key of cluster %x sealed for cluster %x", id, r.Cluster)
 			}
 			if next >= len(members) || !sameRecipient(r, &members[next]) {
-				return protocol.Errorf(protocol.ErrWrongRecipient, "cluster %x seal %d to %x", c.Cluster, j, r.Worker)
+				return protocol.Errorf(protocol.ErrWrongRecipient, "cluster %x seal %d to %x", id, j, r.Worker)
 			}
 			next++
 		}
-		pubs = append(pubs, protocol.ClusterPubkey{Cluster: c.Cluster, Pubkey: set.Pubkey})
+		pubs = append(pubs, protocol.ClusterPubkey{Cluster: id, Pubkey: set.Pubkey})
 	}
 	if next != len(members) {
 		return protocol.Errorf(protocol.ErrWrongRecipient, "%d member seals for %d members", next, len(members))
@@ -211,6 +210,7 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 			return nil
 		}
 		r := protocol.Recipient{Worker: a.Worker, Key: a.Key, Role: role, Cluster: cluster}
+		waiting(ctx.State, a.Worker, ctx.Block.Height)
 		return emit(ctx, protocol.TopicServe, &protocol.ServeEvent{Epoch: e.Current, Recipients: []protocol.Recipient{r}})
 	case e.Pending != nil && a.Epoch == e.Pending.Epoch:
 		return nil // the window closed: the member will announce for the epoch once current

@@ -38,8 +38,12 @@ func askForProposal(ctx *module.Context, e *epochState) error {
 	p := e.Pending
 	p.Phase = protocol.PhasePropose
 	p.Recipients = recipients(ctx.State, p.Epoch)
+	p.ClusterIDs = nil
+	for _, c := range clusters(ctx.State) {
+		p.ClusterIDs = append(p.ClusterIDs, c.Cluster)
+	}
 	saveEpoch(ctx.State, e)
-	return emit(ctx, protocol.TopicRotation, &protocol.RotationEvent{Epoch: p.Epoch, Phase: protocol.PhasePropose, Emergency: p.Emergency, Recipients: p.Recipients})
+	return emit(ctx, protocol.TopicRotation, &protocol.RotationEvent{Epoch: p.Epoch, Phase: protocol.PhasePropose, Emergency: p.Emergency, Recipients: p.Recipients, ClusterIDs: p.ClusterIDs})
 }
 
 // EndBlock moves rotations along: automatic triggers, the end of the
@@ -47,10 +51,14 @@ func askForProposal(ctx *module.Context, e *epochState) error {
 func (*Module) EndBlock(ctx *module.Context) error {
 	e := loadEpoch(ctx.State)
 	h := ctx.Block.Height
+	since, someoneWaits := longestWait(ctx.State)
 	switch {
-	case e.Pending == nil && e.Current > 0 && !e.Lost && !anyHolder(ctx.State):
-		// Every gatekeeper restarted: nobody holds the current secret.
+	case e.Pending == nil && e.Current > 0 && !e.Lost && !anyHolder(ctx.State),
+		e.Pending == nil && e.Current > 0 && !e.Lost && someoneWaits && h-since >= int64(ctx.Params.ServeTimeout) && len(activeGatekeepers(ctx.State)) > 0:
+		// Nobody holds the current secret any more (every gatekeeper
+		// restarted), or nobody answers those waiting for it: it is lost.
 		e.Lost = true
+		clearWaits(ctx.State)
 		return requestRotation(ctx, &e, true)
 	case e.Pending == nil && e.Current > 0 && ctx.Params.RotationInterval > 0 && h >= e.ActivatedAt+int64(ctx.Params.RotationInterval):
 		return requestRotation(ctx, &e, false)
@@ -128,8 +136,21 @@ func activate(ctx *module.Context, e *epochState) error {
 			unserved = append(unserved, r)
 		}
 	}
+	clearWaits(ctx.State)
 	if len(unserved) > 0 {
-		return emit(ctx, protocol.TopicServe, &protocol.ServeEvent{Epoch: e.Current, Recipients: unserved})
+		for _, r := range unserved {
+			waiting(ctx.State, r.Worker, ctx.Block.Height)
+		}
+		if err := emit(ctx, protocol.TopicServe, &protocol.ServeEvent{Epoch: e.Current, Recipients: unserved}); err != nil {
+			return err
+		}
+	}
+	// A cluster created while this epoch was being proposed has no key in
+	// it: rotate again so that it gets one.
+	for _, c := range clusters(ctx.State) {
+		if !clusterHasKey(e, c.Cluster) {
+			return requestRotation(ctx, e, false)
+		}
 	}
 	return nil
 }
@@ -139,6 +160,7 @@ func activate(ctx *module.Context, e *epochState) error {
 func serve(ctx *module.Context, epoch uint64, worker []byte) error {
 	for _, r := range recipients(ctx.State, 0) {
 		if bytes.Equal(r.Worker, worker) {
+			waiting(ctx.State, worker, ctx.Block.Height)
 			return emit(ctx, protocol.TopicServe, &protocol.ServeEvent{Epoch: epoch, Recipients: []protocol.Recipient{r}})
 		}
 	}
@@ -158,6 +180,7 @@ func KeyChanged(ctx *module.Context, rec *protocol.WorkerRecord) error {
 		kv(ctx.State).Delete(join(prefixServed, u64(e.Current), rec.Pubkey))
 	}
 	kv(ctx.State).Delete(join(prefixAnnounce, rec.Pubkey))
+	kv(ctx.State).Delete(join(prefixWait, rec.Pubkey))
 	if rec.Status != protocol.StatusActive {
 		return nil
 	}
@@ -167,7 +190,7 @@ func KeyChanged(ctx *module.Context, rec *protocol.WorkerRecord) error {
 			return err
 		}
 	}
-	if e.Current > 0 && !e.Lost && anyHolder(ctx.State) {
+	if e.Current > 0 && !e.Lost {
 		role, cluster, _ := roleOf(ctx.State, rec.Pubkey)
 		if role == protocol.RoleGatekeeper || clusterHasKey(&e, cluster) {
 			return serve(ctx, e.Current, rec.Pubkey)

@@ -61,7 +61,7 @@ func Write(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	o.Validators = n
 	o.BlockTime = blockTime
 	o.BasePort = FreePortBase(t, n)
-	o.DevAccounts = 3
+	o.DevAccounts = 8
 	dir := t.TempDir()
 	homes := make([]string, n)
 	for i := range homes {

@@ -81,7 +81,7 @@ func (q *Queue) Deliver(_ dispatch.Block, m *protocol.Message) error {
 // when after is negative), in order.
 func (q *Queue) After(after int64, limit int) [][]byte {
 	var out [][]byte
-	for _, seq := range q.pending.Keys() {
+	for _, seq := range q.pending.CommittedKeys() {
 		if int64(seq) <= after {
 			continue
 		}

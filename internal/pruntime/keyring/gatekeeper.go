@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,13 +22,14 @@ import (
 // secret is fresh) but delivers keys only while it holds the epoch secret,
 // so a restarted gatekeeper stays silent until it is served again.
 
-func recipientsID(rs []protocol.Recipient) string {
-	sum := sha256.Sum256(protocol.MustMarshal(rs))
-	return hex.EncodeToString(sum[:8])
-}
-
-func proposalID(epoch uint64, rs []protocol.Recipient) string {
-	return fmt.Sprintf("proposal/%d/%s", epoch, recipientsID(rs))
+// proposalID names a proposal by epoch, recipients and clusters: a proposal
+// asked for again with other recipients or clusters is another message.
+func proposalID(epoch uint64, rs []protocol.Recipient, clusters [][]byte) string {
+	sum := sha256.Sum256(protocol.MustMarshal(&struct {
+		R []protocol.Recipient `cbor:"r"`
+		C [][]byte             `cbor:"c"`
+	}{rs, clusters}))
+	return fmt.Sprintf("proposal/%d/%s", epoch, hex.EncodeToString(sum[:8]))
 }
 
 func deliveryID(epoch uint64, r *protocol.Recipient) string {
@@ -44,15 +46,17 @@ func logicalID(p *protocol.GatekeeperPayload) (string, *protocol.EpochProposal, 
 			return "", nil, nil, err
 		}
 		var rs []protocol.Recipient
+		var cs [][]byte
 		for _, s := range ep.Secrets {
 			rs = append(rs, s.Recipient)
 		}
 		for _, c := range ep.Clusters {
+			cs = append(cs, c.Cluster)
 			for _, s := range c.Seals {
 				rs = append(rs, s.Recipient)
 			}
 		}
-		return proposalID(ep.Epoch, rs), &ep, nil, nil
+		return proposalID(ep.Epoch, rs, cs), &ep, nil, nil
 	case protocol.GatekeeperDelivery:
 		var d protocol.KeyDelivery
 		if err := protocol.Unmarshal(p.Body, &d); err != nil {
@@ -64,31 +68,75 @@ func logicalID(p *protocol.GatekeeperPayload) (string, *protocol.EpochProposal, 
 }
 
 // emit queues a gatekeeper message under the next free sequence number.
-func (k *Keyring) emit(id, kind string, body []byte) {
+// entry carries what the message is about (epoch, recipient), so that it
+// can be dropped when it becomes moot.
+func (k *Keyring) emit(id, kind string, body []byte, entry outboxEntry) {
 	if _, ok := k.outbox.Get(id); ok {
 		return
 	}
 	signed := protocol.GatekeeperSigned{ChainID: k.chainID, Kind: kind, Body: body}
 	p := protocol.GatekeeperPayload{Kind: kind, Body: body, Signer: k.pub, Sig: protocol.Sign(k.identity, protocol.SigGatekeeper, protocol.MustMarshal(&signed))}
-	k.queue(id, protocol.MustMarshal(&p))
+	entry.payload = protocol.MustMarshal(&p)
+	entry.seq = max(k.gkNext.Get(), k.engine.PendingNextSeq(protocol.GatekeeperOrigin()))
+	k.sign(id, entry)
 }
 
-func (k *Keyring) queue(id string, payload []byte) {
-	seq := max(k.gkNext.Get(), k.engine.PendingNextSeq(protocol.GatekeeperOrigin()))
-	sm := protocol.SignMessage(k.identity, k.chainID, protocol.Message{Origin: protocol.GatekeeperOrigin(), Topic: protocol.TopicGatekeeper, Seq: seq, Payload: payload})
-	k.outbox.Set(id, outboxEntry{seq: seq, payload: payload, signed: protocol.MustMarshal(&sm)})
-	k.gkNext.Set(seq + 1)
+// sign (re)signs an outbox entry under its sequence number.
+func (k *Keyring) sign(id string, e outboxEntry) {
+	sm := protocol.SignMessage(k.identity, k.chainID, protocol.Message{Origin: protocol.GatekeeperOrigin(), Topic: protocol.TopicGatekeeper, Seq: e.seq, Payload: e.payload})
+	e.signed = protocol.MustMarshal(&sm)
+	k.outbox.Set(id, e)
+	k.gkNext.Set(max(k.gkNext.Get(), e.seq+1))
+}
+
+// drop removes the pending messages that became moot (a retired or lost
+// epoch, a recipient whose key changed): the chain would refuse them, and a
+// refused message would hold back every one behind it.
+func (k *Keyring) drop(moot func(outboxEntry) bool) {
+	changed := false
+	for _, id := range k.outbox.Keys() {
+		if e, _ := k.outbox.Get(id); moot(e) {
+			k.outbox.Delete(id)
+			changed = true
+		}
+	}
+	if changed {
+		k.renumber()
+	}
+}
+
+// renumber gives the pending messages consecutive sequence numbers from the
+// chain's next one, in their current order. Every gatekeeper sees the same
+// landings and drops, so they number the same logical messages alike.
+func (k *Keyring) renumber() {
+	ids := k.outbox.Keys()
+	slices.SortFunc(ids, func(a, b string) int {
+		ea, _ := k.outbox.Get(a)
+		eb, _ := k.outbox.Get(b)
+		return cmp.Compare(ea.seq, eb.seq)
+	})
+	next := k.engine.PendingNextSeq(protocol.GatekeeperOrigin())
+	k.gkNext.Set(next)
+	for _, id := range ids {
+		e, _ := k.outbox.Get(id)
+		if e.seq != next {
+			e.seq = next
+			k.sign(id, e)
+		}
+		next++
+	}
+	k.gkNext.Set(next)
 }
 
 // Outbox returns the pending gatekeeper messages (committed), in sequence
 // order, as canonical SignedMessages.
 func (k *Keyring) Outbox() [][]byte {
 	var es []outboxEntry
-	for _, id := range k.outbox.Keys() {
+	for _, id := range k.outbox.CommittedKeys() {
 		e, _ := k.outbox.CommittedGet(id)
 		es = append(es, e)
 	}
-	slices.SortFunc(es, func(a, b outboxEntry) int { return int(a.seq) - int(b.seq) })
+	slices.SortFunc(es, func(a, b outboxEntry) int { return cmp.Compare(a.seq, b.seq) })
 	out := make([][]byte, len(es))
 	for i, e := range es {
 		out[i] = e.signed
@@ -108,7 +156,7 @@ func (k *Keyring) propose(ev *protocol.RotationEvent) error {
 	}) {
 		return nil
 	}
-	id := proposalID(ev.Epoch, ev.Recipients)
+	id := proposalID(ev.Epoch, ev.Recipients, ev.ClusterIDs)
 	for _, other := range k.outbox.Keys() {
 		if other != id && bytes.HasPrefix([]byte(other), fmt.Appendf(nil, "proposal/%d/", ev.Epoch)) {
 			k.outbox.Delete(other) // asked again with other recipients
@@ -130,17 +178,16 @@ func (k *Keyring) propose(ev *protocol.RotationEvent) error {
 		}
 		ep.Secrets = append(ep.Secrets, s)
 	}
-	for _, cid := range k.clusters.Keys() {
-		c, _ := k.clusters.Get(cid)
-		seed := protocol.DeriveSeed(secret, "cluster", c.Cluster)
+	for _, cluster := range ev.ClusterIDs {
+		seed := protocol.DeriveSeed(secret, "cluster", cluster)
 		pub, err := protocol.DerivePublicKey(seed)
 		if err != nil {
 			return err
 		}
-		set := protocol.ClusterKeySet{Cluster: c.Cluster, Pubkey: pub}
+		set := protocol.ClusterKeySet{Cluster: cluster, Pubkey: pub}
 		for i := range ev.Recipients {
 			r := &ev.Recipients[i]
-			if r.Role == protocol.RoleMember && bytes.Equal(r.Cluster, c.Cluster) {
+			if r.Role == protocol.RoleMember && bytes.Equal(r.Cluster, cluster) {
 				s, err := k.seal(ev.Epoch, r, seed)
 				if err != nil {
 					return err
@@ -150,7 +197,7 @@ func (k *Keyring) propose(ev *protocol.RotationEvent) error {
 		}
 		ep.Clusters = append(ep.Clusters, set)
 	}
-	k.emit(id, protocol.GatekeeperProposal, protocol.MustMarshal(&ep))
+	k.emit(id, protocol.GatekeeperProposal, protocol.MustMarshal(&ep), outboxEntry{epoch: ev.Epoch})
 	k.candidates.Set(ev.Epoch, secret)
 	return nil
 }
@@ -172,6 +219,10 @@ func (k *Keyring) serve(ev *protocol.ServeEvent) error {
 	}
 	for i := range ev.Recipients {
 		r := &ev.Recipients[i]
+		// A delivery to this worker's previous key is moot now.
+		k.drop(func(e outboxEntry) bool {
+			return e.epoch == ev.Epoch && bytes.Equal(e.worker, r.Worker) && !bytes.Equal(e.key, r.Key)
+		})
 		key := secret
 		if r.Role == protocol.RoleMember {
 			key = protocol.DeriveSeed(secret, "cluster", r.Cluster)
@@ -180,7 +231,8 @@ func (k *Keyring) serve(ev *protocol.ServeEvent) error {
 		if err != nil {
 			return err
 		}
-		k.emit(deliveryID(ev.Epoch, r), protocol.GatekeeperDelivery, protocol.MustMarshal(&protocol.KeyDelivery{Epoch: ev.Epoch, Seal: s}))
+		k.emit(deliveryID(ev.Epoch, r), protocol.GatekeeperDelivery, protocol.MustMarshal(&protocol.KeyDelivery{Epoch: ev.Epoch, Seal: s}),
+			outboxEntry{epoch: ev.Epoch, worker: r.Worker, key: r.Key})
 	}
 	return nil
 }
@@ -205,7 +257,7 @@ func (k *Keyring) gatekeeperMessage(m *protocol.Message) error {
 	}
 	mine, wasMine := k.outbox.Get(id)
 	k.outbox.Delete(id)
-	k.renumber(m.Seq)
+	k.renumber()
 	switch {
 	case ep != nil:
 		return k.landedProposal(ep, wasMine && bytes.Equal(mine.payload, m.Payload))
@@ -223,28 +275,6 @@ func (k *Keyring) gatekeeperMessage(m *protocol.Message) error {
 func (k *Keyring) refuse(m *protocol.Message, err error) error {
 	k.log.Error("ignoring a gatekeeper message", "seq", m.Seq, "err", err)
 	return nil
-}
-
-// renumber gives the pending messages whose sequence number was taken a
-// fresh one.
-func (k *Keyring) renumber(landed uint64) {
-	k.gkNext.Set(max(k.gkNext.Get(), landed+1))
-	var taken []string
-	for _, id := range k.outbox.Keys() {
-		if e, _ := k.outbox.Get(id); e.seq <= landed {
-			taken = append(taken, id)
-		}
-	}
-	slices.SortFunc(taken, func(a, b string) int {
-		ea, _ := k.outbox.Get(a)
-		eb, _ := k.outbox.Get(b)
-		return int(ea.seq) - int(eb.seq)
-	})
-	for _, id := range taken {
-		e, _ := k.outbox.Get(id)
-		k.outbox.Delete(id)
-		k.queue(id, e.payload)
-	}
 }
 
 // landedProposal takes the canonical proposal of an epoch: this worker's

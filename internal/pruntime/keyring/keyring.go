@@ -35,7 +35,7 @@ type Keyring struct {
 	out      *egress.Queue
 	engine   *dispatch.Engine
 	log      *slog.Logger
-	outcomes func(outcome string)
+	outcomes func(epoch uint64, outcome string)
 
 	// Public view, checkpointed.
 	gatekeepers *state.Map[string, bool]
@@ -62,6 +62,9 @@ type EpochView struct {
 
 type outboxEntry struct {
 	seq     uint64
+	epoch   uint64
+	worker  []byte // delivery recipient
+	key     []byte // delivery recipient's key
 	payload []byte // canonical GatekeeperPayload
 	signed  []byte // canonical SignedMessage
 }
@@ -75,7 +78,7 @@ type Config struct {
 	Engine   *dispatch.Engine
 	Logger   *slog.Logger
 	// Outcomes, if set, is told the outcome of every cluster command.
-	Outcomes func(outcome string)
+	Outcomes func(epoch uint64, outcome string)
 }
 
 // New returns a keyring whose changes belong to tx.
@@ -115,7 +118,7 @@ func (k *Keyring) HoldsCurrent() bool {
 	if _, ok := k.secrets.CommittedGet(cur); ok {
 		return true
 	}
-	for _, id := range k.seeds.Keys() {
+	for _, id := range k.seeds.CommittedKeys() {
 		if e, _, ok := splitSeedKey(id); ok && e == cur {
 			return true
 		}
@@ -128,6 +131,8 @@ func (k *Keyring) Wants(m *protocol.Message) bool {
 	switch m.Topic {
 	case protocol.TopicGatekeepers, protocol.TopicClusters, protocol.TopicRotation, protocol.TopicServe, protocol.TopicCommand:
 		return m.Origin.Kind == protocol.OriginModule && string(m.Origin.ID) == protocol.ModuleKeys
+	case protocol.TopicWorker:
+		return m.Origin.Kind == protocol.OriginModule && string(m.Origin.ID) == protocol.ModuleRegistry
 	case protocol.TopicGatekeeper:
 		return m.Origin.Kind == protocol.OriginGatekeeper
 	}
@@ -176,6 +181,16 @@ func (k *Keyring) Deliver(b dispatch.Block, m *protocol.Message) error {
 		return k.command(m.Seq, &c)
 	case protocol.TopicGatekeeper:
 		return k.gatekeeperMessage(m)
+	case protocol.TopicWorker:
+		var ev protocol.WorkerEvent
+		if err := protocol.Unmarshal(m.Payload, &ev); err != nil {
+			return err
+		}
+		if ev.Kind == protocol.WorkerExpired || ev.Kind == protocol.WorkerRevoked {
+			// Deliveries to it would be refused and block the ones behind.
+			k.drop(func(e outboxEntry) bool { return bytes.Equal(e.worker, ev.Worker.Pubkey) })
+		}
+		return nil
 	}
 	return nil
 }
@@ -206,6 +221,7 @@ func (k *Keyring) rotation(ev *protocol.RotationEvent) error {
 		v.Pending = ev.Epoch
 		if ev.Lost > 0 {
 			v.Lost = ev.Lost
+			k.drop(func(e outboxEntry) bool { return e.epoch <= ev.Lost })
 		}
 		k.epoch.Set(v)
 		if !k.isGatekeeper() && k.myCluster() == nil {
@@ -293,6 +309,7 @@ func (k *Keyring) activate(ev *protocol.RotationEvent) error {
 			k.seeds.Delete(id)
 		}
 	}
+	k.drop(func(e outboxEntry) bool { return e.epoch < ev.Epoch })
 	if prev != 0 {
 		k.log.Info("key epoch activated; previous epoch erased", "epoch", ev.Epoch, "previous", prev)
 	}
@@ -344,7 +361,7 @@ func (k *Keyring) command(seq uint64, c *protocol.ClusterCommand) error {
 		}
 	}
 	if k.outcomes != nil {
-		k.outcomes(res.Outcome)
+		k.outcomes(c.Epoch, res.Outcome)
 	}
 	return k.out.Emit(protocol.ClusterResultTopic(c.Cluster), protocol.MustMarshal(&res))
 }
@@ -367,10 +384,10 @@ type Snapshot struct {
 // Snapshot returns the committed public view.
 func (k *Keyring) Snapshot() Snapshot {
 	var s Snapshot
-	for _, g := range k.gatekeepers.Keys() {
+	for _, g := range k.gatekeepers.CommittedKeys() {
 		s.Gatekeepers = append(s.Gatekeepers, []byte(g))
 	}
-	for _, id := range k.clusters.Keys() {
+	for _, id := range k.clusters.CommittedKeys() {
 		c, _ := k.clusters.CommittedGet(id)
 		s.Clusters = append(s.Clusters, c)
 	}
@@ -403,15 +420,15 @@ func (k *Keyring) SecretsForTest() map[string][]byte {
 		}
 	}
 	add("encryption private key", k.enc.Committed())
-	for _, e := range k.next.Keys() {
+	for _, e := range k.next.CommittedKeys() {
 		n, _ := k.next.CommittedGet(e)
 		add(fmt.Sprintf("announced key %d", e), n)
 	}
-	for _, e := range k.secrets.Keys() {
+	for _, e := range k.secrets.CommittedKeys() {
 		s, _ := k.secrets.CommittedGet(e)
 		out[fmt.Sprintf("epoch secret %d", e)] = s
 	}
-	for _, id := range k.seeds.Keys() {
+	for _, id := range k.seeds.CommittedKeys() {
 		s, _ := k.seeds.CommittedGet(id)
 		out["cluster seed "+id] = s
 	}

@@ -22,11 +22,15 @@ type Server struct {
 	PrivateAddr string
 	PublicAddr  string
 	listeners   *api.Listeners
+	opts        []Option
 }
+
+// Option adjusts the runtime's configuration.
+type Option func(*pruntime.Config)
 
 // Start opens a pRuntime with the sim TEE on dir and serves it. Empty
 // addresses pick free ports.
-func Start(t testing.TB, dir, privateAddr, publicAddr string) *Server {
+func Start(t testing.TB, dir, privateAddr, publicAddr string, opts ...Option) *Server {
 	t.Helper()
 	if privateAddr == "" {
 		privateAddr = "127.0.0.1:0"
@@ -38,7 +42,11 @@ func Start(t testing.TB, dir, privateAddr, publicAddr string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := pruntime.Open(pruntime.Config{DataDir: dir, TEE: provider, Logger: logging.Discard(), CheckpointEvery: 20})
+	cfg := pruntime.Config{DataDir: dir, TEE: provider, Logger: logging.Discard(), CheckpointEvery: 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	rt, err := pruntime.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +54,7 @@ func Start(t testing.TB, dir, privateAddr, publicAddr string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, Dir: dir, Runtime: rt, PrivateAddr: ls.PrivateAddr, PublicAddr: ls.PublicAddr, listeners: ls}
+	s := &Server{t: t, Dir: dir, Runtime: rt, PrivateAddr: ls.PrivateAddr, PublicAddr: ls.PublicAddr, listeners: ls, opts: opts}
 	t.Cleanup(s.Crash)
 	return s
 }
@@ -68,5 +76,5 @@ func (s *Server) Crash() {
 func (s *Server) Restart() *Server {
 	s.t.Helper()
 	s.Crash()
-	return Start(s.t, s.Dir, s.PrivateAddr, s.PublicAddr)
+	return Start(s.t, s.Dir, s.PrivateAddr, s.PublicAddr, s.opts...)
 }

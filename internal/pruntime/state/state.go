@@ -78,9 +78,27 @@ func (m *Map[K, V]) commit() {
 
 func (m *Map[K, V]) rollback() { clear(m.pending) }
 
-// Keys returns the committed keys in order. Uncommitted changes are not
-// included: snapshots and reads from other goroutines happen between blocks.
-func (m *Map[K, V]) Keys() []K { return slices.Sorted(maps.Keys(m.m)) }
+// Keys returns the keys in order as Get sees them: committed keys with
+// uncommitted additions and deletions applied. Use it while a block is
+// being applied.
+func (m *Map[K, V]) Keys() []K {
+	keys := make(map[K]struct{}, len(m.m)+len(m.pending))
+	for k := range m.m {
+		keys[k] = struct{}{}
+	}
+	for k, p := range m.pending {
+		if p == nil {
+			delete(keys, k)
+		} else {
+			keys[k] = struct{}{}
+		}
+	}
+	return slices.Sorted(maps.Keys(keys))
+}
+
+// CommittedKeys returns the committed keys in order: what readers between
+// blocks (snapshots, API answers) see.
+func (m *Map[K, V]) CommittedKeys() []K { return slices.Sorted(maps.Keys(m.m)) }
 
 // Snapshot returns a copy of the committed contents.
 func (m *Map[K, V]) Snapshot() map[K]V { return maps.Clone(m.m) }

@@ -52,8 +52,11 @@ func TestMapCommittedReadsIgnorePendingChanges(t *testing.T) {
 	wantGet(t, `CommittedGet("b")`, v, ok, 2, true)
 	v, ok = m.CommittedGet("c")
 	wantGet(t, `CommittedGet("c")`, v, ok, 0, false)
-	if got := m.Keys(); !slices.Equal(got, []string{"a", "b"}) {
-		t.Errorf("Keys() = %q, want [a b]", got)
+	if got := m.CommittedKeys(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("CommittedKeys() = %q, want [a b]", got)
+	}
+	if got := m.Keys(); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("Keys() = %q, want the pending view [a c]", got)
 	}
 	if got, want := m.Snapshot(), map[string]int{"a": 1, "b": 2}; !maps.Equal(got, want) {
 		t.Errorf("Snapshot() = %v, want %v", got, want)

@@ -1,0 +1,434 @@
+package keyring_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phala-go/phala/internal/chain/nodetest"
+	"github.com/phala-go/phala/internal/logging"
+	"github.com/phala-go/phala/internal/pherry"
+	"github.com/phala-go/phala/internal/pherry/fetch"
+	"github.com/phala-go/phala/internal/pruntime"
+	"github.com/phala-go/phala/internal/pruntime/pruntimetest"
+	"github.com/phala-go/phala/protocol"
+	"github.com/phala-go/phala/sdk"
+)
+
+// outcomes records what a worker made of each cluster command, by epoch.
+type outcomes struct {
+	mu sync.Mutex
+	by map[uint64]map[string]int
+}
+
+func (o *outcomes) observe(epoch uint64, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.by == nil {
+		o.by = map[uint64]map[string]int{}
+	}
+	if o.by[epoch] == nil {
+		o.by[epoch] = map[string]int{}
+	}
+	o.by[epoch][outcome]++
+}
+
+func (o *outcomes) count(epoch uint64, outcome string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.by[epoch][outcome]
+}
+
+// okBefore counts commands of epochs below current that were opened.
+func (o *outcomes) okBefore(current uint64) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for e, m := range o.by {
+		if e < current {
+			n += m[protocol.OutcomeOK]
+		}
+	}
+	return n
+}
+
+// worker is a pRuntime with its own pherry.
+type worker struct {
+	name   string
+	pr     *pruntimetest.Server
+	out    *outcomes
+	cancel context.CancelFunc
+	done   chan error
+	op     *sdk.Key
+	env    *env
+}
+
+func (w *worker) pub() []byte { return w.pr.Runtime.Info().WorkerPubkey }
+
+// debugLog logs to stderr when KEYS_DEBUG is set.
+func debugLog(name string) *slog.Logger {
+	if os.Getenv("KEYS_DEBUG") == "" {
+		return logging.Discard()
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("w", name)
+}
+
+func (w *worker) startRelay() {
+	r, err := pherry.New(pherry.Config{NodeRPC: w.env.tn.RPCAddr(0), PRuntime: w.pr.PrivateAddr, Operator: w.op, RPCBatchLimit: 200,
+		Logger: debugLog(w.name + "/pherry"), Poll: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
+	if err != nil {
+		w.env.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan error, 1)
+	go func() { w.done <- r.Run(ctx) }()
+}
+
+// stop kills the worker: pherry stopped, pRuntime crashed (no final
+// checkpoint, memory gone).
+func (w *worker) stop() {
+	if w.cancel != nil {
+		w.cancel()
+		<-w.done
+		w.cancel = nil
+	}
+	w.pr.Crash()
+}
+
+// restart brings the worker back on its data dir, as after a crash.
+func (w *worker) restart() {
+	w.pr = w.pr.Restart()
+	w.startRelay()
+}
+
+// env is a chain with workers and governance.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	tn    *nodetest.Testnet
+	c     *sdk.Client
+	payer *sdk.Key
+	user  *sdk.Key
+	ops   []*sdk.Key
+	mu    sync.Mutex
+	all   []*worker
+}
+
+func newEnv(t *testing.T) *env {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	e := &env{t: t, ctx: ctx, tn: tn, c: tn.Client(ctx, 0), payer: tn.Keys.Dev[0], user: tn.Keys.Dev[1], ops: tn.Keys.Dev[2:]}
+	t.Cleanup(func() {
+		for _, w := range e.all {
+			w.stop()
+		}
+	})
+	// Quick rotations, and a short patience before declaring a secret lost.
+	p := protocol.DefaultParams()
+	p.AllowSimAttestation, p.AnnounceWindow, p.ActivationDelay, p.ServeTimeout = true, 3, 3, 15
+	e.gov(protocol.ActionSetParams, protocol.SetParamsArgs{Params: p})
+	return e
+}
+
+func (e *env) gov(kind string, args any) {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	nonce, err := e.c.GovNonce(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	call, err := sdk.GovExecute(e.c.ChainID(), nonce, kind, args, e.tn.Keys.Admin)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := e.c.Send(e.ctx, e.payer, call)
+	if err != nil || res.Err != nil {
+		e.t.Fatalf("%s: %v %v", kind, err, res)
+	}
+}
+
+// startWorker starts a pRuntime and its pherry and waits until it is
+// registered.
+func (e *env) startWorker(name string) *worker {
+	e.t.Helper()
+	w := &worker{name: name, out: &outcomes{}, env: e, op: e.ops[len(e.all)%len(e.ops)]}
+	w.pr = pruntimetest.Start(e.t, filepath.Join(e.t.TempDir(), name), "", "", func(c *pruntime.Config) {
+		c.CheckpointEvery = 10
+		c.CommandObserver = w.out.observe
+		c.Logger = debugLog(name)
+	})
+	w.startRelay()
+	e.all = append(e.all, w)
+	e.waitFor(name+" registered", func() bool { return w.pr.Runtime.Info().Registered })
+	return w
+}
+
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			info, _ := e.c.Epoch(context.Background())
+			h, _ := e.c.Height(context.Background())
+			var ws []string
+			for _, w := range e.all {
+				i := w.pr.Runtime.Info()
+				ws = append(ws, fmt.Sprintf("%s: synced %d epoch %d gk %v holds %v registered %v egress %d", w.name, i.SyncedHeight, i.Epoch, i.Gatekeeper, i.HoldsEpochKey, i.Registered, i.PendingEgress))
+			}
+			e.t.Fatalf("waiting for %s at height %d: chain epochs %+v; workers: %s", what, h, info, strings.Join(ws, "; "))
+		}
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("waiting for %s: %v", what, e.ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) epoch() *protocol.EpochInfo {
+	e.t.Helper()
+	info, err := e.c.Epoch(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info
+}
+
+// waitEpoch waits until epoch n is current on chain and every worker in
+// ws holds its key.
+func (e *env) waitEpoch(n uint64, ws ...*worker) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprintf("epoch %d", n), func() bool {
+		info, err := e.c.Epoch(e.ctx)
+		if err != nil || info.Current < n {
+			return false
+		}
+		for _, w := range ws {
+			i := w.pr.Runtime.Info()
+			if i.Epoch < n || !i.HoldsEpochKey {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// command sends a command to cluster and waits until w has answered it.
+func (e *env) command(cluster []byte, w *worker, text string) uint64 {
+	e.t.Helper()
+	res, epoch, err := e.c.SendCommand(e.ctx, e.user, cluster, []byte(text))
+	if err != nil || res.Err != nil {
+		e.t.Fatalf("command: %v %v", err, res)
+	}
+	before := w.out.count(epoch, protocol.OutcomeOK)
+	e.waitFor("command answered", func() bool { return w.out.count(epoch, protocol.OutcomeOK) > before })
+	return epoch
+}
+
+// copyNewCheckpoints copies every checkpoint file of dir into keep,
+// returning the paths copied so far.
+func copyNewCheckpoints(t *testing.T, dir, keep string, seen map[string]string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "checkpoint-*.sealed"))
+	for _, f := range files {
+		if _, ok := seen[f]; ok {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		dst := filepath.Join(keep, fmt.Sprintf("%03d-%s", len(seen), filepath.Base(f)))
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		seen[f] = dst
+	}
+}
+
+// scanForSecrets fails if any file below dirs holds any secret, raw or hex.
+func scanForSecrets(t *testing.T, secrets map[string][]byte, dirs ...string) int {
+	t.Helper()
+	files := 0
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Base(p) == "sim-seal-secret" {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			files++
+			for name, s := range secrets {
+				if len(s) < 16 {
+					continue
+				}
+				if bytes.Contains(b, s) || bytes.Contains(bytes.ToLower(b), []byte(fmt.Sprintf("%x", s))) {
+					t.Errorf("%s found in %s", name, p)
+				}
+			}
+			return nil
+		})
+	}
+	return files
+}
+
+func collect(into map[string][]byte, ws ...*worker) {
+	for _, w := range ws {
+		for k, v := range w.pr.Runtime.SecretsForTest() {
+			into[w.name+": "+k] = append([]byte(nil), v...)
+		}
+	}
+}
+
+// TestReplayOfHistory runs a chain through several rotations with commands
+// under every epoch, then shows that neither a fresh genuine pRuntime fed
+// the whole history nor the worker restarted from any checkpoint it ever
+// wrote can open a command of a retired epoch, and that no secret ever
+// reached a file.
+func TestReplayOfHistory(t *testing.T) {
+	e := newEnv(t)
+	g1 := e.startWorker("gatekeeper1")
+	e.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: g1.pub()})
+	e.waitEpoch(1, g1)
+	e.gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
+	alpha := protocol.ClusterID("alpha")
+	e.waitEpoch(2, g1)
+	w1 := e.startWorker("member1")
+	e.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w1.pub()})
+	e.waitEpoch(2, g1, w1)
+
+	keep := t.TempDir()
+	seen := map[string]string{}
+	secrets := map[string][]byte{}
+	for epoch := uint64(2); epoch <= 5; epoch++ {
+		e.waitEpoch(epoch, g1, w1)
+		collect(secrets, g1, w1)
+		for i := range 2 {
+			if got := e.command(alpha, w1, fmt.Sprintf("epoch %d command %d", epoch, i)); got != epoch {
+				t.Fatalf("command sent under epoch %d, want %d", got, epoch)
+			}
+		}
+		copyNewCheckpoints(t, w1.pr.Dir, keep, seen)
+		if epoch < 5 {
+			e.gov(protocol.ActionRotate, protocol.RotateArgs{})
+		}
+	}
+	current := e.epoch().Current
+	if w1.out.okBefore(current) != 6 {
+		t.Fatalf("the live member opened %d commands of epochs 2..4, want 6", w1.out.okBefore(current))
+	}
+	// A command for a retired epoch is refused with its own code.
+	info := e.epoch()
+	stale := *info
+	stale.Current = current - 1
+	stale.Clusters = info.Clusters
+	args, err := sdk.SealCommand(e.c.ChainID(), &stale, alpha, e.user.Address(), []byte("late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodCommand, args)
+	if _, err := e.c.Send(e.ctx, e.user, call); !protocolIs(err, protocol.ErrRetiredEpoch) {
+		t.Fatalf("command for a retired epoch: %v", err)
+	}
+
+	// A fresh genuine pRuntime fed the whole history, even once made a
+	// member, opens nothing of a retired epoch.
+	fresh := e.startWorker("fresh")
+	e.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: fresh.pub()})
+	e.waitEpoch(current, fresh)
+	e.command(alpha, fresh, "after joining")
+	if n := fresh.out.okBefore(current); n != 0 {
+		t.Fatalf("a fresh pRuntime opened %d commands of retired epochs", n)
+	}
+	if fresh.out.count(current, protocol.OutcomeOK) != 1 {
+		t.Fatal("the fresh member does not open current commands")
+	}
+
+	// The member restarted from every checkpoint it wrote, each fed the
+	// rest of history: nothing of a retired epoch opens.
+	copyNewCheckpoints(t, w1.pr.Dir, keep, seen)
+	if len(seen) < 5 {
+		t.Fatalf("only %d checkpoints captured", len(seen))
+	}
+	collect(secrets, g1, w1, fresh)
+	var dirs []string
+	for _, copied := range seen {
+		dir := t.TempDir()
+		for _, f := range []string{"identity.sealed", "sim-seal-secret"} {
+			b, err := os.ReadFile(filepath.Join(w1.pr.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, f), b, 0o600)
+		}
+		os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o700)
+		b, _ := os.ReadFile(copied)
+		os.WriteFile(filepath.Join(dir, "checkpoints", strings.SplitN(filepath.Base(copied), "-", 2)[1]), b, 0o600)
+		replay := &outcomes{}
+		pr := pruntimetest.Start(t, dir, "", "", func(c *pruntime.Config) { c.CommandObserver = replay.observe })
+		syncToTip(t, e, pr)
+		if n := replay.okBefore(current); n != 0 {
+			t.Fatalf("restarted from %s: opened %d commands of retired epochs", filepath.Base(copied), n)
+		}
+		collect(secrets, &worker{name: "replay " + filepath.Base(copied), pr: pr})
+		pr.Crash()
+		dirs = append(dirs, dir)
+	}
+
+	// No secret at rest: every file any pRuntime wrote, checkpoints and
+	// their copies included.
+	dirs = append(dirs, keep, g1.pr.Dir, w1.pr.Dir, fresh.pr.Dir)
+	if n := scanForSecrets(t, secrets, dirs...); n < 10 {
+		t.Fatalf("only %d files scanned", n)
+	}
+	if len(secrets) < 10 {
+		t.Fatalf("only %d secrets collected", len(secrets))
+	}
+}
+
+// syncToTip feeds a pRuntime every block it lacks, directly (no pherry,
+// no registration: a sandboxed replay).
+func syncToTip(t *testing.T, e *env, pr *pruntimetest.Server) {
+	t.Helper()
+	f, err := fetchFor(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := e.c.Height(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		h := pr.Runtime.Info().SyncedHeight
+		if h >= tip {
+			return
+		}
+		end := min(h+100, tip) - 1
+		blocks, err := f.Blocks(e.ctx, h, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pr.Private().Sync(e.ctx, &protocol.SyncRequest{Blocks: blocks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func protocolIs(err error, want *protocol.Error) bool {
+	e, ok := protocol.CodeOf(err)
+	return ok && e.Is(want)
+}
+
+func fetchFor(e *env) (*fetch.Fetcher, error) { return fetch.Dial(e.tn.RPCAddr(0), 200) }
