@@ -391,4 +391,5 @@ var (
 	ErrRotationPending     = define(SpaceKeys, 16, "a rotation is already under way")
 	ErrNoGatekeepers       = define(SpaceKeys, 17, "no gatekeeper exists")
 	ErrCommandTooLarge     = define(SpaceKeys, 18, "command too large")
+	ErrAlreadyServed       = define(SpaceKeys, 19, "key already delivered to this recipient")
 )

@@ -169,6 +169,10 @@ func delivery(ctx *module.Context, d *protocol.KeyDelivery) error {
 	if !bytes.Equal(r.Key, key) && !late {
 		return protocol.Errorf(protocol.ErrWrongRecipient, "sealed to a key worker %x does not hold", r.Worker)
 	}
+	if prev, ok := served(ctx.State, e.Current, r.Worker); ok && sameRecipient(&prev, &r) {
+		// Another gatekeeper's copy landed first: this one is redundant.
+		return protocol.Errorf(protocol.ErrAlreadyServed, "worker %x already holds epoch %d at this key", r.Worker, e.Current)
+	}
 	markServed(ctx.State, e.Current, r)
 	if role == protocol.RoleGatekeeper {
 		setHolder(ctx.State, r.Worker, true)

@@ -432,3 +432,169 @@ func protocolIs(err error, want *protocol.Error) bool {
 }
 
 func fetchFor(e *env) (*fetch.Fetcher, error) { return fetch.Dial(e.tn.RPCAddr(0), 200) }
+
+// landed counts the gatekeeper messages on chain: proposals by epoch and
+// deliveries by epoch, worker and key.
+func landed(t *testing.T, e *env) (proposals map[uint64]int, deliveries map[string]int) {
+	t.Helper()
+	proposals, deliveries = map[uint64]int{}, map[string]int{}
+	tip, err := e.c.Height(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h := int64(0); h <= tip; h++ {
+		_, msgs, err := e.c.RawBlockMessages(e.ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Origin.Kind != protocol.OriginGatekeeper {
+				continue
+			}
+			var p protocol.GatekeeperPayload
+			if err := protocol.Unmarshal(m.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			switch p.Kind {
+			case protocol.GatekeeperProposal:
+				var ep protocol.EpochProposal
+				protocol.Unmarshal(p.Body, &ep)
+				proposals[ep.Epoch]++
+			case protocol.GatekeeperDelivery:
+				var d protocol.KeyDelivery
+				protocol.Unmarshal(p.Body, &d)
+				deliveries[fmt.Sprintf("%d/%x/%x", d.Epoch, d.Seal.Recipient.Worker, d.Seal.Recipient.Key[:8])]++
+			}
+		}
+	}
+	return proposals, deliveries
+}
+
+func checkLandedOnce(t *testing.T, e *env) {
+	t.Helper()
+	proposals, deliveries := landed(t, e)
+	if len(proposals) == 0 {
+		t.Fatal("no proposal landed")
+	}
+	for epoch, n := range proposals {
+		if n != 1 {
+			t.Errorf("epoch %d: %d proposals landed", epoch, n)
+		}
+	}
+	for k, n := range deliveries {
+		if n != 1 {
+			t.Errorf("delivery %s landed %d times", k, n)
+		}
+	}
+}
+
+func sameSecret(t *testing.T, epoch uint64, gks ...*worker) {
+	t.Helper()
+	name := fmt.Sprintf("epoch secret %d", epoch)
+	var first []byte
+	for _, g := range gks {
+		s := g.pr.Runtime.SecretsForTest()[name]
+		if len(s) != 32 {
+			t.Fatalf("%s does not hold %s", g.name, name)
+		}
+		if first == nil {
+			first = s
+		} else if !bytes.Equal(first, s) {
+			t.Fatalf("%s holds another %s", g.name, name)
+		}
+	}
+}
+
+// TestRedundantGatekeepers runs three gatekeepers: every rotation and
+// hand-over lands exactly once and all end with the same secret; a
+// rotation and a hand-over complete with one gatekeeper down; with all of
+// them down and one restarted, the lost secret is detected, an emergency
+// rotation happens and commands work again.
+func TestRedundantGatekeepers(t *testing.T) {
+	e := newEnv(t)
+	g1 := e.startWorker("gatekeeper1")
+	e.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: g1.pub()})
+	e.waitEpoch(1, g1)
+	g2, g3 := e.startWorker("gatekeeper2"), e.startWorker("gatekeeper3")
+	e.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: g2.pub()})
+	e.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: g3.pub()})
+	e.waitEpoch(1, g1, g2, g3)
+	sameSecret(t, 1, g1, g2, g3)
+	e.gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
+	alpha := protocol.ClusterID("alpha")
+	e.waitEpoch(2, g1, g2, g3)
+	sameSecret(t, 2, g1, g2, g3)
+	w1 := e.startWorker("member1")
+	e.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w1.pub()})
+	e.waitEpoch(2, w1)
+	e.command(alpha, w1, "three gatekeepers")
+	checkLandedOnce(t, e)
+
+	// A rotation with one gatekeeper down.
+	g2.stop()
+	e.gov(protocol.ActionRotate, protocol.RotateArgs{})
+	e.waitEpoch(3, g1, g3, w1)
+	sameSecret(t, 3, g1, g3)
+	e.command(alpha, w1, "one gatekeeper down")
+
+	// A hand-over to a newcomer with one gatekeeper down.
+	w2 := e.startWorker("member2")
+	e.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w2.pub()})
+	e.waitEpoch(3, w2)
+	e.command(alpha, w2, "newcomer served")
+
+	// The stopped gatekeeper comes back: it re-registers and is served.
+	g2.restart()
+	e.waitFor("gatekeeper2 served again", func() bool { i := g2.pr.Runtime.Info(); return i.Registered && i.HoldsEpochKey })
+	sameSecret(t, 3, g1, g2, g3)
+	checkLandedOnce(t, e)
+
+	// Every gatekeeper down, then one back: nobody can hand it the secret.
+	g1.stop()
+	g2.stop()
+	g3.stop()
+	g1.restart()
+	e.waitFor("the secret of epoch 3 declared lost", func() bool { i := e.epoch(); return i.Lost || i.Current > 3 })
+	if info := e.epoch(); info.Lost && info.Current == 3 {
+		// Commands pending for the lost epoch fail with a clear error.
+		args, err := sdk.SealCommand(e.c.ChainID(), info, alpha, e.user.Address(), []byte("lost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodCommand, args)
+		if _, err := e.c.Send(e.ctx, e.user, call); !protocolIs(err, protocol.ErrEpochLost) {
+			t.Fatalf("command for the lost epoch: %v", err)
+		}
+	}
+	e.waitEpoch(4, g1, w1, w2)
+	if !emergencyRotation(t, e, 4) {
+		t.Fatal("epoch 4 did not come from an emergency rotation")
+	}
+	e.command(alpha, w1, "after the emergency rotation")
+	e.command(alpha, w2, "after the emergency rotation")
+	checkLandedOnce(t, e)
+}
+
+// emergencyRotation reports whether the chain announced epoch's rotation as
+// an emergency.
+func emergencyRotation(t *testing.T, e *env, epoch uint64) bool {
+	t.Helper()
+	tip, _ := e.c.Height(e.ctx)
+	for h := int64(0); h <= tip; h++ {
+		_, msgs, err := e.c.RawBlockMessages(e.ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Topic != protocol.TopicRotation {
+				continue
+			}
+			var ev protocol.RotationEvent
+			protocol.Unmarshal(m.Payload, &ev)
+			if ev.Epoch == epoch && ev.Phase == protocol.PhaseAnnounce {
+				return ev.Emergency && ev.Lost == epoch-1
+			}
+		}
+	}
+	return false
+}
