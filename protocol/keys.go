@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // The HPKE suite of every encryption in the system (DESIGN section 4.3):
@@ -27,34 +29,89 @@ func HPKEPublicKey(b []byte) (hpke.PublicKey, error) {
 // HPKESeal encrypts plaintext to recipient (a serialized X-Wing public key)
 // under info and aad, returning enc || ciphertext.
 func HPKESeal(recipient []byte, info, aad, plaintext []byte) ([]byte, error) {
+	sealed, _, err := HPKESealExport(recipient, info, aad, plaintext)
+	return sealed, err
+}
+
+// HPKESealExport is HPKESeal that also returns the context's reply secret
+// (RFC 9180 section 5.3, exporter context ReplyExporter): the recipient
+// derives the same secret, so it can answer without knowing a key of the
+// sender's.
+func HPKESealExport(recipient []byte, info, aad, plaintext []byte) (sealed, secret []byte, err error) {
 	pk, err := HPKEPublicKey(recipient)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_, kdf, aead := hpkeSuite()
 	enc, s, err := hpke.NewSender(pk, kdf, aead, info)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ct, err := s.Seal(aad, plaintext)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(enc, ct...), nil
+	secret, err = s.Export(ReplyExporter, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(enc, ct...), secret, nil
 }
 
 // HPKEOpen decrypts what HPKESeal produced for priv's public key.
 func HPKEOpen(priv hpke.PrivateKey, info, aad, sealed []byte) ([]byte, error) {
+	pt, _, err := HPKEOpenExport(priv, info, aad, sealed)
+	return pt, err
+}
+
+// HPKEOpenExport decrypts what HPKESealExport produced and returns the
+// same reply secret.
+func HPKEOpenExport(priv hpke.PrivateKey, info, aad, sealed []byte) (plaintext, secret []byte, err error) {
 	kem, kdf, aead := hpkeSuite()
 	n := encLen(kem)
 	if len(sealed) < n {
-		return nil, fmt.Errorf("hpke: sealed data too short")
+		return nil, nil, fmt.Errorf("hpke: sealed data too short")
 	}
 	r, err := hpke.NewRecipient(sealed[:n], priv, kdf, aead, info)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.Open(aad, sealed[n:])
+	pt, err := r.Open(aad, sealed[n:])
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, err = r.Export(ReplyExporter, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pt, secret, nil
+}
+
+// ReplyExporter is the HPKE exporter context of reply secrets.
+const ReplyExporter = "phala/reply/v1"
+
+// SealReply encrypts a reply under a reply secret with ChaCha20-Poly1305.
+// Each secret answers exactly one request, so the nonce is fixed: every
+// member of a cluster seals a command's reply to the same bytes.
+func SealReply(secret, aad, plaintext []byte) []byte {
+	a, err := chacha20poly1305.New(secret)
+	if err != nil {
+		panic(fmt.Sprintf("protocol: reply secret: %v", err))
+	}
+	return a.Seal(nil, make([]byte, a.NonceSize()), plaintext, aad)
+}
+
+// OpenReply decrypts a reply sealed by SealReply.
+func OpenReply(secret, aad, sealed []byte) ([]byte, error) {
+	a, err := chacha20poly1305.New(secret)
+	if err != nil {
+		return nil, fmt.Errorf("reply secret: %w", err)
+	}
+	pt, err := a.Open(nil, make([]byte, a.NonceSize()), sealed, aad)
+	if err != nil {
+		return nil, fmt.Errorf("reply does not open: %w", err)
+	}
+	return pt, nil
 }
 
 // encLen is the length of the KEM's encapsulated key (X-Wing: 1120 bytes).
@@ -291,15 +348,15 @@ func CommandInfo(chainID string, cluster []byte, epoch uint64) []byte {
 	return fmt.Appendf(nil, "phala/command/v1/%s/%x/%d", chainID, cluster, epoch)
 }
 
-// Command outcomes, in a worker's CommandResult.
+// Cluster command outcomes, in a worker's ClusterCommandResult.
 const (
-	OutcomeOK         = "ok"
-	OutcomeNoKey      = "no_key"      // the worker does not hold the epoch's key (retired, lost or not served)
-	OutcomeBadCommand = "bad_command" // the ciphertext does not open
+	ClusterOutcomeOK         = "ok"
+	ClusterOutcomeNoKey      = "no_key"      // the worker does not hold the epoch's key (retired, lost or not served)
+	ClusterOutcomeBadCommand = "bad_command" // the ciphertext does not open
 )
 
-// CommandResult is a worker's answer to a cluster command.
-type CommandResult struct {
+// ClusterCommandResult is a worker's answer to a cluster command.
+type ClusterCommandResult struct {
 	Seq     uint64 `cbor:"seq"` // the command message's sequence number
 	Epoch   uint64 `cbor:"epoch"`
 	Outcome string `cbor:"outcome"`
@@ -308,7 +365,7 @@ type CommandResult struct {
 
 // keys methods and actions.
 const (
-	MethodCommand = "command"
+	MethodClusterCommand = "command"
 
 	ActionAddGatekeeper           = "add_gatekeeper"
 	ActionRemoveGatekeeper        = "remove_gatekeeper"
@@ -332,8 +389,8 @@ type ClusterArgs struct {
 // RotateArgs is empty: governance asks for a rotation now.
 type RotateArgs struct{}
 
-// CommandArgs sends a command to a cluster.
-type CommandArgs struct {
+// ClusterCommandArgs sends a command to a cluster.
+type ClusterCommandArgs struct {
 	Cluster    []byte `cbor:"cluster"`
 	Epoch      uint64 `cbor:"epoch"`
 	Ciphertext []byte `cbor:"ciphertext"`

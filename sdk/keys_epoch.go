@@ -25,17 +25,17 @@ func (c *Client) Epoch(ctx context.Context) (*protocol.EpochInfo, error) {
 
 // SealCommand encrypts a command for cluster under its key of the epoch in
 // info, with the sender's address as authenticated data.
-func SealCommand(chainID string, info *protocol.EpochInfo, cluster []byte, sender protocol.Address, plaintext []byte) (protocol.CommandArgs, error) {
+func SealCommand(chainID string, info *protocol.EpochInfo, cluster []byte, sender protocol.Address, plaintext []byte) (protocol.ClusterCommandArgs, error) {
 	for _, cp := range info.Clusters {
 		if bytes.Equal(cp.Cluster, cluster) {
 			ct, err := protocol.HPKESeal(cp.Pubkey, protocol.CommandInfo(chainID, cluster, info.Current), sender[:], plaintext)
 			if err != nil {
-				return protocol.CommandArgs{}, err
+				return protocol.ClusterCommandArgs{}, err
 			}
-			return protocol.CommandArgs{Cluster: cluster, Epoch: info.Current, Ciphertext: ct}, nil
+			return protocol.ClusterCommandArgs{Cluster: cluster, Epoch: info.Current, Ciphertext: ct}, nil
 		}
 	}
-	return protocol.CommandArgs{}, fmt.Errorf("sdk: cluster %x has no key in epoch %d", cluster, info.Current)
+	return protocol.ClusterCommandArgs{}, fmt.Errorf("sdk: cluster %x has no key in epoch %d", cluster, info.Current)
 }
 
 // SendCommand encrypts plaintext to cluster's current key and sends it from
@@ -49,7 +49,7 @@ func (c *Client) SendCommand(ctx context.Context, key *Key, cluster, plaintext [
 	if err != nil {
 		return nil, 0, err
 	}
-	call, err := protocol.NewCall(protocol.ModuleKeys, protocol.MethodCommand, args)
+	call, err := protocol.NewCall(protocol.ModuleKeys, protocol.MethodClusterCommand, args)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -150,12 +150,12 @@ func TestKeysLifecycleOnChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mustOK(s.a.tx(protocol.ModuleKeys, protocol.MethodCommand, protocol.CommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: sealed}))
+	s.mustOK(s.a.tx(protocol.ModuleKeys, protocol.MethodClusterCommand, protocol.ClusterCommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: sealed}))
 	// Governance rotates; the old epoch's commands fail on chain.
 	s.mustOK(s.govTx(protocol.ActionRotate, protocol.RotateArgs{}))
 	s.secret = bytes.Repeat([]byte{0x6f}, 32)
 	s.rotate()
-	r := s.ta.finalize(s.a.tx(protocol.ModuleKeys, protocol.MethodCommand, protocol.CommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: sealed})).TxResults[0]
+	r := s.ta.finalize(s.a.tx(protocol.ModuleKeys, protocol.MethodClusterCommand, protocol.ClusterCommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: sealed})).TxResults[0]
 	wantCode(t, "command for a retired epoch, in a block", r.Codespace, r.Code, r.Log, protocol.ErrRetiredEpoch)
 }
 
@@ -217,13 +217,13 @@ func TestKeysRejections(t *testing.T) {
 		{"command for a retired epoch", func(s *keysSetup) []byte {
 			s.mustOK(s.govTx(protocol.ActionRotate, protocol.RotateArgs{}))
 			s.rotate()
-			return s.a.tx(protocol.ModuleKeys, protocol.MethodCommand, protocol.CommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: []byte("x")})
+			return s.a.tx(protocol.ModuleKeys, protocol.MethodClusterCommand, protocol.ClusterCommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 1, Ciphertext: []byte("x")})
 		}, protocol.ErrRetiredEpoch},
 		{"command for a future epoch", func(s *keysSetup) []byte {
-			return s.a.tx(protocol.ModuleKeys, protocol.MethodCommand, protocol.CommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 2, Ciphertext: []byte("x")})
+			return s.a.tx(protocol.ModuleKeys, protocol.MethodClusterCommand, protocol.ClusterCommandArgs{Cluster: protocol.ClusterID("alpha"), Epoch: 2, Ciphertext: []byte("x")})
 		}, protocol.ErrFutureEpoch},
 		{"command to an unknown cluster", func(s *keysSetup) []byte {
-			return s.a.tx(protocol.ModuleKeys, protocol.MethodCommand, protocol.CommandArgs{Cluster: protocol.ClusterID("nope"), Epoch: 1})
+			return s.a.tx(protocol.ModuleKeys, protocol.MethodClusterCommand, protocol.ClusterCommandArgs{Cluster: protocol.ClusterID("nope"), Epoch: 1})
 		}, protocol.ErrUnknownCluster},
 		{"removing the last gatekeeper", func(s *keysSetup) []byte {
 			return s.govTx(protocol.ActionRemoveGatekeeper, protocol.WorkerArgs{Worker: pub(s.gk.id)})

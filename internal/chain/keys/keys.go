@@ -279,8 +279,8 @@ func Info(s store.KV, params protocol.Params) protocol.EpochInfo {
 // Call implements module.Module.
 func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 	switch method {
-	case protocol.MethodCommand:
-		var a protocol.CommandArgs
+	case protocol.MethodClusterCommand:
+		var a protocol.ClusterCommandArgs
 		if err := module.DecodeArgs(method, args, &a); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 
 // command accepts an encrypted command to a cluster for the current epoch
 // only, and puts it on the cluster's command topic in chain order.
-func command(ctx *module.Context, a *protocol.CommandArgs) error {
+func command(ctx *module.Context, a *protocol.ClusterCommandArgs) error {
 	if _, ok := Cluster(ctx.State, a.Cluster); !ok {
 		return protocol.Errorf(protocol.ErrUnknownCluster, "%x", a.Cluster)
 	}

@@ -54,7 +54,7 @@ func (o *outcomes) okBefore(current uint64) int {
 	n := 0
 	for e, m := range o.by {
 		if e < current {
-			n += m[protocol.OutcomeOK]
+			n += m[protocol.ClusterOutcomeOK]
 		}
 	}
 	return n
@@ -230,8 +230,8 @@ func (e *env) command(cluster []byte, w *worker, text string) uint64 {
 	if err != nil || res.Err != nil {
 		e.t.Fatalf("command: %v %v", err, res)
 	}
-	before := w.out.count(epoch, protocol.OutcomeOK)
-	e.waitFor("command answered", func() bool { return w.out.count(epoch, protocol.OutcomeOK) > before })
+	before := w.out.count(epoch, protocol.ClusterOutcomeOK)
+	e.waitFor("command answered", func() bool { return w.out.count(epoch, protocol.ClusterOutcomeOK) > before })
 	return epoch
 }
 
@@ -338,7 +338,7 @@ func TestReplayOfHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodCommand, args)
+	call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodClusterCommand, args)
 	if _, err := e.c.Send(e.ctx, e.user, call); !protocolIs(err, protocol.ErrRetiredEpoch) {
 		t.Fatalf("command for a retired epoch: %v", err)
 	}
@@ -352,7 +352,7 @@ func TestReplayOfHistory(t *testing.T) {
 	if n := fresh.out.okBefore(current); n != 0 {
 		t.Fatalf("a fresh pRuntime opened %d commands of retired epochs", n)
 	}
-	if fresh.out.count(current, protocol.OutcomeOK) != 1 {
+	if fresh.out.count(current, protocol.ClusterOutcomeOK) != 1 {
 		t.Fatal("the fresh member does not open current commands")
 	}
 
@@ -561,7 +561,7 @@ func TestRedundantGatekeepers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodCommand, args)
+		call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodClusterCommand, args)
 		if _, err := e.c.Send(e.ctx, e.user, call); !protocolIs(err, protocol.ErrEpochLost) {
 			t.Fatalf("command for the lost epoch: %v", err)
 		}

@@ -346,7 +346,7 @@ func (k *Keyring) command(seq uint64, c *protocol.ClusterCommand) error {
 	if !bytes.Equal(k.myCluster(), c.Cluster) {
 		return nil
 	}
-	res := protocol.CommandResult{Seq: seq, Epoch: c.Epoch, Outcome: protocol.OutcomeNoKey}
+	res := protocol.ClusterCommandResult{Seq: seq, Epoch: c.Epoch, Outcome: protocol.ClusterOutcomeNoKey}
 	if seed, ok := k.clusterSeed(c.Epoch, c.Cluster); ok {
 		priv, err := protocol.DeriveKeyPair(seed)
 		if err != nil {
@@ -354,10 +354,10 @@ func (k *Keyring) command(seq uint64, c *protocol.ClusterCommand) error {
 		}
 		pt, err := protocol.HPKEOpen(priv, protocol.CommandInfo(k.chainID, c.Cluster, c.Epoch), c.Sender[:], c.Ciphertext)
 		if err != nil {
-			res.Outcome = protocol.OutcomeBadCommand
+			res.Outcome = protocol.ClusterOutcomeBadCommand
 		} else {
 			sum := sha256.Sum256(pt)
-			res.Outcome, res.Digest = protocol.OutcomeOK, sum[:]
+			res.Outcome, res.Digest = protocol.ClusterOutcomeOK, sum[:]
 		}
 	}
 	if k.outcomes != nil {

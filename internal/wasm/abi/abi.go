@@ -1,0 +1,117 @@
+// Package abi is the contract host ABI, version 1, as data: the imports a
+// module may name (with their exact signatures), the exports it must
+// provide, and the limits every engine enforces (docs/contracts.md, "Host
+// ABI"). The chain validates uploads against it and pRuntime compiles
+// against it, so both refuse exactly the same modules.
+package abi
+
+// Module is the host module name; it is also the ABI version.
+const Module = "phala_v1"
+
+// WASI is the WASI module whose deterministic subset the ABI includes.
+const WASI = "wasi_snapshot_preview1"
+
+// ValType is a WebAssembly value type, by its binary encoding.
+type ValType byte
+
+// Value types.
+const (
+	I32 ValType = 0x7f
+	I64 ValType = 0x7e
+	F32 ValType = 0x7d
+	F64 ValType = 0x7c
+)
+
+// FuncType is a function signature.
+type FuncType struct {
+	Params  []ValType
+	Results []ValType
+}
+
+func sig(params []ValType, results ...ValType) FuncType {
+	return FuncType{Params: params, Results: results}
+}
+
+func i32s(n int) []ValType {
+	out := make([]ValType, n)
+	for i := range out {
+		out[i] = I32
+	}
+	return out
+}
+
+// Imports returns every function a module may import, by module and name.
+func Imports() map[string]map[string]FuncType {
+	return map[string]map[string]FuncType{
+		Module: {
+			"input_read":     sig(i32s(1)),
+			"output_write":   sig(i32s(2)),
+			"return_read":    sig(i32s(1)),
+			"storage_get":    sig(i32s(2), I64),
+			"storage_set":    sig(i32s(4)),
+			"storage_delete": sig(i32s(2)),
+			"storage_next":   sig(i32s(4), I64),
+			"caller":         sig(i32s(1)),
+			"contract_id":    sig(i32s(1)),
+			"block_height":   sig(nil, I64),
+			"block_time":     sig(nil, I64),
+			"random":         sig(i32s(2)),
+			"emit":           sig(i32s(4)),
+			"sha256":         sig(i32s(3)),
+			"ed25519_verify": sig(i32s(4), I32),
+			"debug_log":      sig(i32s(2)),
+			"gas_left":       sig(nil, I64),
+		},
+		WASI: {
+			"args_sizes_get":    sig(i32s(2), I32),
+			"args_get":          sig(i32s(2), I32),
+			"environ_sizes_get": sig(i32s(2), I32),
+			"environ_get":       sig(i32s(2), I32),
+			"clock_time_get":    sig([]ValType{I32, I64, I32}, I32),
+			"random_get":        sig(i32s(2), I32),
+			"fd_write":          sig(i32s(4), I32),
+			"proc_exit":         sig(i32s(1)),
+			"sched_yield":       sig(nil, I32),
+			"poll_oneoff":       sig(i32s(4), I32),
+		},
+	}
+}
+
+// Entry points every module exports, each (i32) -> i32, besides the
+// reactor's _initialize () -> () and its memory.
+const (
+	ExportInit    = "phala_init"
+	ExportCommand = "phala_command"
+	ExportQuery   = "phala_query"
+	ExportStart   = "_initialize"
+	ExportMemory  = "memory"
+)
+
+// Exports returns the function exports a module must have.
+func Exports() map[string]FuncType {
+	return map[string]FuncType{
+		ExportStart:   sig(nil),
+		ExportInit:    sig(i32s(1), I32),
+		ExportCommand: sig(i32s(1), I32),
+		ExportQuery:   sig(i32s(1), I32),
+	}
+}
+
+// Limits of ABI version 1.
+const (
+	MaxCodeBytes    = 4 << 20 // uncompressed module
+	MaxFunctions    = 100_000
+	MaxLocals       = 50_000 // per function
+	MaxBodyBytes    = 1 << 20
+	MaxMemoryPages  = 512 // 32 MiB
+	MaxCallDepth    = 1000
+	MaxOutputBytes  = 16 << 10
+	MaxEmits        = 16
+	MaxEmitPayload  = 16 << 10
+	MaxKeyBytes     = 256
+	MaxValueBytes   = 64 << 10
+	MaxRandomBytes  = 1024
+	GrowPageGas     = 1000
+	HostCallBaseGas = 100
+	InstructionGas  = 1
+)
