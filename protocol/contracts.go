@@ -329,3 +329,10 @@ var (
 	ErrBadSalt            = define(SpaceContracts, 16, "salt longer than 64 bytes")
 	ErrNotClusterWorker   = define(SpaceContracts, 17, "signer is not an active member of the contract's cluster")
 )
+
+// ReplyAAD is the authenticated data of a contract result's Reply: it binds
+// the reply to its contract, kind and command index, so a reply cannot be
+// presented as the answer to another command.
+func ReplyAAD(contract []byte, kind string, index uint64) []byte {
+	return fmt.Appendf(nil, "phala/contract-reply/v1/%x/%s/%d", contract, kind, index)
+}
