@@ -25,12 +25,14 @@ const (
 	SigEndpoint    SigContext = "phala/endpoint/v1"
 	SigSnapshot    SigContext = "phala/snapshot/v1"
 	SigGatekeeper  SigContext = "phala/gatekeeper/v1"
+	// SigStateRequest signs a newcomer's request for its cluster's state.
+	SigStateRequest SigContext = "phala/state-request/v1"
 )
 
 // SigContexts lists every context, for the collision test.
 var SigContexts = []SigContext{
 	SigTx, SigMessage, SigGovernance, SigSimQuote, SigQuery, SigResponse,
-	SigKeyAnnounce, SigEndpoint, SigSnapshot, SigGatekeeper,
+	SigKeyAnnounce, SigEndpoint, SigSnapshot, SigGatekeeper, SigStateRequest,
 }
 
 // SigningInput is the exact byte string an ed25519 signature covers:

@@ -1,0 +1,196 @@
+package protocol
+
+import (
+	"crypto/sha256"
+	"fmt"
+)
+
+// Contract queries (DESIGN section 4.3 "fresh answers only", 4.4): a caller
+// asks one worker directly, over its public API, with a request encrypted
+// to the worker's current encryption key and signed by the caller's
+// account key. The worker answers with a response encrypted back (the HPKE
+// export secret of the request) and signed by its identity key, stating
+// the height it was computed at. Nothing of a query touches the chain.
+
+// QueryRequest is the body of POST /v1/query (canonical CBOR).
+type QueryRequest struct {
+	Query QueryHeader `cbor:"query"`
+	// Ciphertext is HPKE (enc || ct) to the worker's encryption key, info
+	// QueryInfo(chain id, worker), aad QueryAAD(header): the query input.
+	Ciphertext []byte `cbor:"ciphertext"`
+	// Signer is the caller's ed25519 account key; the contract sees its
+	// address as the caller.
+	Signer []byte `cbor:"signer"`
+	// Sig signs QuerySigned under SigQuery.
+	Sig []byte `cbor:"sig"`
+}
+
+// QueryHeader is what a query's signature and ciphertext are bound to.
+type QueryHeader struct {
+	ChainID   string `cbor:"chain_id"`
+	Contract  []byte `cbor:"contract"`
+	Worker    []byte `cbor:"worker"`     // the worker's identity key
+	WorkerEK  []byte `cbor:"ek_hash"`    // SHA-256 of the encryption key sealed to
+	Nonce     []byte `cbor:"nonce"`      // 16..32 random bytes, never reused by this signer
+	Expiry    int64  `cbor:"expiry"`     // the last synced height at which the worker may answer
+	MinHeight int64  `cbor:"min_height"` // the worker must have applied at least this block
+	GasLimit  uint64 `cbor:"gas_limit"`
+}
+
+// QuerySigned is what a query's signature covers: the header and the
+// ciphertext's digest.
+type QuerySigned struct {
+	Header           QueryHeader `cbor:"header"`
+	CiphertextDigest []byte      `cbor:"ciphertext_digest"`
+}
+
+// SigningBytes is the canonical encoding a query signature covers.
+func (r *QueryRequest) SigningBytes() []byte {
+	d := sha256.Sum256(r.Ciphertext)
+	return MustMarshal(&QuerySigned{Header: r.Query, CiphertextDigest: d[:]})
+}
+
+// QueryInfo is the HPKE info of queries to worker.
+func QueryInfo(chainID string, worker []byte) []byte {
+	return fmt.Appendf(nil, "phala/query/v1/%s/%x", chainID, worker)
+}
+
+// QueryAAD binds a query's ciphertext to its header.
+func QueryAAD(h *QueryHeader) []byte {
+	sum := sha256.Sum256(MustMarshal(h))
+	return sum[:]
+}
+
+// Query limits.
+const (
+	QueryNonceMin = 16
+	QueryNonceMax = 32
+	// MaxQueryWindow bounds Expiry beyond the worker's synced height, which
+	// bounds how long a worker must remember a nonce.
+	MaxQueryWindow = 1000
+	// MaxQueryBody bounds a request.
+	MaxQueryBody = 128 << 10
+)
+
+// QueryReply is the plaintext of a query response's Reply.
+type QueryReply struct {
+	Outcome string `cbor:"outcome"` // OutcomeOK, OutcomeError, OutcomeOutOfGas, OutcomeTrap
+	Reason  string `cbor:"reason"`
+	Output  []byte `cbor:"output"`
+	GasUsed uint64 `cbor:"gas_used"`
+}
+
+// QueryResponse is a worker's answer to a query (canonical CBOR).
+type QueryResponse struct {
+	Answer QueryAnswer `cbor:"answer"`
+	// Sig is the worker identity key's signature of Answer under
+	// SigResponse.
+	Sig []byte `cbor:"sig"`
+}
+
+// QueryAnswer is the signed part of a response.
+type QueryAnswer struct {
+	ChainID  string `cbor:"chain_id"`
+	Contract []byte `cbor:"contract"`
+	Worker   []byte `cbor:"worker"`
+	Request  []byte `cbor:"request"` // SHA-256 of the request's signing bytes
+	// Height is the last block applied to the state the answer was computed
+	// from (for a contract catching up, below the worker's synced height).
+	Height int64 `cbor:"height"`
+	// Reply is the canonical QueryReply sealed with SealReply under the
+	// request's HPKE export secret, aad = Request.
+	Reply []byte `cbor:"reply"`
+}
+
+// Verify checks a response's signature by worker.
+func (r *QueryResponse) Verify(worker []byte) bool {
+	return Verify(worker, SigResponse, MustMarshal(&r.Answer), r.Sig)
+}
+
+// Attested state transfer (DESIGN section 4.3): a cluster member serves the
+// state of its cluster's contracts, at a height both have verified,
+// encrypted to a newcomer's current encryption key and signed by the
+// member's identity. The newcomer checks the signer and the height against
+// its own verified view before installing it.
+
+// StateRequest asks a member for its cluster's contract state. The
+// requester's pRuntime produces it (GET /v1/state/request); its relayer
+// takes it to a member's public API (POST /v1/state).
+type StateRequest struct {
+	ChainID   string `cbor:"chain_id"`
+	Cluster   []byte `cbor:"cluster"`
+	Requester []byte `cbor:"requester"` // identity key
+	Key       []byte `cbor:"key"`       // its current encryption key
+	Nonce     []byte `cbor:"nonce"`
+}
+
+// SignedStateRequest is a StateRequest signed by the requester's identity
+// under SigStateRequest.
+type SignedStateRequest struct {
+	Request StateRequest `cbor:"request"`
+	Sig     []byte       `cbor:"sig"`
+}
+
+// Verify checks the request's signature by its requester.
+func (s *SignedStateRequest) Verify() bool {
+	return Verify(s.Request.Requester, SigStateRequest, MustMarshal(&s.Request), s.Sig)
+}
+
+// StateTransfer is a member's answer: the cluster's contract state after
+// block Height, bound to the header that commits to it.
+type StateTransfer struct {
+	ChainID   string `cbor:"chain_id"`
+	Cluster   []byte `cbor:"cluster"`
+	Server    []byte `cbor:"server"`    // the member's identity key
+	Requester []byte `cbor:"requester"` // whom it is sealed to
+	Key       []byte `cbor:"key"`       // the encryption key it is sealed to
+	Nonce     []byte `cbor:"nonce"`     // the request's
+	// Height is the last block whose messages the state includes; Header
+	// is the hash of header Height+1, which commits to that block.
+	Height int64  `cbor:"height"`
+	Header []byte `cbor:"header"`
+	// Sealed is HPKE (enc || ct) to Key, info StateInfo(...), of the
+	// canonical encoding of the contracts' state (pRuntime's own format).
+	Sealed []byte `cbor:"sealed"`
+}
+
+// SignedStateTransfer is a StateTransfer signed by its server under
+// SigSnapshot.
+type SignedStateTransfer struct {
+	Transfer StateTransfer `cbor:"transfer"`
+	Sig      []byte        `cbor:"sig"`
+}
+
+// Verify checks the transfer's signature by its server.
+func (s *SignedStateTransfer) Verify() bool {
+	return Verify(s.Transfer.Server, SigSnapshot, MustMarshal(&s.Transfer), s.Sig)
+}
+
+// StateInfo is the HPKE info of a state transfer.
+func StateInfo(chainID string, cluster, requester []byte, height int64) []byte {
+	return fmt.Appendf(nil, "phala/state/v1/%s/%x/%x/%d", chainID, cluster, requester, height)
+}
+
+// MaxStateTransfer bounds a state transfer's encoding.
+const MaxStateTransfer = 256 << 20
+
+// Contract query and state transfer errors (pRuntime).
+var (
+	ErrQueryMalformed       = define(SpaceQuery, 5, "malformed query")
+	ErrQuerySignature       = define(SpaceQuery, 6, "query signature does not verify")
+	ErrQueryReplay          = define(SpaceQuery, 7, "query nonce already used")
+	ErrQueryExpired         = define(SpaceQuery, 8, "query expired")
+	ErrQueryBehind          = define(SpaceQuery, 9, "worker has not reached the query's minimum height")
+	ErrQueryUnknownContract = define(SpaceQuery, 10, "contract is not run by this worker")
+	ErrQueryWrongKey        = define(SpaceQuery, 11, "query is not sealed to this worker's current key")
+	ErrQueryBusy            = define(SpaceQuery, 12, "worker is busy; retry")
+	ErrQueryDecrypt         = define(SpaceQuery, 13, "query ciphertext does not open")
+	ErrQueryUnavailable     = define(SpaceQuery, 14, "contract state is not available on this worker")
+	ErrQueryGas             = define(SpaceQuery, 15, "query gas limit outside the allowed range")
+
+	ErrStateRequest     = define(SpaceRuntime, 12, "invalid state request")
+	ErrStateUnavailable = define(SpaceRuntime, 13, "this worker cannot serve its cluster's state now")
+	ErrStateTransfer    = define(SpaceRuntime, 14, "invalid state transfer")
+	ErrStateAhead       = define(SpaceRuntime, 15, "state transfer is ahead of this worker; sync first")
+	ErrStateNotNeeded   = define(SpaceRuntime, 16, "this worker needs no state transfer")
+)
