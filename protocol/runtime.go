@@ -75,13 +75,23 @@ type Info struct {
 	Epoch            uint64   `json:"epoch"`           // the current key epoch in pRuntime's verified view
 	Gatekeeper       bool     `json:"gatekeeper"`      // this worker is a gatekeeper
 	HoldsEpochKey    bool     `json:"holds_epoch_key"` // it holds the current epoch's secret or cluster key
-	PendingEgress    int      `json:"pending_egress"`
-	EgressNextSeq    uint64   `json:"egress_next_seq"`
-	TEE              string   `json:"tee"`
-	Insecure         bool     `json:"insecure"`
-	Version          string   `json:"version"`
-	TrustRootPinned  bool     `json:"trust_root_pinned"`
-	Warning          string   `json:"warning,omitempty"`
+	// Cluster is the cluster this worker belongs to (empty: none); it runs
+	// Contracts of it. ContractsRoot commits to their state after block
+	// ContractsHeight (members of a cluster agree on it at every height).
+	Cluster         HexBytes `json:"cluster,omitempty"`
+	Contracts       int      `json:"contracts"`
+	ContractsRoot   HexBytes `json:"contracts_root,omitempty"`
+	ContractsHeight int64    `json:"contracts_height"`
+	// NeedsState says a contract waits for an attested state transfer from
+	// another member (its relayer arranges one).
+	NeedsState      bool   `json:"needs_state"`
+	PendingEgress   int    `json:"pending_egress"`
+	EgressNextSeq   uint64 `json:"egress_next_seq"`
+	TEE             string `json:"tee"`
+	Insecure        bool   `json:"insecure"`
+	Version         string `json:"version"`
+	TrustRootPinned bool   `json:"trust_root_pinned"`
+	Warning         string `json:"warning,omitempty"`
 }
 
 // EgressResponse lists signed outbound messages (GET /v1/egress).

@@ -263,7 +263,7 @@ func (k *Keyring) gatekeeperMessage(m *protocol.Message) error {
 		return k.landedProposal(ep, wasMine && bytes.Equal(mine.payload, m.Payload))
 	case d != nil:
 		if secret, ok := k.open(d.Epoch, &d.Seal); ok {
-			k.store(d.Epoch, &d.Seal.Recipient, secret)
+			return k.store(d.Epoch, &d.Seal.Recipient, secret)
 		}
 	}
 	return nil
@@ -307,6 +307,9 @@ func (k *Keyring) landedProposal(ep *protocol.EpochProposal, mine bool) error {
 					continue
 				}
 				k.seeds.Set(seedKey(ep.Epoch, c.Cluster), seed)
+				if err := k.seeded(ep.Epoch, c.Cluster); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -315,10 +318,19 @@ func (k *Keyring) landedProposal(ep *protocol.EpochProposal, mine bool) error {
 
 // store keeps a delivered key: the epoch secret of a gatekeeper, or a
 // member's cluster seed.
-func (k *Keyring) store(epoch uint64, r *protocol.Recipient, key []byte) {
+func (k *Keyring) store(epoch uint64, r *protocol.Recipient, key []byte) error {
 	if r.Role == protocol.RoleGatekeeper {
 		k.secrets.Set(epoch, key)
-		return
+		return nil
 	}
 	k.seeds.Set(seedKey(epoch, r.Cluster), key)
+	return k.seeded(epoch, r.Cluster)
+}
+
+// seeded tells the OnSeed hook that a member now holds a cluster seed.
+func (k *Keyring) seeded(epoch uint64, cluster []byte) error {
+	if k.onSeed == nil {
+		return nil
+	}
+	return k.onSeed(epoch, cluster)
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/phala-go/phala/internal/pruntime/dispatch"
 	"github.com/phala-go/phala/internal/pruntime/egress"
@@ -36,6 +37,7 @@ type Keyring struct {
 	engine   *dispatch.Engine
 	log      *slog.Logger
 	outcomes func(epoch uint64, outcome string)
+	onSeed   func(epoch uint64, cluster []byte) error
 
 	// Public view, checkpointed.
 	gatekeepers *state.Map[string, bool]
@@ -79,13 +81,17 @@ type Config struct {
 	Logger   *slog.Logger
 	// Outcomes, if set, is told the outcome of every cluster command.
 	Outcomes func(epoch uint64, outcome string)
+	// OnSeed, if set, is told within the block whenever this member comes
+	// to hold a cluster seed (from a landed proposal or a delivery), so
+	// that work waiting for that epoch's keys can proceed.
+	OnSeed func(epoch uint64, cluster []byte) error
 }
 
 // New returns a keyring whose changes belong to tx.
 func New(tx *state.Tx, c Config) *Keyring {
 	return &Keyring{
 		chainID: c.ChainID, identity: c.Identity, pub: c.Identity.Public().(ed25519.PublicKey),
-		out: c.Egress, engine: c.Engine, log: c.Logger, outcomes: c.Outcomes,
+		out: c.Egress, engine: c.Engine, log: c.Logger, outcomes: c.Outcomes, onSeed: c.OnSeed,
 		gatekeepers: state.NewMap[string, bool](tx),
 		clusters:    state.NewMap[string, protocol.ClusterUpdate](tx),
 		epoch:       state.NewCell(tx, EpochView{}),
@@ -328,8 +334,45 @@ func splitSeedKey(s string) (uint64, []byte, bool) {
 	return e, b, err == nil
 }
 
-// ClusterPrivate returns the cluster key of epoch, derived from the epoch
-// secret (a gatekeeper) or the cluster seed (a member).
+// ClusterSeed returns the seed of cluster's key in epoch, as the block
+// being applied sees it: derived from the epoch secret (a gatekeeper) or
+// delivered (a member). It is a secret: callers derive keys from it and
+// keep nothing.
+func (k *Keyring) ClusterSeed(epoch uint64, cluster []byte) ([]byte, bool) {
+	return k.clusterSeed(epoch, cluster)
+}
+
+// Cluster is the cluster this worker belongs to, as the block being
+// applied sees it (nil: none).
+func (k *Keyring) Cluster() []byte { return k.myCluster() }
+
+// CommittedCluster is the cluster this worker belongs to (committed view).
+func (k *Keyring) CommittedCluster() []byte {
+	for _, id := range k.clusters.CommittedKeys() {
+		c, _ := k.clusters.CommittedGet(id)
+		if slices.ContainsFunc(c.Members, func(w []byte) bool { return bytes.Equal(w, k.pub) }) {
+			return c.Cluster
+		}
+	}
+	return nil
+}
+
+// IsMember reports whether worker belongs to cluster (committed view).
+func (k *Keyring) IsMember(cluster, worker []byte) bool {
+	c, ok := k.clusters.CommittedGet(string(cluster))
+	return ok && slices.ContainsFunc(c.Members, func(w []byte) bool { return bytes.Equal(w, worker) })
+}
+
+// ClusterMembers returns a cluster's members as the block being applied
+// sees them.
+func (k *Keyring) ClusterMembers(cluster []byte) [][]byte {
+	c, _ := k.clusters.Get(string(cluster))
+	return c.Members
+}
+
+// Epoch is the epoch view as the block being applied sees it.
+func (k *Keyring) Epoch() EpochView { return k.epoch.Get() }
+
 func (k *Keyring) clusterSeed(epoch uint64, cluster []byte) ([]byte, bool) {
 	if s, ok := k.seeds.Get(seedKey(epoch, cluster)); ok {
 		return s, true
