@@ -1,0 +1,68 @@
+package kvtree
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// Entry is one key and its value, as a snapshot or checkpoint lists them.
+type Entry struct{ Key, Value []byte }
+
+// Errors FromSorted refuses a list with; they are wrapped with the index
+// of the offending entry.
+var (
+	// ErrEmptyKey: the tree never holds the empty key (see Tree.Set).
+	ErrEmptyKey = errors.New("kvtree: empty key")
+	// ErrNotIncreasing: keys must be strictly increasing, which also
+	// rules out duplicates, so that a list has exactly one meaning.
+	ErrNotIncreasing = errors.New("kvtree: keys not strictly increasing")
+)
+
+// FromSorted builds the tree holding exactly entries, whose keys must be
+// non-empty and strictly increasing. It is how a worker rebuilds contract
+// state from a state transfer or a checkpoint, in O(n) rather than the
+// O(n log n) of n Sets, and yields the same tree (hence the same Root) as
+// any sequence of updates that reaches the same contents. Keys and values
+// are copied, so entries may alias a buffer the caller reuses. On error
+// nothing is built.
+func FromSorted(entries []Entry) (Tree, error) {
+	// The classic linear Cartesian-tree construction: keep the right
+	// spine on a stack; each new (largest so far) key pops the spine nodes
+	// it outranks, adopts the last of them as its left child and becomes
+	// the right child of the node left on top. A popped node's subtree is
+	// final, so it is sealed right there, deepest first.
+	var spine []*node
+	for i, e := range entries {
+		if len(e.Key) == 0 {
+			return Tree{}, fmt.Errorf("entry %d of %d: %w", i, len(entries), ErrEmptyKey)
+		}
+		if i > 0 && bytes.Compare(entries[i-1].Key, e.Key) >= 0 {
+			// No key in the message: contract keys are confidential.
+			return Tree{}, fmt.Errorf("entry %d of %d: %w", i, len(entries), ErrNotIncreasing)
+		}
+		x := newNode(e.Key, e.Value, hashBytes(e.Key))
+		var last *node
+		for len(spine) > 0 {
+			top := spine[len(spine)-1]
+			if !outranks(&x.kh, x.key, &top.kh, top.key) {
+				break
+			}
+			top.seal()
+			last = top
+			spine = spine[:len(spine)-1]
+		}
+		x.left = last
+		if len(spine) > 0 {
+			spine[len(spine)-1].right = x
+		}
+		spine = append(spine, x)
+	}
+	for i := len(spine) - 1; i >= 0; i-- {
+		spine[i].seal()
+	}
+	if len(spine) == 0 {
+		return Tree{}, nil
+	}
+	return Tree{spine[0]}, nil
+}
