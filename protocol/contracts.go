@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -335,4 +336,32 @@ var (
 // presented as the answer to another command.
 func ReplyAAD(contract []byte, kind string, index uint64) []byte {
 	return fmt.Appendf(nil, "phala/contract-reply/v1/%x/%s/%d", contract, kind, index)
+}
+
+// QueryContractEpoch serves the keys module's epoch record (an
+// EpochRecord) with its proof, so that clients seal init arguments to a
+// cluster key, and pick a contract key of an epoch, that they verified
+// rather than took from a node's word (keys/epoch is assembled from
+// several records and has no proof).
+const QueryContractEpoch = "contracts/epoch"
+
+// EpochRecord is the keys module's stored record of the key epochs: the
+// part of EpochInfo that one state key holds.
+type EpochRecord struct {
+	Current     uint64          `cbor:"current"`
+	ActivatedAt int64           `cbor:"activated_at"`
+	Clusters    []ClusterPubkey `cbor:"clusters"`
+	Lost        bool            `cbor:"lost"` // the current secret was lost; a rotation is under way
+	Pending     *PendingEpoch   `cbor:"pending"`
+}
+
+// ClusterKey returns cluster's public key in the current epoch, if it has
+// one.
+func (r *EpochRecord) ClusterKey(cluster []byte) ([]byte, bool) {
+	for _, c := range r.Clusters {
+		if bytes.Equal(c.Cluster, cluster) {
+			return c.Pubkey, true
+		}
+	}
+	return nil, false
 }

@@ -194,3 +194,17 @@ var (
 	ErrStateAhead       = define(SpaceRuntime, 15, "state transfer is ahead of this worker; sync first")
 	ErrStateNotNeeded   = define(SpaceRuntime, 16, "this worker needs no state transfer")
 )
+
+// WorkerContract is one contract a worker runs, as its GET /v1/contracts
+// lists it.
+type WorkerContract struct {
+	ID        HexBytes `json:"id"`
+	Status    string   `json:"status"`
+	StateRoot HexBytes `json:"state_root"`
+	// Height is the last block whose events the storage reflects.
+	Height int64 `json:"height"`
+	// Live is false while the contract waits for a state transfer.
+	Live    bool   `json:"live"`
+	NextSeq uint64 `json:"next_seq"`
+	Pending int    `json:"pending_messages"`
+}
