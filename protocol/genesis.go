@@ -5,6 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/phala-go/phala/internal/wasm/abi"
 )
 
 // Params are the chain parameters governance may change.
@@ -34,19 +38,72 @@ type Params struct {
 	// the current epoch's keys before the chain concludes that no live
 	// gatekeeper holds the secret and starts an emergency rotation.
 	ServeTimeout uint64 `cbor:"serve_timeout" json:"serve_timeout"`
+	// MaxCodeBytes bounds an uploaded contract module, uncompressed. The
+	// ABI's own limit (abi.MaxCodeBytes) caps it: pRuntime refuses larger
+	// modules whatever the chain says.
+	MaxCodeBytes uint64 `cbor:"max_code_bytes" json:"max_code_bytes"`
+	// CodeByteFee is charged per uncompressed byte of uploaded code, on top
+	// of the transaction fee: code stays in state for good and every worker
+	// of every cluster compiles it.
+	CodeByteFee uint64 `cbor:"code_byte_fee" json:"code_byte_fee"`
+	// MaxCommandGas bounds the gas limit of a contract's init or command.
+	MaxCommandGas uint64 `cbor:"max_command_gas" json:"max_command_gas"`
+	// MaxQueryGas bounds the gas of a contract query. Queries never touch
+	// the chain: workers enforce it, clients read it to size requests.
+	MaxQueryGas uint64 `cbor:"max_query_gas" json:"max_query_gas"`
+	// GasPrice is the fee, in fee units per 1,000,000 gas, that an init or
+	// a command prepays for its whole gas limit (see GasFee).
+	GasPrice uint64 `cbor:"gas_price" json:"gas_price"`
+}
+
+// GasPriceUnit is the amount of gas GasPrice is quoted for.
+const GasPriceUnit = 1_000_000
+
+// GasFee is what an init or a command with gasLimit prepays:
+// ceil(gasLimit × GasPrice / GasPriceUnit), saturating at MaxUint64 (which
+// no balance covers).
+func (p Params) GasFee(gasLimit uint64) uint64 {
+	hi, lo := bits.Mul64(gasLimit, p.GasPrice)
+	if hi >= GasPriceUnit {
+		return math.MaxUint64
+	}
+	q, r := bits.Div64(hi, lo, GasPriceUnit)
+	if r != 0 {
+		if q == math.MaxUint64 {
+			return q
+		}
+		q++
+	}
+	return q
+}
+
+// CodeFee is what uploading size bytes of (uncompressed) code costs beyond
+// the transaction fee, saturating at MaxUint64.
+func (p Params) CodeFee(size uint64) uint64 {
+	hi, lo := bits.Mul64(size, p.CodeByteFee)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
 }
 
 // DefaultParams are the parameters of a new dev chain, without sim
 // attestation (a dev home turns it on explicitly).
 func DefaultParams() Params {
 	return Params{
-		MinFee:              1_000,
-		MaxTxBytes:          1 << 20,
+		MinFee: 1_000,
+		// A gzipped Go contract is 0.5-1 MiB: uploads must fit.
+		MaxTxBytes:          2 << 20,
 		MaxPayloadBytes:     64 << 10,
 		MaxMessagesPerBlock: 10_000,
 		AnnounceWindow:      3,
 		ActivationDelay:     3,
 		ServeTimeout:        100,
+		MaxCodeBytes:        abi.MaxCodeBytes,
+		CodeByteFee:         1,
+		MaxCommandGas:       1_000_000_000,
+		MaxQueryGas:         100_000_000,
+		GasPrice:            100,
 	}
 }
 
@@ -55,6 +112,17 @@ func DefaultParams() Params {
 const (
 	LimitTxBytes      = 4 << 20
 	LimitPayloadBytes = 1 << 20
+)
+
+// Bounds of the contract parameters. The gas bounds keep one call's budget
+// within what a worker runs in minutes (about 10^8-10^9 metered
+// instructions a second); the price bounds keep every fee computation
+// far from overflow.
+const (
+	MinCodeBytes     = 1024
+	LimitCodeByteFee = 1_000_000_000
+	LimitGas         = 1_000_000_000_000
+	LimitGasPrice    = 1_000_000_000
 )
 
 // Validate checks the parameters' ranges.
@@ -72,6 +140,23 @@ func (p Params) Validate() error {
 		return Errorf(ErrBadParams, "serve_timeout must be positive")
 	case p.RotationInterval != 0 && p.RotationInterval <= p.AnnounceWindow+p.ActivationDelay:
 		return Errorf(ErrBadParams, "rotation_interval %d must exceed announce_window + activation_delay", p.RotationInterval)
+	}
+	return p.validateContracts()
+}
+
+// validateContracts checks the contract parameters' ranges.
+func (p Params) validateContracts() error {
+	switch {
+	case p.MaxCodeBytes < MinCodeBytes || p.MaxCodeBytes > abi.MaxCodeBytes:
+		return Errorf(ErrBadParams, "max_code_bytes %d outside %d..%d", p.MaxCodeBytes, MinCodeBytes, abi.MaxCodeBytes)
+	case p.CodeByteFee > LimitCodeByteFee:
+		return Errorf(ErrBadParams, "code_byte_fee %d above %d", p.CodeByteFee, LimitCodeByteFee)
+	case p.MaxCommandGas == 0 || p.MaxCommandGas > LimitGas:
+		return Errorf(ErrBadParams, "max_command_gas %d outside 1..%d", p.MaxCommandGas, uint64(LimitGas))
+	case p.MaxQueryGas == 0 || p.MaxQueryGas > LimitGas:
+		return Errorf(ErrBadParams, "max_query_gas %d outside 1..%d", p.MaxQueryGas, uint64(LimitGas))
+	case p.GasPrice > LimitGasPrice:
+		return Errorf(ErrBadParams, "gas_price %d above %d", p.GasPrice, LimitGasPrice)
 	}
 	return nil
 }
