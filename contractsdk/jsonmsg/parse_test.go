@@ -1,0 +1,111 @@
+package jsonmsg_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/phala-go/phala/contractsdk/jsonmsg"
+)
+
+func TestParseAcceptsRFC8259Values(t *testing.T) {
+	for _, in := range []string{
+		`0`, `-0`, `12`, `-3.25e+10`, `1E-2`, `true`, `false`, `null`, `""`,
+		`"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"`, `"héllo 😀"`,
+		`[]`, `{}`, ` { "a" : [ 1 , { "b" : null } ] } `, "\t\r\n[1]\n",
+		strings.Repeat("[", jsonmsg.MaxDepth) + strings.Repeat("]", jsonmsg.MaxDepth),
+		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9}`,
+	} {
+		if _, err := jsonmsg.Parse([]byte(in)); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+}
+
+func TestParseRefusesInvalidInputWithErrSyntax(t *testing.T) {
+	for _, in := range []string{
+		``, ` `, `{`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `[1 2]`, `01`, `-`, `1.`, `.5`, `1e`, `+1`,
+		`NaN`, `Infinity`, `tru`, `nul`, `"abc`, `"\x"`, `"\u12"`, `"\u12G4"`, "\"a\x01\"",
+		`"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, "\"\xff\"", "\"\xc3\"", `1 2`, `{} x`, `'a'`,
+		`{"a":1,"a":2}`,
+		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k3":3}`,
+		strings.Repeat("[", jsonmsg.MaxDepth+1) + strings.Repeat("]", jsonmsg.MaxDepth+1),
+		strings.Repeat(`{"a":`, jsonmsg.MaxDepth+1) + "1" + strings.Repeat("}", jsonmsg.MaxDepth+1),
+	} {
+		_, err := jsonmsg.Parse([]byte(in))
+		if !errors.Is(err, jsonmsg.ErrSyntax) {
+			t.Errorf("Parse(%q) = %v, want ErrSyntax", in, err)
+		}
+	}
+}
+
+func TestParseErrorNamesTheOffset(t *testing.T) {
+	_, err := jsonmsg.Parse([]byte(`{"a": tru}`))
+	if err == nil || !strings.Contains(err.Error(), "at byte 6") {
+		t.Fatalf("error %v does not name byte 6", err)
+	}
+}
+
+func TestParseDecodesStringsAsEncodingJSONDoes(t *testing.T) {
+	in := `"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00 plain é"`
+	v, err := jsonmsg.Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	if err := json.Unmarshal([]byte(in), &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.AsString(); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// FuzzParse checks the parser against encoding/json: whatever Parse accepts
+// is valid JSON that decodes to the same value, re-encoding is stable, and
+// every refusal is ErrSyntax.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"transfer":{"to":"00112233445566778899aabbccddeeff00112233","amount":5}}`,
+		`{"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude00"],"b":{}}`,
+		`"\ud800"`, `{"a":1,"a":2}`, "\"\xff\"", `[[[[[[]]]]]]`, `01`, ` 1 `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := jsonmsg.Parse(data)
+		if err != nil {
+			if !errors.Is(err, jsonmsg.ErrSyntax) {
+				t.Fatalf("Parse(%q) = %v, not ErrSyntax", data, err)
+			}
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("Parse accepted %q, which encoding/json says is invalid", data)
+		}
+		out, err := new(jsonmsg.Encoder).Value(v).Bytes()
+		if err != nil {
+			t.Fatalf("re-encoding %q: %v", data, err)
+		}
+		var want, got any
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("re-encoded %q is invalid: %v", out, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q re-encoded as %q: decodes to %v, want %v", data, out, got, want)
+		}
+		v2, err := jsonmsg.Parse(out)
+		if err != nil {
+			t.Fatalf("re-encoded %q does not parse: %v", out, err)
+		}
+		out2, _ := new(jsonmsg.Encoder).Value(v2).Bytes()
+		if string(out2) != string(out) {
+			t.Fatalf("re-encoding is not stable: %q then %q", out, out2)
+		}
+	})
+}
