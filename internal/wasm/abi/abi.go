@@ -73,6 +73,15 @@ func Imports() map[string]map[string]FuncType {
 			"proc_exit":         sig(i32s(1)),
 			"sched_yield":       sig(nil, I32),
 			"poll_oneoff":       sig(i32s(4), I32),
+			// Go's syscall and os packages import these (any program using
+			// fmt or crypto/* links them) and call some during
+			// initialisation; there are no file descriptors, so each
+			// returns EBADF.
+			"fd_close":            sig(i32s(1), I32),
+			"fd_fdstat_get":       sig(i32s(2), I32),
+			"fd_fdstat_set_flags": sig(i32s(2), I32),
+			"fd_prestat_get":      sig(i32s(2), I32),
+			"fd_prestat_dir_name": sig(i32s(3), I32),
 		},
 	}
 }

@@ -1,24 +1,202 @@
 // Package meter validates contract modules against the host ABI and
-// instruments them for gas metering.
+// instruments them for gas metering, call-depth limiting and NaN
+// canonicalisation (docs/contracts.md, "Host ABI", "Gas" and
+// "Determinism").
 //
-// PLACEHOLDER: only the signature of Validate is final; the package is being
-// written (see docs/contracts.md, "Host ABI" and "Gas").
+// Its input is untrusted: anyone may upload code, and every validator runs
+// Validate on it. The decoder therefore never panics, bounds its work and
+// memory by the input's size and the limits of the Config, and refuses with
+// a protocol error (ErrCodeTooLarge, ErrInvalidModule, ErrModuleImports,
+// ErrModuleExports or ErrNonDeterministic) that names the offending item and
+// its byte offset.
+//
+// It decodes exactly what ABI version 1 allows and does not type-check
+// function bodies: the engine's compiler does that, and Instrument keeps a
+// valid module valid. It must never add an import (that would renumber
+// functions) and never let instrumentation change what a module computes,
+// only when it stops.
 package meter
 
 import (
-	"bytes"
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
+	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/protocol"
+)
+
+// Names of the globals Instrument adds and exports. The engine sets and
+// reads them; a module may not export anything whose name begins with one
+// of ReservedPrefixes.
+const (
+	// GasGlobal is the mutable i64 gas counter: the engine sets it to the
+	// call's limit, segments subtract from it, a negative value means out
+	// of gas.
+	GasGlobal = "phala_gas"
+	// DepthGlobal is the mutable i32 call depth, in frame units (see
+	// Config.FrameUnit); it exceeds Config.MaxCallDepth only when a call
+	// was refused.
+	DepthGlobal = "phala_depth"
+	// MemFailedGlobal is the mutable i32 flag set to 1 just before the trap
+	// of a memory.grow that failed or a table.grow over the limit.
+	MemFailedGlobal = "phala_mem_failed"
+)
+
+// ReservedPrefixes are the export-name prefixes kept for the
+// instrumentation.
+var ReservedPrefixes = []string{"phala_gas", "phala_depth", "phala_mem"}
+
+// Costs are the gas prices the instrumentation charges.
+type Costs struct {
+	// Instruction is the price of every instruction of the input.
+	Instruction int64
+	// Local is the price, at function entry, of each declared local (the
+	// engine zeroes them on every call).
+	Local int64
+	// GrowPage is the price of each page memory.grow requests, charged
+	// before it runs.
+	GrowPage int64
+	// BulkByteShift prices memory.copy, memory.fill and memory.init at
+	// len >> BulkByteShift on top of their instruction price, so that one
+	// instruction cannot move megabytes for a unit of gas.
+	BulkByteShift uint8
+	// TableElement is the price of each element table.copy, table.init,
+	// table.fill and table.grow touch.
+	TableElement int64
+}
+
+// Config says what Instrument accepts and how it meters.
+type Config struct {
+	MaxCodeBytes     int    // module size
+	MaxFunctions     int    // imported plus defined
+	MaxLocals        int    // per function, parameters included
+	MaxBodyBytes     int    // per function body
+	MaxMemoryPages   uint32 // the memory's initial size
+	MaxTables        int
+	MaxTableElements uint32 // per table: initial size, and table.grow traps beyond it
+
+	// MaxCallDepth bounds the depth global. Each call adds the calling
+	// function's frame weight: 1 + (params + locals + values the body can
+	// push) / FrameUnit, which is 1 for all but huge functions. So the limit
+	// is MaxCallDepth nested calls of ordinary functions and, whatever the
+	// functions, bounds the engine's stack to about
+	// MaxCallDepth × FrameUnit slots: engines with a byte-sized stack and
+	// engines with a frame-count limit then refuse at the same call.
+	MaxCallDepth uint32
+	FrameUnit    uint32
+
+	// Imports is every function a module may import, with its signature.
+	Imports map[string]map[string]abi.FuncType
+	// Exports is every function a module must export, with its signature.
+	Exports map[string]abi.FuncType
+	// Memory, when set, is the name under which the module must export its
+	// memory.
+	Memory string
+
+	Costs Costs
+}
+
+// ABIConfig is the configuration of host ABI version 1 (package abi), with
+// the chain's code size limit (at most abi.MaxCodeBytes).
+func ABIConfig(maxCodeBytes int) Config {
+	return Config{
+		MaxCodeBytes:     min(maxCodeBytes, abi.MaxCodeBytes),
+		MaxFunctions:     abi.MaxFunctions,
+		MaxLocals:        abi.MaxLocals,
+		MaxBodyBytes:     abi.MaxBodyBytes,
+		MaxMemoryPages:   abi.MaxMemoryPages,
+		MaxTables:        MaxTables,
+		MaxTableElements: MaxTableElements,
+		MaxCallDepth:     abi.MaxCallDepth,
+		FrameUnit:        FrameUnit,
+		Imports:          abi.Imports(),
+		Exports:          abi.Exports(),
+		Memory:           abi.ExportMemory,
+		Costs: Costs{
+			Instruction:   abi.InstructionGas,
+			Local:         abi.InstructionGas,
+			GrowPage:      abi.GrowPageGas,
+			BulkByteShift: BulkByteShift,
+			TableElement:  abi.InstructionGas,
+		},
+	}
+}
+
+// Limits and prices of ABI version 1 that package abi does not (yet) name;
+// docs/contracts.md states them.
+const (
+	MaxTables        = 8
+	MaxTableElements = 1 << 17 // more than abi.MaxFunctions, so any module's functions fit one table
+	FrameUnit        = 10_000  // value slots per unit of call depth
+	BulkByteShift    = 3       // bulk memory: 1 gas per 8 bytes
 )
 
 // Validate checks a module against ABI version 1: what upload_code refuses
 // and pRuntime's compiler refuses are the same modules.
 func Validate(wasm []byte, maxCodeBytes int) error {
-	if len(wasm) > maxCodeBytes {
-		return protocol.Errorf(protocol.ErrCodeTooLarge, "%d bytes, limit %d", len(wasm), maxCodeBytes)
+	_, err := Instrument(wasm, ABIConfig(maxCodeBytes))
+	return err
+}
+
+// Instrument validates wasm against c and returns the metered module. The
+// output is a function of the input and c only, so every member of a
+// cluster runs byte-identical code. Custom sections are dropped.
+func Instrument(wasm []byte, c Config) ([]byte, error) {
+	if len(wasm) > c.MaxCodeBytes {
+		return nil, protocol.Errorf(protocol.ErrCodeTooLarge, "%d bytes, limit %d", len(wasm), c.MaxCodeBytes)
 	}
-	if !bytes.HasPrefix(wasm, []byte("\x00asm\x01\x00\x00\x00")) {
-		return protocol.Errorf(protocol.ErrInvalidModule, "not a WebAssembly 1.0 binary")
+	if c.FrameUnit == 0 {
+		return nil, fmt.Errorf("meter: Config.FrameUnit is 0")
 	}
-	return nil
+	m, err := decode(wasm, &c)
+	if err != nil {
+		return nil, err
+	}
+	return m.instrument(&c)
+}
+
+func (t funcType) String() string {
+	return formatSig(t.params, t.results)
+}
+
+func formatABI(t abi.FuncType) string {
+	return formatSig(valTypes(t.Params), valTypes(t.Results))
+}
+
+func formatSig(params, results []byte) string {
+	names := func(v []byte) string {
+		s := make([]string, len(v))
+		for i, b := range v {
+			s[i] = valTypeName(b)
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(params) + ") -> (" + names(results) + ")"
+}
+
+func valTypeName(b byte) string {
+	switch b {
+	case byte(abi.I32):
+		return "i32"
+	case byte(abi.I64):
+		return "i64"
+	case byte(abi.F32):
+		return "f32"
+	case byte(abi.F64):
+		return "f64"
+	case funcRef:
+		return "funcref"
+	case externRef:
+		return "externref"
+	}
+	return fmt.Sprintf("0x%02x", b)
+}
+
+// sortedKeys makes the order of checks, hence the error reported first,
+// deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.SortedFunc(maps.Keys(m), cmp.Compare[string])
 }

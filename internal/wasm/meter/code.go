@@ -1,0 +1,441 @@
+package meter
+
+import (
+	"github.com/phala-go/phala/protocol"
+)
+
+// What the instrumentation does with an instruction.
+const (
+	kPlain     = iota // copied as is
+	kBlock            // opens a label; does not end a segment
+	kLoop             // ends a segment; the next one checks the gas
+	kIf               // ends a segment
+	kElse             // ends a segment
+	kEnd              // ends a segment
+	kBrIf             // ends a segment
+	kJump             // br, br_table, return, unreachable: ends a segment, the next one is dead
+	kCall             // call of a defined function, or call_indirect: depth accounting around it
+	kGrow             // memory.grow: priced per page, traps when it fails
+	kCanon32          // canonicalise the f32 on top of the stack first
+	kCanon64          // canonicalise the f64 on top of the stack first
+	kBulkMem          // memory.copy/fill/init: priced per byte
+	kBulkTable        // table.copy/init/fill: priced per element
+	kTableGrow        // table.grow: priced per element, traps beyond the limit
+)
+
+// instr is one decoded instruction: its bytes and what to do with it.
+type instr struct {
+	start, end int // offsets into the module
+	kind       uint8
+	table      uint32 // kTableGrow: the table
+}
+
+// segment is a straight-line run of instructions charged at its start.
+type segment struct {
+	first int   // index of its first instruction
+	cost  int64 // its static price
+	check bool  // function entry or loop header: trap if the gas went negative
+	dead  bool  // follows an unconditional branch: never runs
+}
+
+// funcCode is a decoded function body.
+type funcCode struct {
+	index      int // function index, for messages
+	localsRaw  []byte
+	localDecls int   // local declaration entries
+	locals     int   // parameters plus declared locals
+	declared   int64 // declared locals
+	instrs     []instr
+	segments   []segment
+	pushes     int64 // upper bound of the values the body pushes
+	needI32    bool
+	needF32    bool
+	needF64    bool
+}
+
+// decodeBody decodes function fi's body (locals and instructions) and
+// splits it into segments. fc's slices are reused.
+func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
+	idx := m.imported + fi
+	typ := m.types[m.funcs[idx]]
+	*fc = funcCode{index: idx, instrs: fc.instrs[:0], segments: fc.segments[:0]}
+	r := newReader(m.wasm[b.start:b.end], b.start)
+	n, err := r.count(2, "local declaration")
+	if err != nil {
+		return err
+	}
+	entries := r.offset()
+	total := uint64(len(typ.params))
+	for range n {
+		off := r.offset()
+		k, err := r.u32()
+		if err != nil {
+			return err
+		}
+		total += uint64(k)
+		if total > uint64(c.MaxLocals) {
+			return protocol.Errorf(protocol.ErrInvalidModule, "function %d declares more than %d locals at byte %d", idx, c.MaxLocals, off)
+		}
+		if _, err := r.valType(); err != nil {
+			return err
+		}
+	}
+	fc.localsRaw = m.wasm[entries:r.offset()]
+	fc.localDecls = n
+	fc.locals = int(total)
+	fc.declared = int64(total) - int64(len(typ.params))
+	if err := m.decodeInstrs(r, c, fc); err != nil {
+		return err
+	}
+	fc.split(c)
+	return nil
+}
+
+// split cuts the instructions into segments and prices them.
+func (fc *funcCode) split(c *Config) {
+	cur := segment{first: 0, cost: fc.declared * c.Costs.Local, check: true}
+	for i, in := range fc.instrs {
+		cur.cost += c.Costs.Instruction
+		switch in.kind {
+		case kLoop, kIf, kElse, kEnd, kBrIf, kJump:
+			fc.segments = append(fc.segments, cur)
+			cur = segment{first: i + 1, check: in.kind == kLoop, dead: in.kind == kJump}
+		}
+	}
+}
+
+// blockKind is an open structured instruction.
+type blockKind uint8
+
+const (
+	blkBlock blockKind = iota
+	blkLoop
+	blkIf
+	blkElse
+)
+
+// decodeInstrs decodes the instructions of a body up to its final end,
+// which must be its last byte.
+func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
+	blocks := []blockKind{blkBlock} // the function's own label
+	for {
+		if r.done() {
+			return protocol.Errorf(protocol.ErrInvalidModule, "function %d body ends inside a block at byte %d", fc.index, r.offset())
+		}
+		off := r.offset()
+		op, _ := r.byte()
+		in := instr{start: off, kind: kPlain}
+		var err error
+		pushes := int64(1)
+		switch {
+		case op == 0x00: // unreachable
+			in.kind = kJump
+		case op == 0x01: // nop
+		case op == 0x02, op == 0x03, op == 0x04: // block, loop, if
+			err = r.blockType(len(m.types))
+			switch op {
+			case 0x02:
+				in.kind = kBlock
+				blocks = append(blocks, blkBlock)
+			case 0x03:
+				in.kind = kLoop
+				blocks = append(blocks, blkLoop)
+			default:
+				in.kind = kIf
+				blocks = append(blocks, blkIf)
+			}
+		case op == 0x05: // else
+			if blocks[len(blocks)-1] != blkIf {
+				return fc.invalid(off, "else outside an if")
+			}
+			blocks[len(blocks)-1] = blkElse
+			in.kind = kElse
+		case op == 0x0b: // end
+			blocks = blocks[:len(blocks)-1]
+			in.kind = kEnd
+		case op == 0x0c, op == 0x0d: // br, br_if
+			err = fc.label(r, len(blocks))
+			in.kind = kJump
+			if op == 0x0d {
+				in.kind = kBrIf
+			}
+		case op == 0x0e: // br_table
+			var n int
+			if n, err = r.count(1, "br_table label"); err == nil {
+				for i := 0; i <= n && err == nil; i++ {
+					err = fc.label(r, len(blocks))
+				}
+			}
+			in.kind = kJump
+		case op == 0x0f: // return
+			in.kind = kJump
+		case op == 0x10: // call
+			var f uint32
+			if f, err = r.funcIndex(len(m.funcs)); err == nil {
+				pushes = max(1, int64(len(m.types[m.funcs[f]].results)))
+				if int(f) >= m.imported {
+					in.kind = kCall
+				}
+			}
+		case op == 0x11: // call_indirect
+			var t uint32
+			if t, err = r.typeIndex(len(m.types)); err == nil {
+				pushes = max(1, int64(len(m.types[t].results)))
+				err = m.tableIndex(r)
+				in.kind = kCall
+			}
+		case op == 0x1a, op == 0x1b: // drop, select
+		case op == 0x1c: // select t*
+			var n int
+			if n, err = r.count(1, "select type"); err == nil {
+				for i := 0; i < n && err == nil; i++ {
+					_, err = r.valType()
+				}
+			}
+		case op >= 0x20 && op <= 0x22: // local.get/set/tee
+			var l uint32
+			if l, err = r.u32(); err == nil && int64(l) >= int64(fc.locals) {
+				err = fc.invalid(off, "local %d of %d", l, fc.locals)
+			}
+		case op == 0x23, op == 0x24: // global.get/set
+			var g uint32
+			if g, err = r.u32(); err == nil && int64(g) >= int64(len(m.globals)) {
+				err = fc.invalid(off, "global %d of %d", g, len(m.globals))
+			}
+		case op == 0x25, op == 0x26: // table.get/set
+			err = m.tableIndex(r)
+		case op >= 0x28 && op <= 0x3e: // loads and stores
+			err = m.memarg(r, fc)
+			switch op {
+			case 0x38:
+				in.kind = kCanon32
+			case 0x39:
+				in.kind = kCanon64
+			}
+		case op == 0x3f, op == 0x40: // memory.size, memory.grow
+			err = m.memIndex(r, fc)
+			if op == 0x40 {
+				in.kind = kGrow
+			}
+		case op == 0x41:
+			_, err = r.signed(32)
+		case op == 0x42:
+			_, err = r.signed(64)
+		case op == 0x43:
+			_, err = r.bytes(4)
+		case op == 0x44:
+			_, err = r.bytes(8)
+		case op >= 0x45 && op <= 0xc4: // numeric, sign extension
+			switch op {
+			case 0x98, 0xbc: // f32.copysign, i32.reinterpret_f32
+				in.kind = kCanon32
+			case 0xa6, 0xbd: // f64.copysign, i64.reinterpret_f64
+				in.kind = kCanon64
+			}
+		case op == 0xd0: // ref.null
+			_, err = r.refType()
+		case op == 0xd1: // ref.is_null
+		case op == 0xd2: // ref.func
+			_, err = r.funcIndex(len(m.funcs))
+		case op == 0xfc:
+			err = m.decodeMisc(r, fc, &in)
+		default:
+			return fc.unsupported(off, op)
+		}
+		if err != nil {
+			return err
+		}
+		if m.memories == 0 && needsMemory(op, in.kind) {
+			return fc.invalid(off, "memory instruction 0x%02x without a memory", op)
+		}
+		in.end = r.offset()
+		fc.pushes += pushes
+		switch in.kind {
+		case kCall, kGrow, kBulkMem, kBulkTable, kTableGrow:
+			fc.needI32 = true
+		case kCanon32:
+			fc.needF32 = true
+		case kCanon64:
+			fc.needF64 = true
+		}
+		fc.instrs = append(fc.instrs, in)
+		if len(blocks) == 0 {
+			if !r.done() {
+				return fc.invalid(r.offset(), "%d bytes after the function's end", r.remaining())
+			}
+			return nil
+		}
+	}
+}
+
+func needsMemory(op byte, kind uint8) bool {
+	return (op >= 0x28 && op <= 0x40) || kind == kBulkMem
+}
+
+// decodeMisc decodes the 0xfc-prefixed instructions: saturating
+// truncation, bulk memory and table operations.
+func (m *module) decodeMisc(r *reader, fc *funcCode, in *instr) error {
+	off := r.offset()
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub <= 7: // i32/i64.trunc_sat_f32/f64_s/u
+		return nil
+	case sub == 8: // memory.init
+		in.kind = kBulkMem
+		if err := m.dataIndex(r, fc); err != nil {
+			return err
+		}
+		return m.memIndex(r, fc)
+	case sub == 9: // data.drop
+		return m.dataIndex(r, fc)
+	case sub == 10: // memory.copy
+		in.kind = kBulkMem
+		if err := m.memIndex(r, fc); err != nil {
+			return err
+		}
+		return m.memIndex(r, fc)
+	case sub == 11: // memory.fill
+		in.kind = kBulkMem
+		return m.memIndex(r, fc)
+	case sub == 12: // table.init
+		in.kind = kBulkTable
+		if err := m.elemIndex(r, fc); err != nil {
+			return err
+		}
+		return m.tableIndex(r)
+	case sub == 13: // elem.drop
+		return m.elemIndex(r, fc)
+	case sub == 14: // table.copy
+		in.kind = kBulkTable
+		if err := m.tableIndex(r); err != nil {
+			return err
+		}
+		return m.tableIndex(r)
+	case sub == 15: // table.grow
+		in.kind = kTableGrow
+		t, err := r.u32()
+		if err == nil && int64(t) >= int64(len(m.tables)) {
+			err = fc.invalid(off, "table %d of %d", t, len(m.tables))
+		}
+		in.table = t
+		return err
+	case sub == 16: // table.size
+		return m.tableIndex(r)
+	case sub == 17: // table.fill
+		in.kind = kBulkTable
+		return m.tableIndex(r)
+	}
+	return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: instruction 0xfc %d (unsupported proposal) at byte %d", fc.index, sub, off)
+}
+
+func (fc *funcCode) label(r *reader, depth int) error {
+	off := r.offset()
+	l, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if int64(l) >= int64(depth) {
+		return fc.invalid(off, "branch to label %d at depth %d", l, depth)
+	}
+	return nil
+}
+
+func (m *module) tableIndex(r *reader) error {
+	off := r.offset()
+	t, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if int64(t) >= int64(len(m.tables)) {
+		return invalidAt(off, "table %d of %d", t, len(m.tables))
+	}
+	return nil
+}
+
+func (m *module) dataIndex(r *reader, fc *funcCode) error {
+	off := r.offset()
+	d, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if m.dataCount < 0 {
+		return fc.invalid(off, "data segment instruction without a data count section")
+	}
+	if int64(d) >= int64(m.dataCount) {
+		return fc.invalid(off, "data segment %d of %d", d, m.dataCount)
+	}
+	return nil
+}
+
+func (m *module) elemIndex(r *reader, fc *funcCode) error {
+	off := r.offset()
+	e, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if int64(e) >= int64(m.elements) {
+		return fc.invalid(off, "element segment %d of %d", e, m.elements)
+	}
+	return nil
+}
+
+// memIndex reads the memory index byte of memory.size/grow/fill/copy/init,
+// which WebAssembly 2.0 fixes at 0x00; anything else is the multi-memory
+// proposal.
+func (m *module) memIndex(r *reader, fc *funcCode) error {
+	off := r.offset()
+	b, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if b != 0x00 {
+		return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: memory index byte 0x%02x (multiple memories) at byte %d", fc.index, b, off)
+	}
+	return nil
+}
+
+// memarg reads a load or store's alignment and offset; the alignment's
+// bit 6 announces a memory index (multiple memories).
+func (m *module) memarg(r *reader, fc *funcCode) error {
+	off := r.offset()
+	align, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if align&0x40 != 0 {
+		return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: memory access with a memory index (multiple memories) at byte %d", fc.index, off)
+	}
+	if align >= 32 {
+		return fc.invalid(off, "alignment 2^%d", align)
+	}
+	_, err = r.u32()
+	return err
+}
+
+func (fc *funcCode) invalid(off int, format string, args ...any) error {
+	return invalidAt(off, "function %d: "+format, append([]any{fc.index}, args...)...)
+}
+
+// unsupported refuses an opcode: those of proposals the ABI leaves out are
+// ErrNonDeterministic, the rest are malformed.
+func (fc *funcCode) unsupported(off int, op byte) error {
+	var what string
+	switch op {
+	case 0xfd:
+		what = "SIMD"
+	case 0xfe:
+		what = "threads/atomics"
+	case 0x12, 0x13:
+		what = "tail calls"
+	case 0x06, 0x07, 0x08, 0x09, 0x0a, 0x18, 0x19, 0x1f:
+		what = "exception handling"
+	case 0x14, 0x15, 0xd3, 0xd4, 0xd5, 0xd6, 0xfb:
+		what = "typed function references / GC"
+	default:
+		return fc.invalid(off, "unknown opcode 0x%02x", op)
+	}
+	return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: opcode 0x%02x (%s) at byte %d", fc.index, op, what, off)
+}

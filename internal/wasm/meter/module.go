@@ -1,0 +1,619 @@
+package meter
+
+import (
+	"strings"
+
+	"github.com/phala-go/phala/protocol"
+)
+
+// Section ids of the WebAssembly 2.0 binary format, plus the exception
+// handling proposal's tag section (refused).
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// sectionOrder ranks the non-custom sections in the order the format
+// requires (the data count section comes before the code section).
+var sectionOrder = [...]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5,
+	secGlobal: 6, secExport: 7, secStart: 8, secElement: 9, secDataCount: 10,
+	secCode: 11, secData: 12,
+}
+
+// section is one section of the input, by its payload's byte range.
+type section struct {
+	id         byte
+	start, end int // payload, as offsets into the module
+}
+
+// body is one function body in the code section.
+type body struct {
+	start, end int // the body's bytes (locals and code), after its size
+}
+
+// global is a global's type.
+type global struct {
+	typ     byte
+	mutable bool
+}
+
+// module is what the instrumentation needs to know about a decoded module.
+// Sections it does not change are kept as byte ranges and copied out.
+type module struct {
+	wasm     []byte
+	sections []section
+
+	types      []funcType
+	funcs      []uint32 // type index of every function, imported ones first
+	imported   int      // how many of funcs are imports
+	tables     []limits
+	tableTypes []byte
+	memories   int
+	globals    []global
+	globalsRaw []byte // the global section's entries, after its count
+	exportsRaw []byte // the export section's entries, after its count
+	exports    map[string]export
+	elements   int
+	dataCount  int // -1 when there is no data count section
+	dataSegs   int
+	bodies     []body
+	codeStart  int // offset of the code section's payload, for messages
+}
+
+// export is one export: its kind and index.
+type export struct {
+	kind byte
+	idx  uint32
+}
+
+// Export kinds.
+const (
+	kindFunc   = 0x00
+	kindTable  = 0x01
+	kindMemory = 0x02
+	kindGlobal = 0x03
+	kindTag    = 0x04
+)
+
+// decode parses every section of wasm and checks it against c, except the
+// function bodies, which instrument decodes one by one.
+func decode(wasm []byte, c *Config) (*module, error) {
+	const header = "\x00asm\x01\x00\x00\x00"
+	if len(wasm) < len(header) || string(wasm[:4]) != header[:4] {
+		return nil, invalidAt(0, "not a WebAssembly binary (bad magic)")
+	}
+	if string(wasm[4:8]) != header[4:] {
+		return nil, invalidAt(4, "unsupported binary version %x", wasm[4:8])
+	}
+	m := &module{wasm: wasm, dataCount: -1}
+	r := newReader(wasm[8:], 8)
+	last := 0
+	for !r.done() {
+		off := r.offset()
+		id, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		payload, err := r.bytes(int(size))
+		if err != nil {
+			return nil, invalidAt(off, "section %d of %d bytes overruns the module", id, size)
+		}
+		pr := newReader(payload, r.offset()-len(payload))
+		if id == secCustom {
+			if _, err := pr.name(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case id == secTag:
+			return nil, protocol.Errorf(protocol.ErrNonDeterministic, "tag section (exception handling) at byte %d", off)
+		case id == secStart:
+			return nil, invalidAt(off, "start section (initialisation must run in the metered _initialize)")
+		case int(id) >= len(sectionOrder) || sectionOrder[id] == 0:
+			return nil, invalidAt(off, "unknown section id %d", id)
+		case sectionOrder[id] <= last:
+			return nil, invalidAt(off, "section %d out of order or repeated", id)
+		}
+		last = sectionOrder[id]
+		m.sections = append(m.sections, section{id: id, start: pr.base, end: pr.base + len(payload)})
+		if err := m.decodeSection(id, pr, c); err != nil {
+			return nil, err
+		}
+		if !pr.done() {
+			return nil, pr.invalid("%d trailing bytes in section %d", pr.remaining(), id)
+		}
+	}
+	return m, m.checkWhole(c)
+}
+
+func (m *module) decodeSection(id byte, r *reader, c *Config) error {
+	switch id {
+	case secType:
+		return m.decodeTypes(r)
+	case secImport:
+		return m.decodeImports(r, c)
+	case secFunction:
+		return m.decodeFunctions(r, c)
+	case secTable:
+		return m.decodeTables(r, c)
+	case secMemory:
+		return m.decodeMemory(r, c)
+	case secGlobal:
+		return m.decodeGlobals(r)
+	case secExport:
+		return m.decodeExports(r)
+	case secElement:
+		return m.decodeElements(r)
+	case secDataCount:
+		n, err := r.u32()
+		m.dataCount = int(n)
+		return err
+	case secCode:
+		return m.decodeCode(r, c)
+	case secData:
+		return m.decodeData(r)
+	}
+	return nil
+}
+
+func (m *module) decodeTypes(r *reader) error {
+	n, err := r.count(3, "type")
+	if err != nil {
+		return err
+	}
+	m.types = make([]funcType, n)
+	for i := range m.types {
+		if m.types[i], err = r.funcType(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *module) decodeImports(r *reader, c *Config) error {
+	n, err := r.count(4, "import")
+	if err != nil {
+		return err
+	}
+	if n > c.MaxFunctions {
+		return r.invalid("%d imports, limit %d functions", n, c.MaxFunctions)
+	}
+	for range n {
+		off := r.offset()
+		mod, err := r.name()
+		if err != nil {
+			return err
+		}
+		name, err := r.name()
+		if err != nil {
+			return err
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if kind != kindFunc {
+			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s is not a function (import kind %d) at byte %d", mod, name, kind, off)
+		}
+		ti, err := r.typeIndex(len(m.types))
+		if err != nil {
+			return err
+		}
+		want, ok := c.Imports[mod][name]
+		if !ok {
+			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s is not in the host ABI at byte %d", mod, name, off)
+		}
+		if !m.types[ti].equal(want) {
+			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s has signature %s, the ABI's is %s at byte %d",
+				mod, name, m.types[ti], formatABI(want), off)
+		}
+		m.funcs = append(m.funcs, ti)
+	}
+	m.imported = len(m.funcs)
+	return nil
+}
+
+func (r *reader) typeIndex(ntypes int) (uint32, error) {
+	off := r.offset()
+	ti, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if int64(ti) >= int64(ntypes) {
+		return 0, invalidAt(off, "type index %d out of range (%d types)", ti, ntypes)
+	}
+	return ti, nil
+}
+
+func (m *module) decodeFunctions(r *reader, c *Config) error {
+	off := r.offset()
+	n, err := r.count(1, "function")
+	if err != nil {
+		return err
+	}
+	if m.imported+n > c.MaxFunctions {
+		return invalidAt(off, "%d functions, limit %d", m.imported+n, c.MaxFunctions)
+	}
+	for range n {
+		ti, err := r.typeIndex(len(m.types))
+		if err != nil {
+			return err
+		}
+		m.funcs = append(m.funcs, ti)
+	}
+	return nil
+}
+
+func (m *module) decodeTables(r *reader, c *Config) error {
+	off := r.offset()
+	n, err := r.count(3, "table")
+	if err != nil {
+		return err
+	}
+	if n > c.MaxTables {
+		return invalidAt(off, "%d tables, limit %d", n, c.MaxTables)
+	}
+	for i := range n {
+		toff := r.offset()
+		if !r.done() && r.buf[r.pos] == 0x40 {
+			return protocol.Errorf(protocol.ErrNonDeterministic, "table %d with an initialiser (function references) at byte %d", i, toff)
+		}
+		t, err := r.refType()
+		if err != nil {
+			return err
+		}
+		l, err := r.limits("table")
+		if err != nil {
+			return err
+		}
+		if l.min > c.MaxTableElements {
+			return invalidAt(toff, "table %d starts with %d elements, limit %d", i, l.min, c.MaxTableElements)
+		}
+		m.tables = append(m.tables, l)
+		m.tableTypes = append(m.tableTypes, t)
+	}
+	return nil
+}
+
+func (m *module) decodeMemory(r *reader, c *Config) error {
+	off := r.offset()
+	n, err := r.count(2, "memory")
+	if err != nil {
+		return err
+	}
+	if n > 1 {
+		return protocol.Errorf(protocol.ErrNonDeterministic, "%d memories (multiple memories) at byte %d", n, off)
+	}
+	for range n {
+		moff := r.offset()
+		l, err := r.limits("memory")
+		if err != nil {
+			return err
+		}
+		if l.min > c.MaxMemoryPages {
+			return invalidAt(moff, "memory starts with %d pages, limit %d", l.min, c.MaxMemoryPages)
+		}
+		if l.hasMax && l.max > 1<<16 {
+			return invalidAt(moff, "memory maximum %d pages exceeds 65536", l.max)
+		}
+	}
+	m.memories = n
+	return nil
+}
+
+func (m *module) decodeGlobals(r *reader) error {
+	n, err := r.count(3, "global")
+	if err != nil {
+		return err
+	}
+	m.globalsRaw = r.buf[r.pos:]
+	for range n {
+		t, err := r.valType()
+		if err != nil {
+			return err
+		}
+		mutOff := r.offset()
+		mut, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if mut > 1 {
+			return invalidAt(mutOff, "global mutability 0x%02x", mut)
+		}
+		if err := m.constExpr(r, len(m.globals)); err != nil {
+			return err
+		}
+		m.globals = append(m.globals, global{typ: t, mutable: mut == 1})
+	}
+	return nil
+}
+
+// constExpr reads a constant expression: one constant instruction and end.
+// globals is how many globals the expression may refer to.
+func (m *module) constExpr(r *reader, globals int) error {
+	off := r.offset()
+	op, err := r.byte()
+	if err != nil {
+		return err
+	}
+	switch op {
+	case 0x41:
+		_, err = r.signed(32)
+	case 0x42:
+		_, err = r.signed(64)
+	case 0x43:
+		_, err = r.bytes(4)
+	case 0x44:
+		_, err = r.bytes(8)
+	case 0x23:
+		var g uint32
+		if g, err = r.u32(); err == nil && int64(g) >= int64(globals) {
+			err = invalidAt(off, "constant expression reads global %d of %d", g, globals)
+		}
+	case 0xd0:
+		_, err = r.refType()
+	case 0xd2:
+		_, err = r.funcIndex(len(m.funcs))
+	case 0xfd:
+		return protocol.Errorf(protocol.ErrNonDeterministic, "v128 constant (SIMD) at byte %d", off)
+	default:
+		return invalidAt(off, "opcode 0x%02x in a constant expression", op)
+	}
+	if err != nil {
+		return err
+	}
+	endOff := r.offset()
+	if end, err := r.byte(); err != nil || end != 0x0b {
+		return invalidAt(endOff, "constant expression not terminated by end")
+	}
+	return nil
+}
+
+func (r *reader) funcIndex(nfuncs int) (uint32, error) {
+	off := r.offset()
+	f, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if int64(f) >= int64(nfuncs) {
+		return 0, invalidAt(off, "function index %d out of range (%d functions)", f, nfuncs)
+	}
+	return f, nil
+}
+
+func (m *module) decodeExports(r *reader) error {
+	n, err := r.count(3, "export")
+	if err != nil {
+		return err
+	}
+	m.exportsRaw = r.buf[r.pos:]
+	m.exports = make(map[string]export, n)
+	for range n {
+		off := r.offset()
+		name, err := r.name()
+		if err != nil {
+			return err
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return err
+		}
+		idx, err := r.u32()
+		if err != nil {
+			return err
+		}
+		var count int
+		switch kind {
+		case kindFunc:
+			count = len(m.funcs)
+		case kindTable:
+			count = len(m.tables)
+		case kindMemory:
+			count = m.memories
+		case kindGlobal:
+			count = len(m.globals)
+		case kindTag:
+			return protocol.Errorf(protocol.ErrNonDeterministic, "export %q of a tag (exception handling) at byte %d", name, off)
+		default:
+			return invalidAt(off, "export %q has kind %d", name, kind)
+		}
+		if int64(idx) >= int64(count) {
+			return invalidAt(off, "export %q refers to index %d of %d", name, idx, count)
+		}
+		if _, dup := m.exports[name]; dup {
+			return invalidAt(off, "export %q repeated", name)
+		}
+		for _, p := range ReservedPrefixes {
+			if strings.HasPrefix(name, p) {
+				return protocol.Errorf(protocol.ErrModuleExports, "export %q uses the reserved prefix %q at byte %d", name, p, off)
+			}
+		}
+		m.exports[name] = export{kind: kind, idx: idx}
+	}
+	return nil
+}
+
+func (m *module) decodeElements(r *reader) error {
+	n, err := r.count(3, "element segment")
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		off := r.offset()
+		flags, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if flags > 7 {
+			return invalidAt(off, "element segment %d has flags %d", i, flags)
+		}
+		active := flags&1 == 0
+		if active {
+			table := uint32(0)
+			if flags&2 != 0 {
+				if table, err = r.u32(); err != nil {
+					return err
+				}
+			}
+			if int64(table) >= int64(len(m.tables)) {
+				return invalidAt(off, "element segment %d targets table %d of %d", i, table, len(m.tables))
+			}
+			if err := m.constExpr(r, len(m.globals)); err != nil {
+				return err
+			}
+		}
+		exprs := flags&4 != 0
+		if flags&3 != 0 { // an explicit element kind or reference type
+			if exprs {
+				if _, err := r.refType(); err != nil {
+					return err
+				}
+			} else if kind, err := r.byte(); err != nil {
+				return err
+			} else if kind != 0x00 {
+				return invalidAt(r.offset()-1, "element segment %d has element kind 0x%02x", i, kind)
+			}
+		}
+		count, err := r.count(1, "element")
+		if err != nil {
+			return err
+		}
+		for range count {
+			if exprs {
+				err = m.constExpr(r, len(m.globals))
+			} else {
+				_, err = r.funcIndex(len(m.funcs))
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	m.elements = n
+	return nil
+}
+
+func (m *module) decodeData(r *reader) error {
+	n, err := r.count(2, "data segment")
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		off := r.offset()
+		flags, err := r.u32()
+		if err != nil {
+			return err
+		}
+		switch flags {
+		case 0, 2:
+			if flags == 2 {
+				mem, err := r.u32()
+				if err != nil {
+					return err
+				}
+				if mem != 0 {
+					return protocol.Errorf(protocol.ErrNonDeterministic, "data segment %d targets memory %d (multiple memories) at byte %d", i, mem, off)
+				}
+			}
+			if m.memories == 0 {
+				return invalidAt(off, "active data segment %d without a memory", i)
+			}
+			if err := m.constExpr(r, len(m.globals)); err != nil {
+				return err
+			}
+		case 1:
+		default:
+			return invalidAt(off, "data segment %d has flags %d", i, flags)
+		}
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(int(size)); err != nil {
+			return err
+		}
+	}
+	m.dataSegs = n
+	return nil
+}
+
+func (m *module) decodeCode(r *reader, c *Config) error {
+	m.codeStart = r.offset()
+	n, err := r.count(2, "function body")
+	if err != nil {
+		return err
+	}
+	if n != len(m.funcs)-m.imported {
+		return r.invalid("%d function bodies for %d functions", n, len(m.funcs)-m.imported)
+	}
+	m.bodies = make([]body, n)
+	for i := range m.bodies {
+		off := r.offset()
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if int64(size) > int64(c.MaxBodyBytes) {
+			return invalidAt(off, "function %d body of %d bytes, limit %d", m.imported+i, size, c.MaxBodyBytes)
+		}
+		start := r.offset()
+		if _, err := r.bytes(int(size)); err != nil {
+			return err
+		}
+		m.bodies[i] = body{start: start, end: start + int(size)}
+	}
+	return nil
+}
+
+// checkWhole checks what only the whole module can tell: matching counts
+// and the required exports.
+func (m *module) checkWhole(c *Config) error {
+	end := len(m.wasm)
+	if len(m.bodies) != len(m.funcs)-m.imported {
+		return invalidAt(end, "%d functions declared, %d bodies", len(m.funcs)-m.imported, len(m.bodies))
+	}
+	if m.dataCount >= 0 && m.dataCount != m.dataSegs {
+		return invalidAt(end, "data count section says %d segments, data section has %d", m.dataCount, m.dataSegs)
+	}
+	for _, name := range sortedKeys(c.Exports) {
+		want := c.Exports[name]
+		e, ok := m.exports[name]
+		if !ok {
+			return protocol.Errorf(protocol.ErrModuleExports, "no export %q", name)
+		}
+		if e.kind != kindFunc {
+			return protocol.Errorf(protocol.ErrModuleExports, "export %q is not a function (kind %d)", name, e.kind)
+		}
+		if got := m.types[m.funcs[e.idx]]; !got.equal(want) {
+			return protocol.Errorf(protocol.ErrModuleExports, "export %q has signature %s, want %s", name, got, formatABI(want))
+		}
+	}
+	if c.Memory != "" {
+		e, ok := m.exports[c.Memory]
+		if !ok || m.memories == 0 {
+			return protocol.Errorf(protocol.ErrModuleExports, "no exported memory %q", c.Memory)
+		}
+		if e.kind != kindMemory {
+			return protocol.Errorf(protocol.ErrModuleExports, "export %q is not a memory (kind %d)", c.Memory, e.kind)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+package meter
+
+import (
+	"slices"
+
+	"github.com/phala-go/phala/internal/wasm/abi"
+	"github.com/phala-go/phala/protocol"
+)
+
+// Reference types of WebAssembly 2.0.
+const (
+	funcRef   = 0x70
+	externRef = 0x6f
+)
+
+// valType reads a value type. The types of later proposals are refused as
+// unsupported features; any other byte is malformed.
+func (r *reader) valType() (byte, error) {
+	off := r.offset()
+	b, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	switch b {
+	case byte(abi.I32), byte(abi.I64), byte(abi.F32), byte(abi.F64), funcRef, externRef:
+		return b, nil
+	}
+	return 0, typeError(b, off)
+}
+
+// refType reads a reference type (tables, element segments, ref.null).
+func (r *reader) refType() (byte, error) {
+	off := r.offset()
+	b, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	if b == funcRef || b == externRef {
+		return b, nil
+	}
+	return 0, typeError(b, off)
+}
+
+func typeError(b byte, off int) error {
+	switch {
+	case b == 0x7b:
+		return protocol.Errorf(protocol.ErrNonDeterministic, "value type v128 (SIMD) at byte %d", off)
+	case b == 0x69 || b == 0x74:
+		return protocol.Errorf(protocol.ErrNonDeterministic, "exception reference type 0x%02x at byte %d", b, off)
+	case b == 0x63 || b == 0x64 || (b >= 0x6a && b <= 0x6e) || (b >= 0x71 && b <= 0x73):
+		return protocol.Errorf(protocol.ErrNonDeterministic, "typed/GC reference type 0x%02x at byte %d", b, off)
+	}
+	return invalidAt(off, "unknown value type 0x%02x", b)
+}
+
+// funcType is a function signature as the module declares it.
+type funcType struct {
+	params, results []byte
+}
+
+func (t funcType) equal(s abi.FuncType) bool {
+	return slices.Equal(t.params, valTypes(s.Params)) && slices.Equal(t.results, valTypes(s.Results))
+}
+
+func valTypes(v []abi.ValType) []byte {
+	out := make([]byte, len(v))
+	for i, t := range v {
+		out[i] = byte(t)
+	}
+	return out
+}
+
+func (r *reader) funcType() (funcType, error) {
+	off := r.offset()
+	form, err := r.byte()
+	if err != nil {
+		return funcType{}, err
+	}
+	switch form {
+	case 0x60:
+	case 0x4e, 0x4f, 0x50, 0x5e, 0x5f:
+		return funcType{}, protocol.Errorf(protocol.ErrNonDeterministic, "GC composite type 0x%02x at byte %d", form, off)
+	default:
+		return funcType{}, invalidAt(off, "type form 0x%02x, want 0x60", form)
+	}
+	var t funcType
+	for _, dst := range []*[]byte{&t.params, &t.results} {
+		n, err := r.count(1, "value type")
+		if err != nil {
+			return funcType{}, err
+		}
+		v := make([]byte, n)
+		for i := range v {
+			if v[i], err = r.valType(); err != nil {
+				return funcType{}, err
+			}
+		}
+		*dst = v
+	}
+	return t, nil
+}
+
+// limits is a memory or table size range.
+type limits struct {
+	min    uint32
+	max    uint32
+	hasMax bool
+}
+
+// limits reads a limits pair. Shared (threads) and 64-bit limits are
+// refused as unsupported features.
+func (r *reader) limits(what string) (limits, error) {
+	off := r.offset()
+	flag, err := r.byte()
+	if err != nil {
+		return limits{}, err
+	}
+	switch {
+	case flag == 0x02 || flag == 0x03:
+		return limits{}, protocol.Errorf(protocol.ErrNonDeterministic, "shared %s (threads) at byte %d", what, off)
+	case flag >= 0x04 && flag <= 0x07:
+		return limits{}, protocol.Errorf(protocol.ErrNonDeterministic, "64-bit %s at byte %d", what, off)
+	case flag > 0x01:
+		return limits{}, invalidAt(off, "%s limits flag 0x%02x", what, flag)
+	}
+	var l limits
+	if l.min, err = r.u32(); err != nil {
+		return limits{}, err
+	}
+	if flag == 0x01 {
+		l.hasMax = true
+		if l.max, err = r.u32(); err != nil {
+			return limits{}, err
+		}
+		if l.max < l.min {
+			return limits{}, invalidAt(off, "%s maximum %d below minimum %d", what, l.max, l.min)
+		}
+	}
+	return l, nil
+}
+
+// blockType reads the type of a block, loop or if: empty, one value type
+// or (multi-value) a type index.
+func (r *reader) blockType(ntypes int) error {
+	off := r.offset()
+	if r.done() {
+		return r.invalid("unexpected end")
+	}
+	b := r.buf[r.pos]
+	if b == 0x40 {
+		r.pos++
+		return nil
+	}
+	if b&0xc0 == 0x40 { // a one-byte negative s33: a value type
+		_, err := r.valType()
+		return err
+	}
+	idx, err := r.signed(33)
+	if err != nil {
+		return err
+	}
+	if idx < 0 || idx >= int64(ntypes) {
+		return invalidAt(off, "block type index %d out of range (%d types)", idx, ntypes)
+	}
+	return nil
+}
