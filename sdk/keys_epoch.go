@@ -3,6 +3,8 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/phala-go/phala/protocol"
@@ -21,6 +23,23 @@ func (c *Client) Epoch(ctx context.Context) (*protocol.EpochInfo, error) {
 		return nil, fmt.Errorf("sdk: epoch: %w", err)
 	}
 	return &info, nil
+}
+
+// Cluster reads a cluster's name and membership by id (see
+// protocol.ClusterID), without a proof. ok is false when no such cluster
+// exists.
+func (c *Client) Cluster(ctx context.Context, id []byte) (cluster protocol.ClusterUpdate, ok bool, err error) {
+	q, err := c.query(ctx, protocol.QueryCluster+hex.EncodeToString(id), 0)
+	if errors.Is(err, protocol.ErrUnknownCluster) {
+		return cluster, false, nil
+	}
+	if err != nil {
+		return cluster, false, err
+	}
+	if err := protocol.Unmarshal(q.value, &cluster); err != nil {
+		return cluster, false, fmt.Errorf("sdk: cluster %x: %w", id, err)
+	}
+	return cluster, true, nil
 }
 
 // SealCommand encrypts a command for cluster under its key of the epoch in

@@ -19,7 +19,7 @@ func govCmd(g *globals) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&from, "from", "", "account that pays (name or key file)")
 	cmd.PersistentFlags().StringSliceVar(&admins, "admin", nil, "admin key approving the action (repeat to reach the threshold)")
 
-	execute := func(cmd *cobra.Command, kind string, args any) error {
+	var execute govExecutor = func(cmd *cobra.Command, kind string, args any) error {
 		ctx := cmd.Context()
 		if len(admins) == 0 {
 			return usageError{fmt.Errorf("--admin is required")}
@@ -98,5 +98,11 @@ func govCmd(g *globals) *cobra.Command {
 	policy.Flags().BoolVar(&p.RequireCollateral, "require-collateral", false, "refuse TDX quotes without TCB collateral")
 	policy.Flags().Uint32Var(&p.MinRuntimeVersion, "min-runtime-version", def.MinRuntimeVersion, "minimum pRuntime version")
 	cmd.AddCommand(allow, revoke, policy)
+	cmd.AddCommand(govKeysCmds(g, execute)...)
 	return cmd
 }
+
+// govExecutor submits a governance action of kind with args: it reads the
+// governance nonce, has every --admin key approve, and sends the call from
+// --from (by default the first admin), printing the outcome.
+type govExecutor func(cmd *cobra.Command, kind string, args any) error

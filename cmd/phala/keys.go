@@ -13,12 +13,12 @@ import (
 )
 
 func keysCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage account keys in the keyring directory"}
+	cmd := &cobra.Command{Use: "keys", Short: "Manage account keys in the keyring directory; show the chain's key epochs"}
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "add NAME",
 			Short: "Generate a new key",
-			Args:  cobra.ExactArgs(1),
+			Args:  usageArgs(cobra.ExactArgs(1)),
 			RunE: func(_ *cobra.Command, args []string) error {
 				name := args[0]
 				if name == "" || strings.ContainsAny(name, `/\.`) {
@@ -39,7 +39,7 @@ func keysCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "list",
 			Short: "List keys",
-			Args:  cobra.NoArgs,
+			Args:  usageArgs(cobra.NoArgs),
 			RunE: func(*cobra.Command, []string) error {
 				entries, err := os.ReadDir(g.keyring)
 				if os.IsNotExist(err) {
@@ -69,7 +69,7 @@ func keysCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "show NAME|FILE",
 			Short: "Show a key's address and public key",
-			Args:  cobra.ExactArgs(1),
+			Args:  usageArgs(cobra.ExactArgs(1)),
 			RunE: func(_ *cobra.Command, args []string) error {
 				k, err := g.loadKey(args[0])
 				if err != nil {
@@ -79,6 +79,8 @@ func keysCmd(g *globals) *cobra.Command {
 				return nil
 			},
 		},
+		epochCmd(g),
+		clusterCmd(g),
 	)
 	return cmd
 }

@@ -66,6 +66,16 @@ func newRoot(out io.Writer) *cobra.Command {
 	return root
 }
 
+// usageArgs makes a wrong number of positional arguments a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
 func (g *globals) client(ctx context.Context) (*sdk.Client, error) {
 	return sdk.Dial(ctx, g.node)
 }

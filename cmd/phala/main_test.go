@@ -28,10 +28,11 @@ func run(t *testing.T, ctx context.Context, g []string, args ...string) (string,
 	return out.String(), err
 }
 
-// TestCLIAgainstDevnet drives keys, transactions and verified queries
-// against a devnet started in-process, and checks the CLI's refusals.
+// TestCLIAgainstDevnet drives keys, transactions, verified queries, key
+// epochs and governance against one devnet started in-process, and checks
+// the CLI's refusals.
 func TestCLIAgainstDevnet(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	o := devnet.DefaultOptions()
 	o.Home = t.TempDir()
@@ -125,8 +126,12 @@ func TestCLIAgainstDevnet(t *testing.T) {
 		t.Fatalf("reserved topic: %v", err)
 	}
 
-	// Governance revokes the sim build: the worker is retired at once.
+	// Key epochs: clusters, gatekeepers and rotation, with a second worker.
+	// (Before the revocation below, which retires every sim worker.)
 	admin := filepath.Join(d.Home, "node", "keys", "admin.json")
+	t.Run("key epochs and their governance", func(t *testing.T) { testKeyEpochsAndGovernance(t, ctx, d, g, admin) })
+
+	// Governance revokes the sim build: the worker is retired at once.
 	if _, err := run(t, ctx, g, "gov", "revoke-measurement", "--measurement", "zz", "--admin", admin); !errors.As(err, new(usageError)) {
 		t.Fatalf("bad measurement: %v", err)
 	}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phala-go/phala/protocol"
+)
+
+// Input errors of the key governance commands, found before anything is
+// sent.
+var (
+	errWorkerNotHex    = errors.New("not hex")
+	errWorkerLength    = errors.New("not a 32-byte identity key")
+	errClusterNameSize = fmt.Errorf("cluster names have 1 to %d bytes", maxClusterName)
+)
+
+// maxClusterName is the longest cluster name the keys module accepts
+// (internal/chain/keys, create_cluster); checked here too so that a bad
+// name is refused before it costs a fee.
+const maxClusterName = 64
+
+// workerArg reads a worker's identity key, given as hex.
+func workerArg(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("worker %q: %w (%v)", s, errWorkerNotHex, err)}
+	}
+	if len(b) != ed25519.PublicKeySize {
+		return nil, usageError{fmt.Errorf("worker %q has %d bytes: %w (see `phala worker list`)", s, len(b), errWorkerLength)}
+	}
+	return b, nil
+}
+
+// clusterArg checks a cluster name.
+func clusterArg(name string) (string, error) {
+	if len(name) == 0 || len(name) > maxClusterName {
+		return "", usageError{fmt.Errorf("cluster name %q: %w", name, errClusterNameSize)}
+	}
+	return name, nil
+}
+
+// govKeysCmds are the governance actions of the keys module: gatekeepers,
+// clusters and rotation (docs/keys.md).
+func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
+	addGatekeeper := &cobra.Command{
+		Use:   "add-gatekeeper WORKER --admin KEY",
+		Short: "Make a registered worker a gatekeeper (the first one starts key epoch 1)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := workerArg(args[0])
+			if err != nil {
+				return err
+			}
+			return execute(cmd, protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: w})
+		},
+	}
+	removeGatekeeper := &cobra.Command{
+		Use:   "remove-gatekeeper WORKER --admin KEY",
+		Short: "Take a gatekeeper's power away at once (the last gatekeeper cannot be removed)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := workerArg(args[0])
+			if err != nil {
+				return err
+			}
+			if err := execute(cmd, protocol.ActionRemoveGatekeeper, protocol.WorkerArgs{Worker: w}); err != nil {
+				return err
+			}
+			g.noteRetainedKeys(cmd.Context(), w)
+			return nil
+		},
+	}
+	createCluster := &cobra.Command{
+		Use:   "create-cluster NAME --admin KEY",
+		Short: "Create a cluster: workers that share a cluster key (once an epoch exists, a rotation gives it its key)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := clusterArg(args[0])
+			if err != nil {
+				return err
+			}
+			return execute(cmd, protocol.ActionCreateCluster, protocol.ClusterArgs{Name: name})
+		},
+	}
+	addToCluster := &cobra.Command{
+		Use:   "add-to-cluster NAME WORKER --admin KEY",
+		Short: "Put a registered worker (not a gatekeeper) in a cluster; the gatekeepers hand it the cluster's key",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := clusterArg(args[0])
+			if err != nil {
+				return err
+			}
+			w, err := workerArg(args[1])
+			if err != nil {
+				return err
+			}
+			return execute(cmd, protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: name, Worker: w})
+		},
+	}
+	removeFromCluster := &cobra.Command{
+		Use:   "remove-from-cluster NAME WORKER --admin KEY",
+		Short: "Take a worker out of a cluster: it gets none of the cluster's future keys",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := clusterArg(args[0])
+			if err != nil {
+				return err
+			}
+			w, err := workerArg(args[1])
+			if err != nil {
+				return err
+			}
+			if err := execute(cmd, protocol.ActionRemoveWorkerFromCluster, protocol.ClusterArgs{Name: name, Worker: w}); err != nil {
+				return err
+			}
+			g.noteRetainedKeys(cmd.Context(), w)
+			return nil
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate --admin KEY",
+		Short: "Rotate the keys now: a fresh epoch secret, every earlier epoch retired (follow it with `phala keys epoch`)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return execute(cmd, protocol.ActionRotate, protocol.RotateArgs{})
+		},
+	}
+	return []*cobra.Command{addGatekeeper, removeGatekeeper, createCluster, addToCluster, removeFromCluster, rotate}
+}
+
+// noteRetainedKeys tells the operator, after a worker was removed from a
+// role, that it still holds the current epoch's keys in enclave memory:
+// removal stops future distribution, only a rotation retires what it has.
+func (g *globals) noteRetainedKeys(ctx context.Context, worker []byte) {
+	c, err := g.client(ctx)
+	if err != nil {
+		return
+	}
+	info, err := c.Epoch(ctx)
+	if err != nil || info.Current == 0 {
+		return
+	}
+	if !slices.ContainsFunc(info.Served, func(r protocol.Recipient) bool { return bytes.Equal(r.Worker, worker) }) {
+		return
+	}
+	fmt.Fprintf(g.out, "note: %x was served the keys of epoch %d and keeps them in memory until the next rotation; `phala gov rotate` retires them now\n", worker, info.Current)
+}
