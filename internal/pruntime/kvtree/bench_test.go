@@ -63,12 +63,14 @@ func BenchmarkSetInsert(b *testing.B) {
 	tr, _ := benchTree(b)
 	v := make([]byte, 32)
 	key := make([]byte, 0, 32)
+	r := rand.New(rand.NewPCG(9, 9))
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		key = fmt.Appendf(key[:0], "acct/%016x.", i)
-		_ = tr.Set(key, v) // each insert starts from the same 10^5-key version
-		i++
+		// Random new keys (the "." suffix keeps them absent), so inserts
+		// land all over the tree rather than on one cached path; each
+		// starts from the same 10^5-key version.
+		key = fmt.Appendf(key[:0], "acct/%016x.", r.Uint64())
+		_ = tr.Set(key, v)
 	}
 }
 

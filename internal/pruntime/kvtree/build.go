@@ -35,17 +35,17 @@ func FromSorted(entries []Entry) (Tree, error) {
 	var spine []*node
 	for i, e := range entries {
 		if len(e.Key) == 0 {
-			return Tree{}, fmt.Errorf("entry %d of %d: %w", i, len(entries), ErrEmptyKey)
+			return Tree{}, fmt.Errorf("%w at entry %d of %d", ErrEmptyKey, i, len(entries))
 		}
 		if i > 0 && bytes.Compare(entries[i-1].Key, e.Key) >= 0 {
 			// No key in the message: contract keys are confidential.
-			return Tree{}, fmt.Errorf("entry %d of %d: %w", i, len(entries), ErrNotIncreasing)
+			return Tree{}, fmt.Errorf("%w at entry %d of %d", ErrNotIncreasing, i, len(entries))
 		}
 		x := newNode(e.Key, e.Value, hashBytes(e.Key))
 		var last *node
 		for len(spine) > 0 {
 			top := spine[len(spine)-1]
-			if !outranks(&x.kh, x.key, &top.kh, top.key) {
+			if !outranks(x.prio, x.key, top.prio, top.key) {
 				break
 			}
 			top.seal()

@@ -27,7 +27,7 @@ func TestFromSortedRefusesBadLists(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", c.name, err, c.want)
 			continue
 		}
-		if at := fmt.Sprintf("entry %d of", c.index); !strings.Contains(err.Error(), at) {
+		if at := fmt.Sprintf("at entry %d of %d", c.index, len(c.entries)); !strings.Contains(err.Error(), at) {
 			t.Errorf("%s: error %q does not name %q", c.name, err, at)
 		}
 		if tr.Len() != 0 || tr.root != nil {

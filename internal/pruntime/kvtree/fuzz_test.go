@@ -19,11 +19,16 @@ func (r *opReader) byte() (byte, bool) {
 	return b, true
 }
 
-// bytes reads a length (at most maxLen) and that many symbols.
+// bytes reads a length (at most maxLen) and that many symbols; the length
+// byte's top bit prepends longStem, so that keys share more than the 16
+// bytes nodes cache.
 func (r *opReader) bytes(maxLen int) []byte {
 	n, _ := r.byte()
-	out := make([]byte, 0, maxLen)
-	for range int(n) % (maxLen + 1) {
+	var out []byte
+	if n&0x80 != 0 {
+		out = append(out, longStem[:14+int(n>>4&3)%3]...)
+	}
+	for range int(n&0x7f) % (maxLen + 1) {
 		b, ok := r.byte()
 		if !ok {
 			break

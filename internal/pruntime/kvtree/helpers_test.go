@@ -109,11 +109,11 @@ func checkInvariants(t testing.TB, tr Tree) {
 		if (lo != nil && bytes.Compare(n.key, lo) <= 0) || (hi != nil && bytes.Compare(n.key, hi) >= 0) {
 			t.Fatalf("key %q outside (%q, %q): search order broken", n.key, lo, hi)
 		}
-		if n.kh != hashBytes(n.key) || n.eh != entryHash(&n.kh, n.value) {
-			t.Fatalf("key %q: cached key or value hash is stale", n.key)
+		if n.pre != prefixOf(n.key) || n.prio != prioOf(hashBytes(n.key)) || n.entry != entryHash(hashBytes(n.key), n.value) {
+			t.Fatalf("key %q: cached prefix, priority or entry hash is stale", n.key)
 		}
 		for _, c := range []*node{n.left, n.right} {
-			if c != nil && !outranks(&n.kh, n.key, &c.kh, c.key) {
+			if c != nil && !outranks(n.prio, n.key, c.prio, c.key) {
 				t.Fatalf("child %q outranks parent %q: heap order broken", c.key, n.key)
 			}
 		}
@@ -121,7 +121,7 @@ func checkInvariants(t testing.TB, tr Tree) {
 		if n.size != size {
 			t.Fatalf("key %q: size %d, subtree has %d", n.key, n.size, size)
 		}
-		if n.hash != nodeHash(&n.eh, n.left.merkle(), n.right.merkle()) {
+		if n.hash != nodeHash(n.entry, n.left.merkle(), n.right.merkle()) {
 			t.Fatalf("key %q: cached hash is stale", n.key)
 		}
 		return size

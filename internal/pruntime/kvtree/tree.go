@@ -13,8 +13,9 @@ type Tree struct{ root *node }
 // the tree (and with every version that still holds the entry): callers
 // must not modify it.
 func (t Tree) Get(key []byte) ([]byte, bool) {
+	p := newProbe(key)
 	for n := t.root; n != nil; {
-		switch c := bytes.Compare(key, n.key); {
+		switch c := p.cmp(n); {
 		case c < 0:
 			n = n.left
 		case c > 0:
@@ -38,26 +39,30 @@ func (t Tree) Set(key, value []byte) Tree {
 		panic("kvtree: Set with an empty key")
 	}
 	kh := hashBytes(key)
+	prio := prioOf(kh)
+	p := newProbe(key)
 	var buf [pathBuf]step
 	path := buf[:0]
 	n := t.root
 	for n != nil {
-		c := bytes.Compare(key, n.key)
+		c := p.cmp(n)
 		if c == 0 {
 			if bytes.Equal(n.value, value) {
 				return t
 			}
-			v := &node{key: n.key, value: bytes.Clone(value), kh: n.kh, eh: entryHash(&n.kh, value), left: n.left, right: n.right}
+			v := *n
+			v.value = bytes.Clone(value)
 			if v.value == nil {
 				v.value = []byte{}
 			}
+			v.entry = entryHash(kh, value)
 			v.seal()
-			return Tree{rebuild(path, v)}
+			return Tree{rebuild(path, &v)}
 		}
 		// Every ancestor of key's node outranks it, so if key is present
 		// the search reaches it before it meets a node key outranks: it
 		// is absent, and the new node takes n's place.
-		if outranks(&kh, key, &n.kh, n.key) {
+		if outranks(prio, key, n.prio, n.key) {
 			break
 		}
 		path = append(path, step{n: n, left: c < 0})
@@ -68,7 +73,7 @@ func (t Tree) Set(key, value []byte) Tree {
 		}
 	}
 	x := newNode(key, value, kh)
-	x.left, x.right = split(n, key)
+	x.left, x.right = split(n, &p)
 	x.seal()
 	return Tree{rebuild(path, x)}
 }
@@ -76,10 +81,11 @@ func (t Tree) Set(key, value []byte) Tree {
 // Delete returns a version without key (the receiver itself when key is
 // absent).
 func (t Tree) Delete(key []byte) Tree {
+	p := newProbe(key)
 	var buf [pathBuf]step
 	path := buf[:0]
 	for n := t.root; n != nil; {
-		c := bytes.Compare(key, n.key)
+		c := p.cmp(n)
 		if c == 0 {
 			return Tree{rebuild(path, join(n.left, n.right))}
 		}
@@ -107,9 +113,10 @@ func (t Tree) Next(after, prefix []byte) ([]byte, bool) {
 	if bytes.Compare(after, prefix) < 0 {
 		bound, inclusive = prefix, true
 	}
+	p := newProbe(bound)
 	var best *node
 	for n := t.root; n != nil; {
-		if c := bytes.Compare(n.key, bound); c > 0 || (c == 0 && inclusive) {
+		if c := p.cmp(n); c < 0 || (c == 0 && inclusive) {
 			best = n
 			n = n.left
 		} else {
@@ -124,7 +131,7 @@ func (t Tree) Next(after, prefix []byte) ([]byte, bool) {
 
 // Root returns the Merkle root of the tree's contents; see the package
 // documentation for its exact definition. It is cached, so Root is O(1).
-func (t Tree) Root() [32]byte { return *t.root.merkle() }
+func (t Tree) Root() [32]byte { return t.root.merkle() }
 
 // Len returns the number of keys.
 func (t Tree) Len() int { return t.root.count() }

@@ -2,6 +2,7 @@ package kvtree
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -10,15 +11,23 @@ import (
 
 // randKey draws from a small alphabet with short lengths, so that random
 // operations hit existing keys often and keys are often prefixes of each
-// other; 0x00 and 0xff sit at the edges of byte order.
+// other; 0x00 and 0xff sit at the edges of byte order. Half the keys start
+// with 14 to 16 bytes of a common stem, so that comparisons run past the
+// 16-byte prefix nodes cache and on into the full keys.
 func randKey(r *rand.Rand, minLen int) []byte {
 	const alphabet = "ab\x00\xff"
-	k := make([]byte, minLen+r.IntN(4-minLen))
-	for i := range k {
-		k[i] = alphabet[r.IntN(len(alphabet))]
+	var k []byte
+	if r.IntN(2) == 0 {
+		k = append(k, longStem[:14+r.IntN(3)]...)
+	}
+	for range minLen + r.IntN(4-minLen) {
+		k = append(k, alphabet[r.IntN(len(alphabet))])
 	}
 	return k
 }
+
+// longStem is a common key start longer than the cached key prefix.
+const longStem = "stem/\x00\xff0123456789"
 
 func randValue(r *rand.Rand) []byte {
 	v := make([]byte, r.IntN(3))
@@ -249,4 +258,52 @@ func must(v []byte, ok bool) []byte {
 		return nil
 	}
 	return v
+}
+
+func TestUpdatesCopyOnlyAPath(t *testing.T) {
+	m := model{}
+	for i := range 10_000 {
+		m[fmt.Sprintf("k%05d", i*2)] = "v"
+	}
+	base := build(t, m)
+	old := map[*node]bool{}
+	var collect func(n *node)
+	collect = func(n *node) {
+		if n != nil && !old[n] {
+			old[n] = true
+			collect(n.left)
+			collect(n.right)
+		}
+	}
+	collect(base.root)
+	// Every update rebuilds the nodes on one search path, plus (for an
+	// insert or delete) the nodes split or joined below it: each at most
+	// one per level.
+	limit := 2*height(base.root) + 1
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 200 {
+		k := []byte(fmt.Sprintf("k%05d", r.IntN(20_001)))
+		var next Tree
+		if r.IntN(2) == 0 {
+			next = base.Set(k, []byte("new"))
+		} else {
+			next = base.Delete(k)
+		}
+		fresh := 0
+		var count func(n *node)
+		count = func(n *node) {
+			if n != nil && !old[n] {
+				fresh++
+				count(n.left)
+				count(n.right)
+			}
+		}
+		count(next.root)
+		if fresh > limit {
+			t.Fatalf("an update of %q built %d new nodes; a path is at most %d", k, fresh, limit)
+		}
+		if next.root != base.root && fresh == 0 {
+			t.Fatalf("an update of %q changed the root without building a node", k)
+		}
+	}
 }
