@@ -26,7 +26,11 @@ var (
 // any sequence of updates that reaches the same contents. Keys and values
 // are copied, so entries may alias a buffer the caller reuses. On error
 // nothing is built.
-func FromSorted(entries []Entry) (Tree, error) {
+func FromSorted(entries []Entry) (Tree, error) { return Tree{}.Build(entries) }
+
+// Build is FromSorted for a tree keyed like t (see Keyed); t's contents
+// are ignored.
+func (t Tree) Build(entries []Entry) (Tree, error) {
 	// The classic linear Cartesian-tree construction: keep the right
 	// spine on a stack; each new (largest so far) key pops the spine nodes
 	// it outranks, adopts the last of them as its left child and becomes
@@ -41,11 +45,11 @@ func FromSorted(entries []Entry) (Tree, error) {
 			// No key in the message: contract keys are confidential.
 			return Tree{}, fmt.Errorf("%w at entry %d of %d", ErrNotIncreasing, i, len(entries))
 		}
-		x := newNode(e.Key, e.Value, hashBytes(e.Key))
+		x := newNode(t.seed, e.Key, e.Value, hashBytes(e.Key))
 		var last *node
 		for len(spine) > 0 {
 			top := spine[len(spine)-1]
-			if !outranks(x.prio, x.key, top.prio, top.key) {
+			if !outranks(t.seed, x.prio, x.key, top.prio, top.key) {
 				break
 			}
 			top.seal()
@@ -62,7 +66,7 @@ func FromSorted(entries []Entry) (Tree, error) {
 		spine[i].seal()
 	}
 	if len(spine) == 0 {
-		return Tree{}, nil
+		return Tree{seed: t.seed}, nil
 	}
-	return Tree{spine[0]}, nil
+	return Tree{spine[0], t.seed}, nil
 }

@@ -38,7 +38,8 @@
 // which would take a SHA-256 collision, fall back to the smaller key on
 // top. With distinct priorities exactly one tree satisfies both orders for
 // a given key set, so the shape, and with it the root, is a function of
-// the keys alone. For keys the contract does not choose adversarially the
+// the keys alone (and, in a keyed tree, of its seed). For keys nobody could
+// aim at the priorities are as good as random and the
 // priorities are as good as random and the expected depth is about
 // 2·ln(n): measured on 10^5 contract-like keys, average depth 21 and
 // height 41; on 10^6, 25.6 and 49.
@@ -47,13 +48,14 @@
 //
 // With H(b) = SHA-256(0x00 ‖ b):
 //
+//	prio(k)     = H(k) unkeyed, SHA-256(0x03 ‖ seed ‖ H(k)) keyed by seed
 //	entry(k, v) = SHA-256(0x02 ‖ H(k) ‖ H(v))
 //	hash(nil)   = 0x00 × 32
 //	hash(node)  = SHA-256(0x01 ‖ entry(node.key, node.value) ‖ hash(node.left) ‖ hash(node.right))
 //	Root        = hash(root node); the empty tree's root is 32 zero bytes.
 //
 // The first byte of every hashed string is a domain tag (0x00 byte string,
-// 0x01 node, 0x02 entry), so no hash of one kind can be passed off as
+// 0x01 node, 0x02 entry, 0x03 keyed priority), so no hash of one kind can be passed off as
 // another in a proof against a root. Each node caches entry and hash when
 // it is built, so Root is O(1) and an update rehashes only the O(depth)
 // nodes it copies, two SHA-256 blocks each. Roots appear in signed results
@@ -62,25 +64,28 @@
 //
 // # Adversarial keys
 //
-// Contract code chooses the keys, and the priorities are public functions
-// of them, so whoever chooses keys chooses the shape. Making a chain of
-// depth d is cheap: take keys in increasing order (a fixed prefix for the
-// order, a nonce to grind) and give each the highest priority, among T
-// tries, that is below the previous key's. Each step then lowers the
-// priority by only about 1/T of its range, so T ≈ 2d keeps the whole chain
-// in the upper half: about 2d² hashes in all. The cost is quadratic, not
-// exponential, in the depth (TestGroundKeysForceALinearChain builds a
-// 256-deep chain from 2.6·10^5 hashes); depth 10^4 takes well under a minute on one core.
-// What bounds the depth is the number of keys the attacker pays to store:
-// a contract can make its own storage a list, after which each operation
-// on it visits, and each update copies and rehashes, up to one node per
-// key. This package makes such trees slow, never unsound: every operation
-// is iterative, so depth costs time but never stack, and results stay
-// correct. Bounding the time is the engine's job (a per-contract key
-// quota, or a gas charge that grows with the path length, which is
-// deterministic because the shape is); priorities keyed by a secret shared
-// by the cluster's workers would remove the grinding itself, at the price
-// of making that secret part of the root's definition.
+// In an unkeyed tree the priorities are public functions of the keys, so
+// whoever chooses keys chooses the shape. Making a chain of depth d is
+// cheap: take keys in increasing order (a fixed prefix for the order, a
+// nonce to grind) and give each the highest priority, among T tries, that
+// is below the previous key's. Each step then lowers the priority by only
+// about 1/T of its range, so T ≈ 2d keeps the whole chain in the upper
+// half: about 2d² hashes in all, quadratic, not exponential, in the depth
+// (TestGroundKeysForceALinearChain builds a 256-deep chain from 2.6·10^5
+// hashes; depth 10^4 takes well under a minute on one core). Every
+// operation on such a list visits, and every update copies and rehashes,
+// up to one node per key, while gas stays flat: a cheap way to tie up the
+// workers' CPU.
+//
+// pRuntime therefore keys every contract's tree (Keyed) with a seed
+// derived from the contract's key when it is instantiated, kept with its
+// storage and handed on by state transfers, and never shown to the
+// contract. Nothing the contract can observe depends on the shape (gas is
+// flat, there is no clock), so it has nothing to grind against
+// (TestKeyedTreeDefeatsGroundKeys). The unkeyed zero Tree remains for
+// tests and tools. Either way the package is slow on deep trees, never
+// unsound: every operation is iterative, so depth costs time but never
+// stack.
 //
 // # Decisions
 //

@@ -9,7 +9,24 @@ const (
 	tagBytes byte = 0x00
 	tagNode  byte = 0x01
 	tagEntry byte = 0x02
+	tagPrio  byte = 0x03
 )
+
+// priority is a key's treap priority given H(key): H(key) itself in an
+// unkeyed tree, SHA-256(0x03 ‖ seed ‖ H(key)) in a keyed one. A key's
+// priority decides its depth, so whoever can compute priorities can choose
+// keys that make the tree a deep chain; keying them by a seed the contract
+// never sees leaves it nothing to aim at.
+func priority(seed *[32]byte, kh [32]byte) [32]byte {
+	if seed == nil {
+		return kh
+	}
+	var buf [1 + 2*32]byte
+	buf[0] = tagPrio
+	copy(buf[1:33], seed[:])
+	copy(buf[33:], kh[:])
+	return sha256.Sum256(buf[:])
+}
 
 // hashBytes is H(b) = SHA-256(0x00 ‖ b).
 func hashBytes(b []byte) [32]byte {

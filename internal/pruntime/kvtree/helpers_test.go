@@ -63,7 +63,7 @@ func assertMatches(t testing.TB, tr Tree, m model) {
 			t.Fatalf("Get(%q) = %q, %v; want %q, true", k, got, ok, v)
 		}
 	}
-	if root, want := tr.Root(), refRoot(m.entries()); root != want {
+	if root, want := tr.Root(), refRoot(tr.seed, m.entries()); root != want {
 		t.Fatalf("Root() = %x, definition gives %x", root, want)
 	}
 	checkInvariants(t, tr)
@@ -71,21 +71,29 @@ func assertMatches(t testing.TB, tr Tree, m model) {
 
 // refRoot computes the root straight from the package documentation's
 // definition, sharing no code with the tree: the entry with the largest
-// key hash is the root, the entries below and above it form its subtrees.
-func refRoot(es []Entry) [32]byte {
+// priority (its key hash, keyed by seed if any) is the root, the entries
+// below and above it form its subtrees.
+func refRoot(seed *[32]byte, es []Entry) [32]byte {
 	if len(es) == 0 {
 		return [32]byte{}
 	}
 	h := func(b []byte) [32]byte { return sha256.Sum256(append([]byte{0x00}, b...)) }
+	prio := func(k []byte) [32]byte {
+		kh := h(k)
+		if seed == nil {
+			return kh
+		}
+		return sha256.Sum256(append(append([]byte{0x03}, seed[:]...), kh[:]...))
+	}
 	top := 0
 	for i := range es {
-		if a, b := h(es[i].Key), h(es[top].Key); bytes.Compare(a[:], b[:]) > 0 {
+		if a, b := prio(es[i].Key), prio(es[top].Key); bytes.Compare(a[:], b[:]) > 0 {
 			top = i
 		}
 	}
 	kh, vh := h(es[top].Key), h(es[top].Value)
 	entry := sha256.Sum256(append(append([]byte{0x02}, kh[:]...), vh[:]...))
-	l, r := refRoot(es[:top]), refRoot(es[top+1:])
+	l, r := refRoot(seed, es[:top]), refRoot(seed, es[top+1:])
 	var pre []byte
 	pre = append(pre, 0x01)
 	pre = append(pre, entry[:]...)
@@ -109,11 +117,11 @@ func checkInvariants(t testing.TB, tr Tree) {
 		if (lo != nil && bytes.Compare(n.key, lo) <= 0) || (hi != nil && bytes.Compare(n.key, hi) >= 0) {
 			t.Fatalf("key %q outside (%q, %q): search order broken", n.key, lo, hi)
 		}
-		if n.pre != prefixOf(n.key) || n.prio != prioOf(hashBytes(n.key)) || n.entry != entryHash(hashBytes(n.key), n.value) {
+		if n.pre != prefixOf(n.key) || n.prio != prioOf(priority(tr.seed, hashBytes(n.key))) || n.entry != entryHash(hashBytes(n.key), n.value) {
 			t.Fatalf("key %q: cached prefix, priority or entry hash is stale", n.key)
 		}
 		for _, c := range []*node{n.left, n.right} {
-			if c != nil && !outranks(n.prio, n.key, c.prio, c.key) {
+			if c != nil && !outranks(tr.seed, n.prio, n.key, c.prio, c.key) {
 				t.Fatalf("child %q outranks parent %q: heap order broken", c.key, n.key)
 			}
 		}
@@ -135,4 +143,13 @@ func height(n *node) int {
 		return 0
 	}
 	return 1 + max(height(n.left), height(n.right))
+}
+
+// sortedEntries lists the model's contents in key order.
+func sortedEntries(m model) []Entry {
+	var es []Entry
+	for _, k := range m.sortedKeys() {
+		es = append(es, Entry{Key: []byte(k), Value: []byte(m[k])})
+	}
+	return es
 }

@@ -67,7 +67,7 @@ func cmpWord(a, b uint64) int {
 
 // newNode builds an unsealed node for key and value, copying both into
 // one allocation so that callers may reuse their buffers.
-func newNode(key, value []byte, kh [32]byte) *node {
+func newNode(seed *[32]byte, key, value []byte, kh [32]byte) *node {
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
 	copy(buf[len(key):], value)
@@ -76,7 +76,7 @@ func newNode(key, value []byte, kh [32]byte) *node {
 		key:   k,
 		value: buf[len(key):],
 		pre:   prefixOf(k),
-		prio:  prioOf(kh),
+		prio:  prioOf(priority(seed, kh)),
 		entry: entryHash(kh, value),
 	}
 }
@@ -114,21 +114,21 @@ func (n *node) merkle() [32]byte {
 }
 
 // outranks reports whether a key with priority word aprio belongs above
-// one with bprio. The priority is H(key) read as a 256-bit big-endian
-// integer, larger on top; nodes keep only its first word, and the rare tie
-// on it (2^-64 per pair) is settled by recomputing both hashes. Equal
-// hashes, which would take a SHA-256 collision, put the smaller key on
-// top, so the order is total and the shape unique.
-func outranks(aprio uint64, akey []byte, bprio uint64, bkey []byte) bool {
+// one with bprio. The priority (see priority) is read as a 256-bit
+// big-endian integer, larger on top; nodes keep only its first word, and
+// the rare tie on it (2^-64 per pair) is settled by recomputing both.
+// Equal priorities, which would take a SHA-256 collision, put the smaller
+// key on top, so the order is total and the shape unique.
+func outranks(seed *[32]byte, aprio uint64, akey []byte, bprio uint64, bkey []byte) bool {
 	if aprio != bprio {
 		return aprio > bprio
 	}
-	ah, bh := hashBytes(akey), hashBytes(bkey)
+	ah, bh := priority(seed, hashBytes(akey)), priority(seed, hashBytes(bkey))
 	if c := bytes.Compare(ah[:], bh[:]); c != 0 {
 		return c > 0
 	}
 	return bytes.Compare(akey, bkey) < 0
 }
 
-// prioOf is the priority word of a key with hash kh.
-func prioOf(kh [32]byte) uint64 { return binary.BigEndian.Uint64(kh[:8]) }
+// prioOf is the first word of a priority.
+func prioOf(p [32]byte) uint64 { return binary.BigEndian.Uint64(p[:8]) }

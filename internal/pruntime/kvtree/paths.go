@@ -52,11 +52,11 @@ func split(t *node, p *probe) (lo, hi *node) {
 
 // join merges lo and hi, every key of lo being below every key of hi, into
 // one treap: the inverse of split, also without recursion.
-func join(lo, hi *node) *node {
+func join(seed *[32]byte, lo, hi *node) *node {
 	var buf [pathBuf]step
 	path := buf[:0]
 	for lo != nil && hi != nil {
-		if outranks(lo.prio, lo.key, hi.prio, hi.key) {
+		if outranks(seed, lo.prio, lo.key, hi.prio, hi.key) {
 			// lo stays on top; its right subtree joins hi.
 			path = append(path, step{n: lo, left: false})
 			lo = lo.right

@@ -20,7 +20,7 @@ func TestRootDependsOnlyOnContents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FromSorted: %v", err)
 		}
-		if want.Root() != refRoot(m.entries()) {
+		if want.Root() != refRoot(nil, m.entries()) {
 			t.Fatalf("seed %d: FromSorted root differs from the definition", seed)
 		}
 		histories := map[string]func() Tree{

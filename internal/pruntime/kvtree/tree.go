@@ -7,7 +7,17 @@ import "bytes"
 // Delete return a new version and leave the receiver untouched, and any
 // number of goroutines may read the same version concurrently without
 // locks. The zero value is the empty tree.
-type Tree struct{ root *node }
+type Tree struct {
+	root *node
+	seed *[32]byte // keys the priorities; nil: unkeyed (see Keyed)
+}
+
+// Keyed returns an empty tree whose shape is keyed by seed: two trees with
+// the same contents and seed have the same shape and Root; nobody without
+// the seed can choose keys that make it deep. pRuntime keys each
+// contract's storage with a secret derived from the contract key, which
+// the contract's code never sees.
+func Keyed(seed [32]byte) Tree { return Tree{seed: &seed} }
 
 // Get returns the value stored at key. The returned slice is shared with
 // the tree (and with every version that still holds the entry): callers
@@ -39,7 +49,7 @@ func (t Tree) Set(key, value []byte) Tree {
 		panic("kvtree: Set with an empty key")
 	}
 	kh := hashBytes(key)
-	prio := prioOf(kh)
+	prio := prioOf(priority(t.seed, kh))
 	p := newProbe(key)
 	var buf [pathBuf]step
 	path := buf[:0]
@@ -57,12 +67,12 @@ func (t Tree) Set(key, value []byte) Tree {
 			}
 			v.entry = entryHash(kh, value)
 			v.seal()
-			return Tree{rebuild(path, &v)}
+			return Tree{rebuild(path, &v), t.seed}
 		}
 		// Every ancestor of key's node outranks it, so if key is present
 		// the search reaches it before it meets a node key outranks: it
 		// is absent, and the new node takes n's place.
-		if outranks(prio, key, n.prio, n.key) {
+		if outranks(t.seed, prio, key, n.prio, n.key) {
 			break
 		}
 		path = append(path, step{n: n, left: c < 0})
@@ -72,10 +82,10 @@ func (t Tree) Set(key, value []byte) Tree {
 			n = n.right
 		}
 	}
-	x := newNode(key, value, kh)
+	x := newNode(t.seed, key, value, kh)
 	x.left, x.right = split(n, &p)
 	x.seal()
-	return Tree{rebuild(path, x)}
+	return Tree{rebuild(path, x), t.seed}
 }
 
 // Delete returns a version without key (the receiver itself when key is
@@ -87,7 +97,7 @@ func (t Tree) Delete(key []byte) Tree {
 	for n := t.root; n != nil; {
 		c := p.cmp(n)
 		if c == 0 {
-			return Tree{rebuild(path, join(n.left, n.right))}
+			return Tree{rebuild(path, join(t.seed, n.left, n.right)), t.seed}
 		}
 		path = append(path, step{n: n, left: c < 0})
 		if c < 0 {
