@@ -50,6 +50,11 @@ type WorkerRecord struct {
 	// Attestation is the evidence as registered, so that anyone can verify
 	// it again (sdk.VerifyWorker).
 	Attestation Attestation `cbor:"attestation"`
+	// KeyAnnouncement, when EncryptionKey is not the attested key, is the
+	// rotation announcement that replaced it: signed by the attested
+	// identity key, it carries trust from the attestation to the current
+	// key. A new registration clears it.
+	KeyAnnouncement *KeyAnnouncement `cbor:"key_announcement"`
 }
 
 // WorkerEvent is the payload of a TopicWorker message. It carries the

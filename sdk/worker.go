@@ -63,8 +63,16 @@ func (c *Client) VerifyWorker(ctx context.Context, pub []byte, o VerifyOptions) 
 // record and the caller's options.
 func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time.Time, o VerifyOptions) error {
 	a := &rec.Attestation
-	if a.ChainID != chainID || !bytes.Equal(a.WorkerPubkey, rec.Pubkey) || !bytes.Equal(a.EncryptionPubkey, rec.EncryptionKey) {
-		return fmt.Errorf("%w: the recorded attestation is for other keys or another chain", ErrWorkerNotTrusted)
+	if a.ChainID != chainID || !bytes.Equal(a.WorkerPubkey, rec.Pubkey) {
+		return fmt.Errorf("%w: the recorded attestation is for another worker or another chain", ErrWorkerNotTrusted)
+	}
+	if !bytes.Equal(a.EncryptionPubkey, rec.EncryptionKey) {
+		// A key rotation replaced the attested key: the attested identity
+		// must have signed the current one.
+		ann := rec.KeyAnnouncement
+		if ann == nil || !bytes.Equal(ann.Worker, rec.Pubkey) || !bytes.Equal(ann.Key, rec.EncryptionKey) || !ann.Verify(chainID) {
+			return fmt.Errorf("%w: the current encryption key is neither attested nor announced by the attested identity", ErrWorkerNotTrusted)
+		}
 	}
 	var reportData, measurement []byte
 	switch a.TEE {

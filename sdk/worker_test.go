@@ -17,7 +17,14 @@ import (
 
 func simRecord(t *testing.T) *protocol.WorkerRecord {
 	t.Helper()
-	pub, _, _ := ed25519.GenerateKey(nil)
+	r, _ := simWorker(t)
+	return r
+}
+
+// simWorker is a sim worker's record and its identity key.
+func simWorker(t *testing.T) (*protocol.WorkerRecord, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
 	p, err := sim.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,23 @@ func simRecord(t *testing.T) *protocol.WorkerRecord {
 	if a.Quote, err = p.Quote(a.ReportData()); err != nil {
 		t.Fatal(err)
 	}
-	return &protocol.WorkerRecord{Pubkey: pub, EncryptionKey: []byte("enc"), Measurement: sim.DefaultMeasurement, Attestation: a, Status: protocol.StatusActive}
+	return &protocol.WorkerRecord{Pubkey: pub, EncryptionKey: []byte("enc"), Measurement: sim.DefaultMeasurement, Attestation: a, Status: protocol.StatusActive}, priv
+}
+
+// announce replaces the record's key as a rotation does, the announcement
+// signed by signer.
+func announce(r *protocol.WorkerRecord, signer ed25519.PrivateKey, key []byte) {
+	body := protocol.AnnouncementBody{ChainID: "c", Worker: r.Pubkey, Epoch: 2, Key: key}
+	r.EncryptionKey = key
+	r.KeyAnnouncement = &protocol.KeyAnnouncement{Worker: r.Pubkey, Epoch: 2, Key: key, Sig: protocol.Sign(signer, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+}
+
+func TestCheckAttestationAcceptsAKeyAnnouncedByTheAttestedIdentity(t *testing.T) {
+	r, id := simWorker(t)
+	announce(r, id, []byte("rotated"))
+	if err := CheckAttestation(r, "c", time.Now(), VerifyOptions{AllowSim: true}); err != nil {
+		t.Fatalf("rotated key announced by the identity: %v", err)
+	}
 }
 
 func TestCheckAttestation(t *testing.T) {
@@ -43,8 +66,17 @@ func TestCheckAttestation(t *testing.T) {
 		o    VerifyOptions
 		why  string
 	}{
-		"sim not accepted":                       {nil, VerifyOptions{}, "sim TEE"},
-		"record names another key":               {func(r *protocol.WorkerRecord) { r.EncryptionKey = []byte("other") }, VerifyOptions{AllowSim: true}, "other keys"},
+		"sim not accepted":         {nil, VerifyOptions{}, "sim TEE"},
+		"record names another key": {func(r *protocol.WorkerRecord) { r.EncryptionKey = []byte("other") }, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
+		"key announced by another identity": {func(r *protocol.WorkerRecord) {
+			_, other, _ := ed25519.GenerateKey(nil)
+			announce(r, other, []byte("rotated"))
+		}, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
+		"announcement of another key": {func(r *protocol.WorkerRecord) {
+			_, id, _ := ed25519.GenerateKey(nil)
+			announce(r, id, []byte("rotated"))
+			r.EncryptionKey = []byte("yet another")
+		}, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
 		"attestation edited":                     {func(r *protocol.WorkerRecord) { r.Attestation.Height = 8 }, VerifyOptions{AllowSim: true}, "does not bind"},
 		"measurement not the registered one":     {func(r *protocol.WorkerRecord) { r.Measurement = bytes.Repeat([]byte{3}, 32) }, VerifyOptions{AllowSim: true}, "registered"},
 		"measurement not accepted by the caller": {nil, VerifyOptions{AllowSim: true, Measurements: [][]byte{bytes.Repeat([]byte{4}, 32)}}, "caller accepts"},

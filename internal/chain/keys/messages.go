@@ -179,7 +179,7 @@ func delivery(ctx *module.Context, d *protocol.KeyDelivery) error {
 	}
 	if late {
 		kv(ctx.State).Delete(join(prefixAnnounce, r.Worker))
-		return registry.SetEncryptionKey(ctx, r.Worker, r.Key)
+		return registry.SetEncryptionKey(ctx, &ann)
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func activate(ctx *module.Context, e *epochState) error {
 		var ann protocol.KeyAnnouncement
 		if read(ctx.State, join(prefixAnnounce, r.Worker), &ann) && ann.Epoch == p.Epoch && bytes.Equal(ann.Key, r.Key) {
 			kv(ctx.State).Delete(join(prefixAnnounce, r.Worker))
-			if err := registry.SetEncryptionKey(ctx, r.Worker, r.Key); err != nil {
+			if err := registry.SetEncryptionKey(ctx, &ann); err != nil {
 				return err
 			}
 		}

@@ -421,15 +421,17 @@ type KeyChangeHook func(ctx *module.Context, rec *protocol.WorkerRecord) error
 // application is built.
 func (m *Module) OnKeyChange(h KeyChangeHook) { m.hook = h }
 
-// SetEncryptionKey replaces an active worker's encryption key with one it
-// announced for a key rotation (called by the keys module at activation),
-// and announces the change.
-func SetEncryptionKey(ctx *module.Context, pub, key []byte) error {
-	rec, ok := Worker(ctx.State, pub)
+// SetEncryptionKey replaces an active worker's encryption key with the one
+// it announced for a key rotation (called by the keys module, which checked
+// the announcement's signature), keeps the announcement so that clients can
+// check the key's provenance, and announces the change.
+func SetEncryptionKey(ctx *module.Context, ann *protocol.KeyAnnouncement) error {
+	rec, ok := Worker(ctx.State, ann.Worker)
 	if !ok || rec.Status != protocol.StatusActive {
 		return nil
 	}
-	rec.EncryptionKey = key
+	pub := ann.Worker
+	rec.EncryptionKey, rec.KeyAnnouncement = ann.Key, ann
 	write(ctx.State, join(prefixWorker, pub), &rec)
 	return emit(ctx, protocol.WorkerRegistered, &rec)
 }
