@@ -95,6 +95,7 @@ func main() {
 	f.IntVar(&cfg.Batch, "batch", 100, "blocks per sync request")
 	f.IntVar(&cfg.RPCBatchLimit, "rpc-batch-limit", fetch.DefaultBatchLimit, "the node's max_request_batch_size")
 	f.BoolVar(&cfg.NoRegister, "no-register", false, "do not register the worker")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the worker's public API URL to announce in the registry (clients query it; cluster members fetch state from it)")
 	f.BoolVar(&noCollateral, "no-tdx-collateral", false, "do not fetch Intel PCS collateral for TDX registrations")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address for Prometheus metrics (empty: none)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

@@ -58,6 +58,9 @@ type Config struct {
 	// Poll is how often the tip is checked when no new-block event arrives
 	// (default 1s).
 	Poll time.Duration
+	// PublicURL, if set, is announced in the registry as the worker's
+	// public API (queries, state transfers to other members).
+	PublicURL string
 }
 
 // ErrRefused ends the relayer: pRuntime kept refusing what the node served.
@@ -89,6 +92,7 @@ type Relayer struct {
 	// retryRegister delays the next registration attempt after a failure.
 	retryRegister   time.Time
 	registerBackoff time.Duration
+	duties          contractDuties
 }
 
 // New validates the configuration; it does not contact anyone.
@@ -210,6 +214,8 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 		return false, err
 	}
 	r.register(ctx, info, tip)
+	r.announceEndpoint(ctx, info)
+	r.transferState(ctx, info)
 	return synced >= tip, nil
 }
 
