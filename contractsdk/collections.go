@@ -96,7 +96,13 @@ func (m Map[K, V]) Delete(ctx *Context, k K) error {
 // A key that does not decode yields its error and ends the iteration.
 // Each step costs one host call (plus one per Get of the value).
 func (m Map[K, V]) Keys(ctx *Context) iter.Seq2[K, error] {
-	return keys(ctx, m.prefix, m.key)
+	return keys(ctx, m.prefix, nil, m.key)
+}
+
+// KeysAfter iterates, as Keys does, over the keys greater than after (in
+// their encoding's order), for reading a large map a page at a time.
+func (m Map[K, V]) KeysAfter(ctx *Context, after K) iter.Seq2[K, error] {
+	return keys(ctx, m.prefix, m.storageKey(after), m.key)
 }
 
 // Set is a typed set of keys, stored as keys with empty values.
@@ -124,7 +130,12 @@ func (s Set[K]) Has(ctx *Context, k K) bool { return ctx.Store().Has(s.storageKe
 
 // All iterates over the set's members in ascending order of their
 // encoding, as Map.Keys does.
-func (s Set[K]) All(ctx *Context) iter.Seq2[K, error] { return keys(ctx, s.prefix, s.key) }
+func (s Set[K]) All(ctx *Context) iter.Seq2[K, error] { return keys(ctx, s.prefix, nil, s.key) }
+
+// AllAfter iterates, as All does, over the members greater than after.
+func (s Set[K]) AllAfter(ctx *Context, after K) iter.Seq2[K, error] {
+	return keys(ctx, s.prefix, s.storageKey(after), s.key)
+}
 
 func get[V any](ctx *Context, key []byte, codec Codec[V]) (V, bool, error) {
 	var zero V
@@ -139,9 +150,10 @@ func get[V any](ctx *Context, key []byte, codec Codec[V]) (V, bool, error) {
 	return v, true, nil
 }
 
-func keys[K any](ctx *Context, prefix []byte, codec Codec[K]) iter.Seq2[K, error] {
+// keys iterates over the keys under prefix that are greater than after.
+func keys[K any](ctx *Context, prefix, after []byte, codec Codec[K]) iter.Seq2[K, error] {
 	return func(yield func(K, error) bool) {
-		for raw := range ctx.Store().Keys(prefix) {
+		for raw := range ctx.Store().KeysAfter(prefix, after) {
 			k, err := codec.Decode(raw[len(prefix):])
 			if !yield(k, err) || err != nil {
 				return

@@ -96,9 +96,12 @@ func (s Store) Next(after, prefix []byte) ([]byte, bool) {
 // Keys iterates, in ascending order, over the keys that start with prefix.
 // Each step costs one host call; writes made during the iteration are
 // seen by the steps after them.
-func (s Store) Keys(prefix []byte) iter.Seq[[]byte] {
+func (s Store) Keys(prefix []byte) iter.Seq[[]byte] { return s.KeysAfter(prefix, nil) }
+
+// KeysAfter iterates, as Keys does, over the keys that start with prefix
+// and are greater than after.
+func (s Store) KeysAfter(prefix, after []byte) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
-		var after []byte
 		for {
 			k, ok := s.Next(after, prefix)
 			if !ok || !yield(k) {

@@ -96,7 +96,7 @@ func parse(data []byte) (*node, error) {
 }
 
 func (p *parser) fail(msg string) error {
-	return &Error{kind: ErrSyntax, msg: msg + " at byte " + strconv.Itoa(p.pos)}
+	return &Error{kind: ErrSyntax, msg: "invalid JSON: " + msg + " at byte " + strconv.Itoa(p.pos)}
 }
 
 func (p *parser) space() {
@@ -435,11 +435,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := e.msg
+	if e.cause != nil {
+		s = e.cause.Error() // it names the value itself
+	}
 	if e.Path != "" {
 		s = e.Path + ": " + s
-	}
-	if e.cause != nil {
-		s += ": " + e.cause.Error()
 	}
 	return s
 }

@@ -208,7 +208,7 @@ func (v Value) AsText(dst encoding.TextUnmarshaler) {
 		return
 	}
 	if err := dst.UnmarshalText([]byte(v.n.text)); err != nil && v.st.err == nil {
-		v.st.err = &Error{Path: v.path, kind: ErrType, msg: "bad value " + quote(v.n.text), cause: err}
+		v.st.err = &Error{Path: v.path, kind: ErrType, cause: err}
 	}
 }
 

@@ -1,0 +1,244 @@
+//go:build !wasip1
+
+// Package contracttest runs contracts written with contractsdk in
+// pRuntime's real engine (internal/pruntime/contract: the same validation,
+// gas instrumentation and wazero runtime that workers use), with an
+// in-memory store and a simulated chain of blocks, so that a contract's
+// tests exercise exactly what production runs. There is no fake host.
+//
+// A test package builds its contract once and shares it:
+//
+//	var module *contracttest.Module
+//
+//	func TestMain(m *testing.M) {
+//		ctx := context.Background()
+//		var err error
+//		if module, err = contracttest.Build(ctx, ".", contracttest.Options{}); err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//			os.Exit(1)
+//		}
+//		code := m.Run()
+//		module.Close(ctx)
+//		os.Exit(code)
+//	}
+//
+//	func TestTransfer(t *testing.T) {
+//		c, res := module.Instantiate(t, alice, []byte(`{"supply": 100}`))
+//		...
+//		res = c.Command(t, alice, []byte(`{"transfer": {...}}`))
+//	}
+//
+// Each command runs in a block of its own: the instance's height grows by
+// one per command and its time by BlockInterval. As on a worker, a call
+// that does not succeed leaves the state as it was.
+package contracttest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/phala-go/phala/internal/contractbuild"
+	"github.com/phala-go/phala/internal/pruntime/contract"
+	"github.com/phala-go/phala/protocol"
+)
+
+// Result is the engine's result of one call: outcome, reason, output,
+// gas used and emitted messages.
+type Result = contract.Result
+
+// Emitted is a message a call emitted.
+type Emitted = contract.Emitted
+
+// Defaults of Options: the chain's default gas bounds.
+var (
+	DefaultCommandGas = protocol.DefaultParams().MaxCommandGas
+	DefaultQueryGas   = protocol.DefaultParams().MaxQueryGas
+)
+
+// Genesis is the time of height 0 of the simulated chain; BlockInterval is
+// the time between its blocks.
+var (
+	Genesis       = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	BlockInterval = 5 * time.Second
+)
+
+// Options configure a Module.
+type Options struct {
+	// Interpreter runs the engine's interpreter instead of its compiler
+	// (both must give identical results).
+	Interpreter bool
+	// CommandGas is the gas limit of inits and commands
+	// (DefaultCommandGas if 0); QueryGas that of queries
+	// (DefaultQueryGas if 0).
+	CommandGas, QueryGas uint64
+	// Debug passes the contract's debug log to Log, as on a development
+	// chain.
+	Debug bool
+	// Log receives the engine's log (discarded if nil).
+	Log *slog.Logger
+}
+
+// Module is a contract module compiled in a running engine, shared by the
+// instances made from it. Its methods may be called from parallel tests.
+type Module struct {
+	// Wasm is the module's bytes.
+	Wasm   []byte
+	opts   Options
+	engine *contract.Engine
+	code   *contract.Code
+}
+
+// Build compiles the contract package in dir with the standard toolchain
+// (as `phala contract build` does) and loads the module.
+func Build(ctx context.Context, dir string, o Options) (*Module, error) {
+	wasm, err := contractbuild.Build(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, wasm, o)
+}
+
+// Load starts an engine and compiles wasm in it.
+func Load(ctx context.Context, wasm []byte, o Options) (*Module, error) {
+	if o.CommandGas == 0 {
+		o.CommandGas = DefaultCommandGas
+	}
+	if o.QueryGas == 0 {
+		o.QueryGas = DefaultQueryGas
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e, err := contract.New(ctx, contract.Config{Interpreter: o.Interpreter, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("contracttest: engine: %w", err)
+	}
+	code, err := e.Compile(ctx, wasm)
+	if err != nil {
+		e.Close(ctx)
+		return nil, fmt.Errorf("contracttest: compile: %w", err)
+	}
+	return &Module{Wasm: wasm, opts: o, engine: e, code: code}, nil
+}
+
+// Close stops the module's engine.
+func (m *Module) Close(ctx context.Context) error { return m.engine.Close(ctx) }
+
+// Instance is one instance of a module with its own state and chain
+// position. It is not safe for concurrent use; Clone it to run the same
+// history twice.
+type Instance struct {
+	// ID is the contract id (protocol.ContractID of the deployer and the
+	// code hash, with cluster "contracttest" and no salt).
+	ID [32]byte
+	// Deployer is the account that instantiated the contract.
+	Deployer protocol.Address
+	// Height is the height of the block the last init or command ran in;
+	// queries are answered at it.
+	Height int64
+	// State is the contract's committed storage.
+	State *Store
+	// Failed is set when init did not succeed: the instance then takes no
+	// commands or queries, as on chain.
+	Failed bool
+
+	m *Module
+}
+
+// Instantiate deploys a new instance of m: init runs with deployer as the
+// caller in block 1. The instance is returned whatever the outcome (see
+// Failed). An engine error (not a contract failure) fails the test.
+func (m *Module) Instantiate(tb testing.TB, deployer protocol.Address, init []byte) (*Instance, *Result) {
+	tb.Helper()
+	hash := protocol.CodeHash(m.Wasm)
+	in := &Instance{
+		ID:       protocol.ContractID(deployer, hash[:], []byte("contracttest"), nil),
+		Deployer: deployer,
+		State:    NewStore(),
+		m:        m,
+	}
+	res := in.call(tb, contract.EntryInit, deployer, init)
+	in.Failed = res.Outcome != protocol.OutcomeOK
+	return in, res
+}
+
+// Command runs a command from sender in the next block, and keeps its
+// state changes if it succeeds.
+func (in *Instance) Command(tb testing.TB, sender protocol.Address, input []byte) *Result {
+	tb.Helper()
+	if in.Failed {
+		tb.Fatalf("contracttest: command to an instance whose init failed")
+	}
+	return in.call(tb, contract.EntryCommand, sender, input)
+}
+
+// Query asks a query signed by signer, at the current height. Queries
+// never change state.
+func (in *Instance) Query(tb testing.TB, signer protocol.Address, input []byte) *Result {
+	tb.Helper()
+	if in.Failed {
+		tb.Fatalf("contracttest: query to an instance whose init failed")
+	}
+	return in.call(tb, contract.EntryQuery, signer, input)
+}
+
+// Time returns the time of block height h.
+func Time(h int64) time.Time { return Genesis.Add(time.Duration(h) * BlockInterval) }
+
+// Clone returns an independent copy of the instance: the same id, height
+// and state.
+func (in *Instance) Clone() *Instance {
+	c := *in
+	c.State = in.State.Clone()
+	return &c
+}
+
+func (in *Instance) call(tb testing.TB, entry contract.Entry, caller protocol.Address, input []byte) *Result {
+	tb.Helper()
+	height, gas := in.Height, in.m.opts.QueryGas
+	if entry != contract.EntryQuery {
+		height, gas = in.Height+1, in.m.opts.CommandGas
+	}
+	state := in.State.Clone()
+	res, err := in.m.engine.Run(tb.Context(), in.m.code, &contract.Call{
+		Entry:    entry,
+		Input:    input,
+		Contract: in.ID,
+		Caller:   caller,
+		Height:   height,
+		Time:     Time(height),
+		Seed:     seed(in.ID, entry, height),
+		GasLimit: gas,
+		Store:    state,
+		Debug:    in.m.opts.Debug,
+	})
+	if err != nil {
+		tb.Fatalf("contracttest: engine: %v", err)
+	}
+	if entry != contract.EntryQuery {
+		in.Height = height
+		if res.Outcome == protocol.OutcomeOK {
+			in.State = state
+		}
+	}
+	return res
+}
+
+// seed is the call's randomness seed: distinct for every contract, block
+// and entry point, as a worker's would be.
+func seed(id [32]byte, entry contract.Entry, height int64) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("contracttest/seed/v1"))
+	h.Write(id[:])
+	h.Write([]byte{byte(entry)})
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(height)))
+	var s [32]byte
+	h.Sum(s[:0])
+	return s
+}

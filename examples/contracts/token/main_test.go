@@ -1,0 +1,218 @@
+//go:build !wasip1
+
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/phala-go/phala/contractsdk/contracttest"
+	"github.com/phala-go/phala/protocol"
+)
+
+var module *contracttest.Module
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	var err error
+	if module, err = contracttest.Build(ctx, ".", contracttest.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	module.Close(ctx)
+	os.Exit(code)
+}
+
+var (
+	alice = contracttest.Account("alice")
+	bob   = contracttest.Account("bob")
+	carol = contracttest.Account("carol")
+)
+
+func deploy(t *testing.T, supply uint64) *contracttest.Instance {
+	t.Helper()
+	c, res := module.Instantiate(t, alice, fmt.Appendf(nil, `{"supply": %d}`, supply))
+	if got := string(contracttest.Output(t, res)); got != fmt.Sprintf(`{"balance":%d}`, supply) {
+		t.Fatalf("init output %s", got)
+	}
+	return c
+}
+
+func transfer(to protocol.Address, amount uint64) []byte {
+	return fmt.Appendf(nil, `{"transfer": {"to": %q, "amount": %d}}`, to, amount)
+}
+
+func balanceOf(t *testing.T, c *contracttest.Instance, who protocol.Address) uint64 {
+	t.Helper()
+	out := string(contracttest.Output(t, c.Query(t, who, []byte(`{"balance": {}}`))))
+	var n uint64
+	if _, err := fmt.Sscanf(out, `{"balance":%d}`, &n); err != nil {
+		t.Fatalf("balance reply %s: %v", out, err)
+	}
+	return n
+}
+
+func TestInitMintsTheSupplyToTheDeployer(t *testing.T) {
+	c := deploy(t, 1000)
+	if got := balanceOf(t, c, alice); got != 1000 {
+		t.Fatalf("deployer has %d", got)
+	}
+	if got := balanceOf(t, c, bob); got != 0 {
+		t.Fatalf("bob has %d", got)
+	}
+}
+
+func TestInitRefusesBadArguments(t *testing.T) {
+	for in, want := range map[string]string{
+		`{}`:                        "supply: required",
+		`{"supply": -1}`:            "supply: want an integer",
+		`{"supply": "5"}`:           "supply: want a number, got a string",
+		`{"supply": 5, "owner": 1}`: "owner: not a member",
+		`supply=5`:                  "invalid JSON",
+	} {
+		c, res := module.Instantiate(t, alice, []byte(in))
+		contracttest.ErrorText(t, res, want)
+		if !c.Failed || c.State.Len() != 0 {
+			t.Errorf("init %s: failed %v, %d keys stored", in, c.Failed, c.State.Len())
+		}
+	}
+}
+
+func TestTransfersMoveBalancesAndConserveTheSupply(t *testing.T) {
+	c := deploy(t, 1000)
+	steps := []struct {
+		from, to protocol.Address
+		amount   uint64
+		left     uint64 // sender's balance after
+	}{
+		{alice, bob, 300, 700},
+		{bob, carol, 100, 200},
+		{carol, alice, 100, 0},
+		{alice, bob, 800, 0},
+	}
+	for _, s := range steps {
+		out := contracttest.Output(t, c.Command(t, s.from, transfer(s.to, s.amount)))
+		if want := `{"balance":` + strconv.FormatUint(s.left, 10) + `}`; string(out) != want {
+			t.Fatalf("transfer reply %s, want %s", out, want)
+		}
+	}
+	got := map[protocol.Address]uint64{alice: balanceOf(t, c, alice), bob: balanceOf(t, c, bob), carol: balanceOf(t, c, carol)}
+	want := map[protocol.Address]uint64{alice: 0, bob: 1000, carol: 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("balances %v, want %v", got, want)
+	}
+}
+
+func TestTransferToOneselfChangesNothing(t *testing.T) {
+	c := deploy(t, 50)
+	before := c.State.Clone()
+	if out := contracttest.Output(t, c.Command(t, alice, transfer(alice, 20))); string(out) != `{"balance":50}` {
+		t.Fatalf("reply %s", out)
+	}
+	if !c.State.Equal(before) {
+		t.Fatal("state changed")
+	}
+	contracttest.ErrorText(t, c.Command(t, alice, transfer(alice, 51)), "insufficient balance")
+}
+
+func TestTransferRejections(t *testing.T) {
+	c := deploy(t, 100)
+	contracttest.Output(t, c.Command(t, alice, transfer(bob, 10)))
+	cases := []struct {
+		name  string
+		from  protocol.Address
+		input string
+		want  string
+	}{
+		{"insufficient balance", bob, string(transfer(carol, 11)), "insufficient balance: have 10, need 11"},
+		{"no balance at all", carol, string(transfer(bob, 1)), "insufficient balance: have 0, need 1"},
+		{"zero amount", alice, string(transfer(bob, 0)), "amount must be positive"},
+		{"short address", alice, `{"transfer": {"to": "abcd", "amount": 1}}`, `transfer.to: "abcd" has 4 characters`},
+		{"non-hex address", alice, `{"transfer": {"to": "` + string(make40('z')) + `", "amount": 1}}`, "is not hex"},
+		{"zero address", alice, `{"transfer": {"to": "` + string(make40('0')) + `", "amount": 1}}`, "cannot transfer to the zero address"},
+		{"missing amount", alice, `{"transfer": {"to": "` + bob.String() + `"}}`, "transfer.amount: required"},
+		{"negative amount", alice, `{"transfer": {"to": "` + bob.String() + `", "amount": -5}}`, "transfer.amount: want an integer"},
+		{"extra member", alice, `{"transfer": {"to": "` + bob.String() + `", "amount": 1, "memo": "x"}}`, "transfer.memo: not a member"},
+		{"unknown command", alice, `{"mint": {"amount": 1}}`, `unknown command "mint"`},
+		{"not a call", alice, `{"transfer": {}, "mint": {}}`, "want an object with one member"},
+		{"not JSON", alice, `transfer 5`, "invalid JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.State.Clone()
+			contracttest.ErrorText(t, c.Command(t, tc.from, []byte(tc.input)), tc.want)
+			if !c.State.Equal(before) {
+				t.Fatal("a refused command changed the state")
+			}
+		})
+	}
+	if balanceOf(t, c, alice) != 90 || balanceOf(t, c, bob) != 10 {
+		t.Fatal("balances changed")
+	}
+}
+
+func make40(c byte) []byte {
+	b := make([]byte, 40)
+	for i := range b {
+		b[i] = c
+	}
+	return b
+}
+
+func TestBalancesAreVisibleOnlyToTheirOwner(t *testing.T) {
+	c := deploy(t, 100)
+	contracttest.Output(t, c.Command(t, alice, transfer(bob, 40)))
+	own := fmt.Appendf(nil, `{"balance_of": {"owner": %q}}`, bob)
+	if out := contracttest.Output(t, c.Query(t, bob, own)); string(out) != `{"balance":40}` {
+		t.Fatalf("own balance_of: %s", out)
+	}
+	contracttest.ErrorText(t, c.Query(t, alice, own), "balances are visible only to their owner")
+	contracttest.ErrorText(t, c.Query(t, carol, own), "balances are visible only to their owner")
+	contracttest.ErrorText(t, c.Query(t, bob, []byte(`{"balance_of": {"owner": "bob"}}`)), "balance_of.owner")
+	contracttest.ErrorText(t, c.Query(t, bob, []byte(`{"balance_of": {}}`)), "balance_of.owner: required")
+	contracttest.ErrorText(t, c.Query(t, bob, []byte(`{"balance": {"owner": "x"}}`)), "balance.owner: not a member")
+	contracttest.ErrorText(t, c.Query(t, bob, []byte(`{"supply": {}}`)), `unknown query "supply"`)
+}
+
+// TestSameHistoryGivesIdenticalResults replays one history on two
+// instances from the same start: every worker of a cluster must compute
+// the same replies, gas and state.
+func TestSameHistoryGivesIdenticalResults(t *testing.T) {
+	run := func() ([]*contracttest.Result, *contracttest.Store) {
+		c := deploy(t, 500)
+		var results []*contracttest.Result
+		for _, call := range []struct {
+			from  protocol.Address
+			input []byte
+		}{
+			{alice, transfer(bob, 100)},
+			{bob, transfer(carol, 30)},
+			{carol, transfer(alice, 31)},
+			{bob, []byte(`{"transfer": {}}`)},
+		} {
+			res := c.Command(t, call.from, call.input)
+			if res.GasUsed == 0 {
+				t.Errorf("command %s used no gas", call.input)
+			}
+			results = append(results, res)
+		}
+		results = append(results, contracttest.Answer(c.Query(t, bob, []byte(`{"balance": {}}`))))
+		return results, c.State
+	}
+	r1, s1 := run()
+	r2, s2 := run()
+	if !reflect.DeepEqual(r1, r2) {
+		for i := range r1 {
+			t.Logf("%d: %+v / %+v", i, *r1[i], *r2[i])
+		}
+		t.Fatal("results differ between identical runs")
+	}
+	if !s1.Equal(s2) {
+		t.Fatal("states differ between identical runs")
+	}
+}
