@@ -128,7 +128,7 @@ func ping() {
 	check(err)
 	defer d.Stop()
 	c := dialWait(ctx, d.Addr.NodeRPC)
-	worker := d.Runtime.Info().WorkerPubkey
+	worker := d.Worker.Runtime.Info().WorkerPubkey
 	origin := protocol.WorkerOrigin(ed25519.PublicKey(worker))
 	const n = 100
 	var rtts []time.Duration

@@ -10,7 +10,7 @@ import (
 )
 
 func statusCmd(g *globals) *cobra.Command {
-	pruntimeAddr := devnet.DefaultOptions().Addresses().PRuntimePublic
+	pruntimeAddr := devnet.DefaultOptions().Addresses().WorkerPublic
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show chain height, pRuntime's synced height and registration, and the relayer's lag",

@@ -1,9 +1,10 @@
 // Package devnet runs the all-in-one local network behind `phala devnet`: a
-// single-validator phala-node, a pRuntime with the sim TEE and a pherry
-// between them. They share one process but talk only through their real
-// interfaces (CometBFT RPC, pRuntime's HTTP API), exactly as separate
-// processes would. Everything lives under one home, so a restart continues
-// where it stopped.
+// single-validator phala-node and two workers on the sim TEE, each a
+// pRuntime with its own pherry — the first gatekeeper, and a member of the
+// cluster "default" that runs contracts. They share one process but talk
+// only through their real interfaces (CometBFT RPC, pRuntime's HTTP API),
+// exactly as separate processes would. Everything lives under one home, so
+// a restart continues where it stopped.
 package devnet
 
 import (
@@ -19,22 +20,23 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/home"
 	"github.com/phala-go/phala/internal/chain/node"
-	"github.com/phala-go/phala/internal/pherry"
-	"github.com/phala-go/phala/internal/pruntime"
-	"github.com/phala-go/phala/internal/pruntime/api"
-	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
 
 // ChainID is the devnet's chain id.
 const ChainID = "phala-devnet"
 
+// Cluster is the name of the devnet's cluster, whose member runs contracts.
+const Cluster = "default"
+
 // Options configure a devnet.
 type Options struct {
 	Home      string
 	BlockTime time.Duration
-	// BasePort: node p2p on BasePort, RPC +1, node metrics +2; pRuntime
-	// private API +4, public API +5.
+	// BasePort: node p2p on BasePort, RPC +1, node metrics +2; the
+	// gatekeeper's pRuntime private API +4, public +5; the worker's
+	// private +6, public +7.
 	BasePort int
 	Logger   *slog.Logger
 	// Reset wipes the home first.
@@ -59,43 +61,47 @@ func DefaultOptions() Options {
 
 // Addresses of a devnet's components.
 type Addresses struct {
-	NodeRPC         string
-	PRuntimePrivate string
-	PRuntimePublic  string
+	NodeRPC string
+	// The worker runs the contracts: clients query its public API.
+	WorkerPrivate string
+	WorkerPublic  string
+	// The gatekeeper holds the epoch secret.
+	GatekeeperPrivate string
+	GatekeeperPublic  string
 }
 
 // Addresses returns where the devnet's components listen.
 func (o Options) Addresses() Addresses {
+	at := func(off int) string { return fmt.Sprintf("127.0.0.1:%d", o.BasePort+off) }
 	return Addresses{
-		NodeRPC:         fmt.Sprintf("tcp://127.0.0.1:%d", o.BasePort+1),
-		PRuntimePrivate: fmt.Sprintf("127.0.0.1:%d", o.BasePort+4),
-		PRuntimePublic:  fmt.Sprintf("127.0.0.1:%d", o.BasePort+5),
+		NodeRPC:           "tcp://" + at(1),
+		GatekeeperPrivate: at(4), GatekeeperPublic: at(5),
+		WorkerPrivate: at(6), WorkerPublic: at(7),
 	}
 }
 
 // Devnet is a running devnet.
 type Devnet struct {
-	Node     *node.Node
-	Runtime  *pruntime.Runtime
-	DevKey   *sdk.Key
-	KeyPath  string
-	Operator *sdk.Key
-	Home     string
-	Addr     Addresses
+	Node       *node.Node
+	Gatekeeper *Member
+	Worker     *Member
+	DevKey     *sdk.Key
+	KeyPath    string
+	Admin      *sdk.Key
+	AdminPath  string
+	Home       string
+	Addr       Addresses
 
-	o         Options
-	listeners *api.Listeners
-	stopRelay context.CancelFunc
-	relayDone chan error
-	stopOnce  sync.Once
-	stopErr   error
+	o        Options
+	stopOnce sync.Once
+	stopErr  error
 }
 
-func (o Options) nodeHome() string     { return filepath.Join(o.Home, "node") }
-func (o Options) pruntimeHome() string { return filepath.Join(o.Home, "pruntime") }
+func (o Options) nodeHome() string { return filepath.Join(o.Home, "node") }
 
-// Start creates the home if needed, starts the three components and
-// returns once the worker is registered and pRuntime has caught up.
+// Start creates the home if needed, starts the node and both workers, sets
+// up the gatekeeper and the cluster on a new chain, and returns once both
+// workers are registered, caught up and hold the current keys.
 func Start(ctx context.Context, o Options) (*Devnet, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -113,32 +119,39 @@ func Start(ctx context.Context, o Options) (*Devnet, error) {
 		ho := home.DefaultOptions(ChainID)
 		ho.BlockTime = o.BlockTime
 		ho.BasePort = o.BasePort
-		ho.DevAccounts = 2 // "dev" for the user, "dev1" pays for the relayer
+		ho.DevAccounts = 3 // "dev" for the user, "dev1" and "dev2" pay for the relayers
 		if _, err := home.Write([]string{nh}, ho); err != nil {
 			return nil, fmt.Errorf("devnet: %w", err)
 		}
 		o.Logger.Info("devnet home created", "home", o.Home)
 	}
-	d := &Devnet{Home: o.Home, Addr: o.Addresses(), o: o, KeyPath: filepath.Join(nh, home.KeysDir, home.DevKeyName+".json")}
+	keys := filepath.Join(nh, home.KeysDir)
+	d := &Devnet{Home: o.Home, Addr: o.Addresses(), o: o, KeyPath: filepath.Join(keys, home.DevKeyName+".json"), AdminPath: filepath.Join(keys, home.AdminKeyName+".json")}
 	var err error
 	if d.DevKey, err = sdk.LoadKey(d.KeyPath); err != nil {
 		return nil, fmt.Errorf("devnet: dev key: %w", err)
 	}
-	if d.Operator, err = sdk.LoadKey(filepath.Join(nh, home.KeysDir, home.DevKeyName+"1.json")); err != nil {
-		return nil, fmt.Errorf("devnet: operator key: %w", err)
+	if d.Admin, err = sdk.LoadKey(d.AdminPath); err != nil {
+		return nil, fmt.Errorf("devnet: admin key: %w", err)
 	}
-	if err := d.start(ctx); err != nil {
+	var ops [2]*sdk.Key
+	for i := range ops {
+		if ops[i], err = sdk.LoadKey(filepath.Join(keys, fmt.Sprintf("%s%d.json", home.DevKeyName, i+1))); err != nil {
+			return nil, fmt.Errorf("devnet: relayer key: %w (a home from an older version: start with --reset)", err)
+		}
+	}
+	if err := d.start(ctx, ops); err != nil {
 		d.Stop()
 		return nil, err
 	}
-	if err := d.waitReady(ctx); err != nil {
+	if err := d.ready(ctx); err != nil {
 		d.Stop()
 		return nil, err
 	}
 	return d, nil
 }
 
-func (d *Devnet) start(ctx context.Context) error {
+func (d *Devnet) start(ctx context.Context, ops [2]*sdk.Key) error {
 	o := d.o
 	n, err := node.Start(ctx, node.Options{
 		Home: o.nodeHome(), RPCAddr: d.Addr.NodeRPC, P2PAddr: fmt.Sprintf("tcp://127.0.0.1:%d", o.BasePort),
@@ -148,57 +161,123 @@ func (d *Devnet) start(ctx context.Context) error {
 		return fmt.Errorf("devnet: %w", err)
 	}
 	d.Node = n
-
-	provider, err := sim.Open(o.pruntimeHome())
-	if err != nil {
-		return fmt.Errorf("devnet: pruntime: %w", err)
-	}
-	rtLog := o.Logger.With("component", "pruntime")
-	d.Runtime, err = pruntime.Open(pruntime.Config{DataDir: o.pruntimeHome(), TEE: provider, Logger: rtLog, CheckpointEvery: 500})
-	if err != nil {
-		return fmt.Errorf("devnet: pruntime: %w", err)
-	}
-	d.listeners, err = api.New(d.Runtime, d.Runtime.Logger(), nil).Listen(d.Addr.PRuntimePrivate, d.Addr.PRuntimePublic)
-	if err != nil {
-		return fmt.Errorf("devnet: pruntime: %w", err)
-	}
-
-	relayer, err := pherry.New(pherry.Config{
-		NodeRPC: d.Addr.NodeRPC, PRuntime: d.Addr.PRuntimePrivate, Operator: d.Operator,
-		RPCBatchLimit: 200, Logger: o.Logger.With("component", "pherry"), Poll: o.BlockTime,
-		ProgressEvery: o.Progress,
-	})
-	if err != nil {
+	if d.Gatekeeper, err = startMember("gatekeeper", o.memberHome("gatekeeper"), d.Addr.NodeRPC, d.Addr.GatekeeperPrivate, d.Addr.GatekeeperPublic, ops[0], o); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	d.stopRelay, d.relayDone = cancel, make(chan error, 1)
-	go func() { d.relayDone <- relayer.Run(rctx) }()
-	return nil
+	d.Worker, err = startMember("worker", o.memberHome("worker"), d.Addr.NodeRPC, d.Addr.WorkerPrivate, d.Addr.WorkerPublic, ops[1], o)
+	return err
 }
 
-// waitReady waits until pRuntime is synced to the tip and registered.
-func (d *Devnet) waitReady(ctx context.Context) error {
+// ready waits for both workers to register and catch up, makes the first
+// one the gatekeeper and the second a member of the cluster on a new
+// chain, and waits until both hold the current epoch's keys (after a
+// restart the chain rotates to a new epoch by itself: the old secret died
+// with the gatekeeper's memory).
+func (d *Devnet) ready(ctx context.Context) error {
 	c, err := sdk.Dial(ctx, d.Addr.NodeRPC)
 	if err != nil {
 		return err
 	}
-	pr := sdk.NewPRuntime(d.Addr.PRuntimePublic)
-	for {
-		h, herr := c.Height(ctx)
-		info, ierr := pr.Info(ctx)
-		if herr == nil && ierr == nil && info.Registered && info.SyncedHeight >= h-1 {
-			return nil
+	members := []*Member{d.Gatekeeper, d.Worker}
+	if err := d.waitFor(ctx, "the workers to register and catch up", func() bool {
+		h, err := c.Height(ctx)
+		if err != nil {
+			return false
 		}
+		for _, m := range members {
+			if i := m.Runtime.Info(); !i.Registered || i.SyncedHeight < h-1 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	if err := d.setUpKeys(ctx, c); err != nil {
+		return err
+	}
+	return d.waitFor(ctx, "the workers to hold the current keys", func() bool {
+		info, err := c.Epoch(ctx)
+		if err != nil || info.Current == 0 || info.Pending != nil {
+			return false
+		}
+		for _, m := range members {
+			if i := m.Runtime.Info(); i.Epoch != info.Current || !i.HoldsEpochKey {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// setUpKeys creates the cluster with the worker in it and makes the
+// gatekeeper the first gatekeeper, which starts epoch 1 with the cluster's
+// key in it. Each step is skipped when the chain already has it.
+func (d *Devnet) setUpKeys(ctx context.Context, c *sdk.Client) error {
+	id := protocol.ClusterID(Cluster)
+	cl, ok, err := c.Cluster(ctx, id)
+	if err != nil {
+		return err
+	}
+	worker := d.Worker.Runtime.Info().WorkerPubkey
+	if !ok {
+		if err := d.gov(ctx, c, protocol.ActionCreateCluster, protocol.ClusterArgs{Name: Cluster}); err != nil {
+			return err
+		}
+	}
+	if !ok || len(cl.Members) == 0 {
+		if err := d.gov(ctx, c, protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: Cluster, Worker: worker}); err != nil {
+			return err
+		}
+	}
+	info, err := c.Epoch(ctx)
+	if err != nil {
+		return err
+	}
+	if len(info.Gatekeepers) == 0 {
+		return d.gov(ctx, c, protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: d.Gatekeeper.Runtime.Info().WorkerPubkey})
+	}
+	return nil
+}
+
+// gov executes a governance action with the devnet's admin key, paid from
+// the dev account.
+func (d *Devnet) gov(ctx context.Context, c *sdk.Client, kind string, args any) error {
+	nonce, err := c.GovNonce(ctx)
+	if err != nil {
+		return err
+	}
+	call, err := sdk.GovExecute(c.ChainID(), nonce, kind, args, d.Admin)
+	if err != nil {
+		return err
+	}
+	res, err := c.Send(ctx, d.DevKey, call)
+	if err != nil {
+		return fmt.Errorf("devnet: %s: %w", kind, err)
+	}
+	if res.Err != nil {
+		return fmt.Errorf("devnet: %s: %w", kind, res.Err)
+	}
+	d.o.Logger.Info("devnet set up", "action", kind, "height", res.Height)
+	return nil
+}
+
+// waitFor polls cond until it holds, ctx ends or a pherry stops.
+func (d *Devnet) waitFor(ctx context.Context, what string, cond func() bool) error {
+	for !cond() {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("devnet: waiting for the worker to register and sync: %w", ctx.Err())
-		case err := <-d.relayDone:
-			d.relayDone <- err
-			return fmt.Errorf("devnet: pherry stopped: %w", err)
+			return fmt.Errorf("devnet: waiting for %s: %w", what, ctx.Err())
+		case err := <-d.Gatekeeper.relayDone:
+			d.Gatekeeper.relayDone <- err // for stop
+			return fmt.Errorf("devnet: gatekeeper's pherry stopped: %w", err)
+		case err := <-d.Worker.relayDone:
+			d.Worker.relayDone <- err
+			return fmt.Errorf("devnet: worker's pherry stopped: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 // PrintInfo writes the endpoints, the dev account and next steps.
@@ -211,28 +290,37 @@ func (d *Devnet) PrintInfo(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	info := d.Runtime.Info()
-	fmt.Fprintf(w, `Phala devnet is running (chain %s, height %d)
+	gk, wk := d.Gatekeeper.Runtime.Info(), d.Worker.Runtime.Info()
+	fmt.Fprintf(w, `Phala devnet is running (chain %s, height %d, key epoch %d)
 
-  node RPC          %s
-  pRuntime public   http://%s   (info, attestation)
-  pRuntime private  http://%s   (relayer API)
-  worker            %x  (registered, TEE %s: INSECURE, development only)
-  home              %s
-  dev account       %s  (balance %d)
-  dev key file      %s
+  node RPC           %s
+  worker             %x  (cluster %q; TEE %s: INSECURE, development only)
+    public API       http://%s   (info, attestation, contract queries)
+    private API      http://%s   (relayer)
+  gatekeeper         %x
+    public API       http://%s
+    private API      http://%s
+  home               %s
+  dev account        %s  (balance %d)
+  dev key file       %s
+  admin key file     %s
 
 Next steps:
   phala status
-  phala query account %s
-  phala tx transfer --from %s --to <address> --amount 1000
-  phala tx push-message --from %s --topic phala/worker/%x/ping --payload hello
-  phala query messages --height <H>   (the worker's signed answer lands a few blocks later)
+  phala keys epoch
+  phala contract build examples/contracts/token
+  phala contract deploy --from %s token.wasm
+  phala contract instantiate --from %s --code <hash> --cluster %s --init '{"supply": 1000000}'
+  phala contract command --from %s --contract <id> --input '{"transfer": {"to": "<address>", "amount": 10}}'
+  phala contract query --from %s --contract <id> --input '{"balance": {}}'
+  (docs/contracts.md walks through it)
 
 Press Ctrl-C to stop; run the same command again to continue.
-`, ChainID, info.SyncedHeight, d.Addr.NodeRPC, d.Addr.PRuntimePublic, d.Addr.PRuntimePrivate,
-		[]byte(info.WorkerPubkey), info.TEE, d.Home, d.DevKey.Address(), acc.Balance, d.KeyPath,
-		d.DevKey.Address(), d.KeyPath, d.KeyPath, []byte(info.WorkerPubkey))
+`, ChainID, wk.SyncedHeight, wk.Epoch, d.Addr.NodeRPC,
+		[]byte(wk.WorkerPubkey), Cluster, wk.TEE, d.Addr.WorkerPublic, d.Addr.WorkerPrivate,
+		[]byte(gk.WorkerPubkey), d.Addr.GatekeeperPublic, d.Addr.GatekeeperPrivate,
+		d.Home, d.DevKey.Address(), acc.Balance, d.KeyPath, d.AdminPath,
+		d.KeyPath, d.KeyPath, Cluster, d.KeyPath, d.KeyPath)
 	return nil
 }
 
@@ -244,34 +332,28 @@ func (d *Devnet) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return d.Stop()
-		case err := <-d.relayDone:
-			d.relayDone <- err
-			return errors.Join(fmt.Errorf("devnet: pherry stopped: %w", err), d.Stop())
+		case err := <-d.Gatekeeper.relayDone:
+			d.Gatekeeper.relayDone <- err // for stop
+			return errors.Join(fmt.Errorf("devnet: gatekeeper's pherry stopped: %w", err), d.Stop())
+		case err := <-d.Worker.relayDone:
+			d.Worker.relayDone <- err
+			return errors.Join(fmt.Errorf("devnet: worker's pherry stopped: %w", err), d.Stop())
 		case <-t.C:
-			info := d.Runtime.Info()
-			d.o.Logger.Info("devnet", "synced_height", info.SyncedHeight, "registered", info.Registered, "pending_egress", info.PendingEgress)
+			d.Gatekeeper.logInfo(d.o.Logger)
+			d.Worker.logInfo(d.o.Logger)
 		}
 	}
 }
 
-// Stop stops pherry, pRuntime (with a final checkpoint) and the node, in
-// that order. It is idempotent.
+// Stop stops both workers (pherry, then pRuntime with a final checkpoint)
+// and then the node. It is idempotent.
 func (d *Devnet) Stop() error {
 	d.stopOnce.Do(func() {
 		var errs []error
-		if d.stopRelay != nil {
-			d.stopRelay()
-			if err := <-d.relayDone; err != nil {
-				errs = append(errs, err)
+		for _, m := range []*Member{d.Worker, d.Gatekeeper} {
+			if m != nil {
+				errs = append(errs, m.stop())
 			}
-		}
-		if d.listeners != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, d.listeners.Shutdown(ctx))
-			cancel()
-		}
-		if d.Runtime != nil {
-			errs = append(errs, d.Runtime.Close())
 		}
 		if d.Node != nil {
 			errs = append(errs, d.Node.Stop())
