@@ -76,13 +76,19 @@ func (e Entry) String() string {
 // the SDK checks before calling the host so that exceeding one is an error
 // a handler can report rather than a trap.
 const (
-	MaxOutputBytes    = 16 << 10 // output or error text
-	MaxEmits          = 16       // messages per call
-	MaxEmitPayload    = 16 << 10 // bytes per message
-	MaxTopicSuffix    = 44       // bytes of an emitted message's topic suffix
-	MaxKeyBytes       = 256      // storage key
-	MaxValueBytes     = 64 << 10 // storage value
-	maxRandomPerCall  = 1024     // bytes per host random call
+	MaxOutputBytes = 16 << 10 // output or error text
+	MaxEmits       = 16       // messages per call
+	MaxEmitPayload = 16 << 10 // bytes per message
+	MaxTopicSuffix = 44       // bytes of an emitted message's topic suffix
+	MaxKeyBytes    = 256      // storage key
+	MaxValueBytes  = 64 << 10 // storage value
+)
+
+const (
+	// maxRandomPerCall is the most bytes one random host call returns.
+	maxRandomPerCall = 1024
+	// emptyErrorMessage replaces the text of an error that has none, so
+	// that a failed call always tells its caller something.
 	emptyErrorMessage = "contract handler failed without a message"
 )
 

@@ -3,6 +3,8 @@
 package contracttest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
@@ -56,4 +58,24 @@ func Answer(res *Result) *Result {
 	c := *res
 	c.GasUsed = 0
 	return &c
+}
+
+// GzipSize returns the size of wasm compressed as sdk.UploadCode sends it
+// (gzip, best compression), which is what must fit in an upload
+// transaction.
+func GzipSize(tb testing.TB, wasm []byte) int {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := zw.Write(wasm); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("module: %d bytes, %d gzipped", len(wasm), buf.Len())
+	return buf.Len()
 }

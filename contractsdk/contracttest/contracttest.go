@@ -54,18 +54,19 @@ type Result = contract.Result
 // Emitted is a message a call emitted.
 type Emitted = contract.Emitted
 
-// Defaults of Options: the chain's default gas bounds.
-var (
-	DefaultCommandGas = protocol.DefaultParams().MaxCommandGas
-	DefaultQueryGas   = protocol.DefaultParams().MaxQueryGas
+// Defaults of Options: the chain's default gas bounds
+// (protocol.DefaultParams' max_command_gas and max_query_gas).
+const (
+	DefaultCommandGas = 1_000_000_000
+	DefaultQueryGas   = 100_000_000
 )
 
-// Genesis is the time of height 0 of the simulated chain; BlockInterval is
-// the time between its blocks.
-var (
-	Genesis       = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	BlockInterval = 5 * time.Second
-)
+// BlockInterval is the time between the simulated chain's blocks.
+const BlockInterval = 5 * time.Second
+
+// genesisUnix is the time of the simulated chain's height 0, 2026-01-01
+// UTC.
+const genesisUnix = 1767225600
 
 // Options configure a Module.
 type Options struct {
@@ -188,8 +189,11 @@ func (in *Instance) Query(tb testing.TB, signer protocol.Address, input []byte) 
 	return in.call(tb, contract.EntryQuery, signer, input)
 }
 
-// Time returns the time of block height h.
-func Time(h int64) time.Time { return Genesis.Add(time.Duration(h) * BlockInterval) }
+// Time returns the time of the simulated chain's block h (block 0 is at
+// 2026-01-01 UTC).
+func Time(h int64) time.Time {
+	return time.Unix(genesisUnix, 0).UTC().Add(time.Duration(h) * BlockInterval)
+}
 
 // Clone returns an independent copy of the instance: the same id, height
 // and state.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/phala-go/phala/contractsdk/contracttest"
 	"github.com/phala-go/phala/protocol"
@@ -83,5 +84,15 @@ func TestInstancesOfOneDeployerShareTheirIDAndClonesTheirHistory(t *testing.T) {
 func TestTimeFollowsTheHeight(t *testing.T) {
 	if got := contracttest.Time(3).Sub(contracttest.Time(1)); got != 2*contracttest.BlockInterval {
 		t.Fatalf("two blocks apart: %v", got)
+	}
+	if got := contracttest.Time(0); got != time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) {
+		t.Fatalf("genesis at %v", got)
+	}
+}
+
+func TestDefaultGasIsTheChainsDefault(t *testing.T) {
+	p := protocol.DefaultParams()
+	if contracttest.DefaultCommandGas != p.MaxCommandGas || contracttest.DefaultQueryGas != p.MaxQueryGas {
+		t.Fatalf("defaults %d/%d, chain %d/%d", contracttest.DefaultCommandGas, contracttest.DefaultQueryGas, p.MaxCommandGas, p.MaxQueryGas)
 	}
 }

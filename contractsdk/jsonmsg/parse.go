@@ -56,12 +56,21 @@ const (
 	KindObject
 )
 
-var kindNames = [...]string{"null", "a boolean", "a number", "a string", "an array", "an object"}
-
 // String names the kind for error messages ("a string", "an object", ...).
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	switch k {
+	case KindNull:
+		return "null"
+	case KindBool:
+		return "a boolean"
+	case KindNumber:
+		return "a number"
+	case KindString:
+		return "a string"
+	case KindArray:
+		return "an array"
+	case KindObject:
+		return "an object"
 	}
 	return "kind " + strconv.Itoa(int(k))
 }

@@ -1,6 +1,7 @@
 package jsonmsg_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -69,12 +70,14 @@ func TestParseDecodesStringsAsEncodingJSONDoes(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`{"transfer":{"to":"00112233445566778899aabbccddeeff00112233","amount":5}}`,
+		`{"m":{"s":"x","u":1,"i":-1,"b":true,"o":{"x":2},"a":["s",{"y":1}]}}`,
 		`{"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude00"],"b":{}}`,
 		`"\ud800"`, `{"a":1,"a":2}`, "\"\xff\"", `[[[[[[]]]]]]`, `01`, ` 1 `,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		readAll(t, data)
 		v, err := jsonmsg.Parse(data)
 		if err != nil {
 			if !errors.Is(err, jsonmsg.ErrSyntax) {
@@ -89,11 +92,12 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %q: %v", data, err)
 		}
-		var want, got any
-		if err := json.Unmarshal(data, &want); err != nil {
+		want, err := decodeStd(data)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(out, &got); err != nil {
+		got, err := decodeStd(out)
+		if err != nil {
 			t.Fatalf("re-encoded %q is invalid: %v", out, err)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -108,4 +112,43 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-encoding is not stable: %q then %q", out, out2)
 		}
 	})
+}
+
+// readAll reads data the way a handler would, through every reader, and
+// checks that problems come out as errors of the documented kinds, never as
+// panics.
+func readAll(t *testing.T, data []byte) {
+	_, args, err := jsonmsg.ParseCall(data)
+	if err != nil {
+		if !errors.Is(err, jsonmsg.ErrSyntax) && !errors.Is(err, jsonmsg.ErrType) {
+			t.Fatalf("ParseCall(%q) = %v", data, err)
+		}
+		return
+	}
+	args.String("s")
+	args.Uint64("u")
+	args.Int64("i")
+	args.Bool("b")
+	args.Object("o").Uint64("x")
+	for _, v := range args.Array("a") {
+		v.AsString()
+		v.AsObject().Has("y")
+	}
+	err = args.Err()
+	for _, kind := range []error{nil, jsonmsg.ErrMissing, jsonmsg.ErrType, jsonmsg.ErrUnknown} {
+		if errors.Is(err, kind) {
+			return
+		}
+	}
+	t.Fatalf("reading %q: %v", data, err)
+}
+
+// decodeStd decodes with encoding/json, keeping numbers as their literals
+// (1E700 is valid JSON that overflows a float64).
+func decodeStd(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
 }

@@ -2,6 +2,7 @@ package pruntime
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +17,9 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	egress   prometheus.Gauge
 	commands *prometheus.CounterVec
+	results  *prometheus.CounterVec
+	queries  *prometheus.CounterVec
+	latency  prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,9 +39,39 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Signed outbound messages not yet seen on chain."}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "cluster_commands_total",
 			Help: "Cluster commands processed, by outcome (ok, no_key, bad_command)."}, []string{"outcome"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "contract_results_total",
+			Help: "Contract inits and commands executed, by outcome."}, []string{"outcome"}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "queries_total",
+			Help: "Contract queries answered (by outcome) or refused (by error space/code)."}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "pruntime", Name: "query_seconds",
+			Help: "Time to answer a contract query.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
-	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress, m.commands)
+	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress, m.commands, m.results, m.queries, m.latency)
 	return m
+}
+
+// contractResult counts an executed init or command (also for blocks later
+// rolled back, which a metric tolerates).
+func (m *metrics) contractResult(outcome string) {
+	if m != nil {
+		m.results.WithLabelValues(outcome).Inc()
+	}
+}
+
+// query records a query's result and latency.
+func (m *metrics) query(outcome string, err error, took time.Duration) {
+	if m == nil {
+		return
+	}
+	label := outcome
+	if err != nil {
+		label = "refused:other"
+		if e, ok := protocol.CodeOf(err); ok {
+			label = "refused:" + e.Space + "/" + strconv.FormatUint(uint64(e.Code), 10)
+		}
+	}
+	m.queries.WithLabelValues(label).Inc()
+	m.latency.Observe(took.Seconds())
 }
 
 func (m *metrics) setHeight(h int64) {

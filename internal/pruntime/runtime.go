@@ -11,6 +11,7 @@ package pruntime
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -24,11 +25,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phala-go/phala/internal/pruntime/checkpoint"
+	"github.com/phala-go/phala/internal/pruntime/contract"
 	"github.com/phala-go/phala/internal/pruntime/dispatch"
 	"github.com/phala-go/phala/internal/pruntime/egress"
 	"github.com/phala-go/phala/internal/pruntime/keyring"
 	"github.com/phala-go/phala/internal/pruntime/keys"
 	"github.com/phala-go/phala/internal/pruntime/light"
+	"github.com/phala-go/phala/internal/pruntime/query"
+	"github.com/phala-go/phala/internal/pruntime/runner"
 	"github.com/phala-go/phala/internal/pruntime/state"
 	"github.com/phala-go/phala/internal/pruntime/workers"
 	"github.com/phala-go/phala/internal/tee"
@@ -57,6 +61,17 @@ type Config struct {
 	// CommandObserver, if set, is told the epoch and outcome of every
 	// cluster command this worker processes (monitoring, tests).
 	CommandObserver func(epoch uint64, outcome string)
+	// ResultObserver, if set, is told of every contract result this worker
+	// computes (monitoring, tests).
+	ResultObserver func(contract []byte, r *protocol.ContractResult)
+	// Interpreter runs contracts in wazero's interpreter rather than its
+	// compiler (tests compare the two).
+	Interpreter bool
+	// QueryConcurrency bounds contract queries in flight (default 2 ×
+	// GOMAXPROCS); MaxQueryGas bounds a query's gas (default the chain
+	// default).
+	QueryConcurrency int
+	MaxQueryGas      uint64
 }
 
 // Runtime is a running pRuntime.
@@ -69,6 +84,8 @@ type Runtime struct {
 
 	identity ed25519.PrivateKey
 	boot     *keys.Encryption // this boot's encryption key (the keyring takes it over)
+	contract *contract.Engine // runs contracts; outlives chain bindings
+	queries  *query.Server
 
 	// mu guards everything below: Sync and Init take it for writing, the
 	// read-only operations for reading.
@@ -81,7 +98,17 @@ type Runtime struct {
 	egress      *egress.Queue
 	workers     *workers.View
 	keyring     *keyring.Keyring
+	runner      *runner.Runner
 	lastCkpt    int64
+	// applied is the last block applied and its verified time.
+	applied     int64
+	appliedTime time.Time
+	// headers are the hashes of recently verified headers, by height:
+	// state transfers name one.
+	headers map[int64][]byte
+	// transferNonces are the nonces of this worker's outstanding state
+	// requests.
+	transferNonces [][]byte
 }
 
 // Open starts pRuntime on its data dir: it unseals (or creates) the
@@ -139,7 +166,14 @@ func Open(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, log: log, pinned: pinned, ckpt: ckpt, identity: identity, boot: enc, m: newMetrics(cfg.Metrics)}
+	engine, err := contract.New(context.Background(), contract.Config{Interpreter: cfg.Interpreter, Log: log.With("component", "contract")})
+	if err != nil {
+		return nil, fmt.Errorf("pruntime: contract engine: %w", err)
+	}
+	r := &Runtime{cfg: cfg, log: log, pinned: pinned, ckpt: ckpt, identity: identity, boot: enc, contract: engine, m: newMetrics(cfg.Metrics)}
+	if r.cfg.MaxQueryGas == 0 {
+		r.cfg.MaxQueryGas = protocol.DefaultParams().MaxQueryGas
+	}
 	log.Info("pruntime starting", "worker", fmt.Sprintf("%x", identity.Public()), "new_identity", created, "trust_root_pinned", pinned != nil)
 	h, err := ckpt.LoadLatest(r.restore)
 	switch {
@@ -176,10 +210,27 @@ func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
 				r.cfg.CommandObserver(epoch, outcome)
 			}
 		},
+		OnSeed: func(epoch uint64, cluster []byte) error { return r.runner.OnSeed(epoch, cluster) },
 	})
+	r.runner = runner.New(r.tx, runner.Config{
+		ChainID: root.ChainID, Identity: r.identity, Engine: r.contract, Keyring: r.keyring, Dispatch: r.engine,
+		Egress: r.egress, Logger: r.log.With("component", "runner"), Debug: r.cfg.TEE.Insecure(),
+		Observe: func(id []byte, res *protocol.ContractResult) {
+			r.m.contractResult(res.Outcome)
+			if r.cfg.ResultObserver != nil {
+				r.cfg.ResultObserver(id, res)
+			}
+		},
+	})
+	r.queries = query.New(query.Config{
+		ChainID: root.ChainID, Identity: r.identity, Engine: r.contract, Logger: r.log.With("component", "query"),
+		Concurrency: r.cfg.QueryConcurrency, MaxGas: r.cfg.MaxQueryGas, Debug: r.cfg.TEE.Insecure(), Observe: r.m.query,
+	})
+	r.headers = map[int64][]byte{}
 	r.engine.Subscribe(r.workers)
 	r.engine.Subscribe(r.egress)
 	r.engine.Subscribe(r.keyring)
+	r.engine.Subscribe(r.runner) // after the keyring: it reads the keys the keyring just took
 	r.engine.Subscribe(newEcho(r.identity.Public().(ed25519.PublicKey), r.egress))
 }
 
@@ -207,6 +258,7 @@ func (r *Runtime) Init(genesisJSON []byte) error {
 		return protocol.Errorf(protocol.ErrGenesisMismatch, "bound to %s genesis %X, offered %s genesis %X", r.root.ChainID, r.root.GenesisHash, root.ChainID, root.GenesisHash)
 	}
 	r.setChain(genesisJSON, root)
+	r.publishLocked()
 	r.log.Info("initialised", "chain_id", root.ChainID, "genesis_hash", fmt.Sprintf("%X", root.GenesisHash), "validators", root.Validators.Size())
 	return r.saveCheckpointLocked()
 }
@@ -258,6 +310,9 @@ func (r *Runtime) Sync(req *protocol.SyncRequest) (*protocol.SyncResponse, error
 	}
 	resp.SyncedHeight = r.light.Height
 	resp.AppHash = r.light.AppHash
+	if resp.Applied > 0 {
+		r.publishLocked()
+	}
 	r.m.setHeight(r.light.Height)
 	r.m.egressPending(r.egress.Len())
 	if resp.Applied > 0 && r.light.Height-r.lastCkpt >= r.cfg.CheckpointEvery {
@@ -305,6 +360,8 @@ func (r *Runtime) applyLocked(b *protocol.SyncBlock, p *dispatch.Prepared, resp 
 		return err
 	}
 	r.light = verified
+	r.applied, r.appliedTime = b.Height, cur.Time
+	r.rememberHeader(verified.Height, verified.BlockID.Hash)
 	resp.Applied++
 	r.m.applied(len(b.Messages.Messages))
 	return nil
@@ -337,6 +394,10 @@ func (r *Runtime) Info() protocol.Info {
 	info.Registered = r.workers.Registered(pub, r.encryptionKey().Public())
 	v := r.keyring.View()
 	info.Epoch, info.Gatekeeper, info.HoldsEpochKey = v.Current, r.keyring.IsGatekeeper(), r.keyring.HoldsCurrent()
+	if snap := r.queries.Published(); snap != nil && snap.View != nil {
+		info.Cluster, info.Contracts, info.ContractsRoot, info.ContractsHeight = snap.View.Cluster, len(snap.View.Contracts), snap.View.Root, snap.View.Height
+		info.NeedsState = snap.View.NeedsState()
+	}
 	info.PendingEgress = r.egress.Len()
 	info.EgressNextSeq = r.egress.NextSeq()
 	return info
@@ -354,6 +415,7 @@ func (r *Runtime) Egress(after int64, limit int) (*protocol.EgressResponse, erro
 		// Gatekeeper messages travel with the worker's own; the relayer
 		// sorts them by origin.
 		msgs = append(msgs, r.keyring.Outbox()...)
+		msgs = append(msgs, r.runner.Outbox()...)
 	}
 	return &protocol.EgressResponse{Messages: msgs, NextSeq: r.egress.NextSeq()}, nil
 }
@@ -404,14 +466,24 @@ func (r *Runtime) Checkpoint() error {
 	return r.saveCheckpointLocked()
 }
 
-// Close writes a final checkpoint (clean shutdown).
+// Close writes a final checkpoint (clean shutdown) and stops the contract
+// engine.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.root == nil || r.light.Height == r.lastCkpt {
-		return nil
+	var err error
+	if r.root != nil && r.light.Height != r.lastCkpt {
+		err = r.saveCheckpointLocked()
 	}
-	return r.saveCheckpointLocked()
+	return errors.Join(err, r.contract.Close(context.Background()))
+}
+
+// Kill stops the contract engine without a checkpoint, as a crash would
+// (tests); the Runtime must not be used afterwards.
+func (r *Runtime) Kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.contract.Close(context.Background())
 }
 
 func (r *Runtime) saveCheckpointLocked() error {

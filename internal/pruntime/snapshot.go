@@ -14,6 +14,7 @@ import (
 	"github.com/phala-go/phala/internal/pruntime/egress"
 	"github.com/phala-go/phala/internal/pruntime/keyring"
 	"github.com/phala-go/phala/internal/pruntime/light"
+	"github.com/phala-go/phala/internal/pruntime/runner"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -31,6 +32,11 @@ type snapshot struct {
 	Egress      egress.Snapshot          `cbor:"egress"`
 	Workers     []protocol.WorkerSummary `cbor:"workers"` // sorted by identity key
 	Keyring     keyring.Snapshot         `cbor:"keyring"` // the public view only: no key or secret
+	// Runner holds the cluster's contract storage (confidential, hence
+	// only ever in a sealed checkpoint) and no key.
+	Runner runner.Snapshot `cbor:"runner"`
+	// AppliedTime is the verified time of the last applied block.
+	AppliedTime int64 `cbor:"applied_time"`
 }
 
 // seqEntry is one origin's next sequence number. Origin keys are binary, so
@@ -74,6 +80,8 @@ func (r *Runtime) snapshotLocked() ([]byte, error) {
 		Egress:  r.egress.Snapshot(),
 		Workers: workerList(r.workers.Snapshot()),
 		Keyring: r.keyring.Snapshot(),
+		Runner:      r.runner.Snapshot(),
+		AppliedTime: r.appliedTime.UnixNano(),
 	})
 }
 
@@ -124,6 +132,12 @@ func (r *Runtime) restore(height int64, data []byte) error {
 	r.egress.Load(s.Egress)
 	r.workers.Load(workers)
 	r.keyring.Load(s.Keyring)
+	if err := r.runner.Load(s.Runner); err != nil {
+		return err
+	}
+	r.applied = s.Light.Height - 1
+	r.appliedTime = time.Unix(0, s.AppliedTime).UTC()
+	r.publishLocked()
 	return nil
 }
 

@@ -230,3 +230,28 @@ func TestSameHistoryGivesIdenticalResults(t *testing.T) {
 		t.Fatal("results or state differ between identical runs")
 	}
 }
+
+// TestModuleFitsInOneUploadTransaction checks the module against the
+// upload budget: gzip-compressed (as sdk.UploadCode sends it) it must stay
+// well under 1 MiB.
+func TestModuleFitsInOneUploadTransaction(t *testing.T) {
+	if n := contracttest.GzipSize(t, module.Wasm); n > 1<<20 {
+		t.Fatalf("module is %d bytes gzipped, budget 1 MiB", n)
+	}
+}
+
+// BenchmarkClose measures closing an auction with 100 standing bids
+// (close reads every bid).
+func BenchmarkClose(b *testing.B) {
+	c, _ := module.Instantiate(b, seller, []byte(`{"item": "lamp", "min_bid": 10}`))
+	for i := range 100 {
+		contracttest.Output(b, c.Command(b, contracttest.Account(fmt.Sprint("bidder", i)), bid(uint64(10+i%7))))
+	}
+	var gas uint64
+	for b.Loop() {
+		res := c.Clone().Command(b, seller, closeCmd)
+		contracttest.Output(b, res)
+		gas = res.GasUsed
+	}
+	b.ReportMetric(float64(gas), "gas/op")
+}

@@ -262,3 +262,27 @@ func TestSameHistoryGivesIdenticalResults(t *testing.T) {
 		t.Fatal("results or state differ between identical runs")
 	}
 }
+
+// TestModuleFitsInOneUploadTransaction checks the module against the
+// upload budget: gzip-compressed (as sdk.UploadCode sends it) it must stay
+// well under 1 MiB.
+func TestModuleFitsInOneUploadTransaction(t *testing.T) {
+	if n := contracttest.GzipSize(t, module.Wasm); n > 1<<20 {
+		t.Fatalf("module is %d bytes gzipped, budget 1 MiB", n)
+	}
+}
+
+// BenchmarkListPage measures a query listing a full page of 32 keys.
+func BenchmarkListPage(b *testing.B) {
+	c, _ := module.Instantiate(b, owner, nil)
+	for i := range 40 {
+		contracttest.Output(b, c.Command(b, owner, put(fmt.Sprintf("key-%02d", i), "value")))
+	}
+	var gas uint64
+	for b.Loop() {
+		res := c.Query(b, owner, listAll)
+		contracttest.Output(b, res)
+		gas = res.GasUsed
+	}
+	b.ReportMetric(float64(gas), "gas/op")
+}

@@ -216,3 +216,39 @@ func TestSameHistoryGivesIdenticalResults(t *testing.T) {
 		t.Fatal("states differ between identical runs")
 	}
 }
+
+// TestModuleFitsInOneUploadTransaction checks the module against the
+// upload budget: gzip-compressed (as sdk.UploadCode sends it) it must stay
+// well under 1 MiB.
+func TestModuleFitsInOneUploadTransaction(t *testing.T) {
+	if n := contracttest.GzipSize(t, module.Wasm); n > 1<<20 {
+		t.Fatalf("module is %d bytes gzipped, budget 1 MiB", n)
+	}
+}
+
+// BenchmarkTransfer measures a command: a fresh instance, the Go
+// runtime's start-up and the transfer, all metered.
+func BenchmarkTransfer(b *testing.B) {
+	c, _ := module.Instantiate(b, alice, []byte(`{"supply": 1000000000}`))
+	in := transfer(bob, 1)
+	var gas uint64
+	for b.Loop() {
+		res := c.Command(b, alice, in)
+		contracttest.Output(b, res)
+		gas = res.GasUsed
+	}
+	b.ReportMetric(float64(gas), "gas/op")
+}
+
+// BenchmarkBalanceQuery measures a query in a warm instance.
+func BenchmarkBalanceQuery(b *testing.B) {
+	c, _ := module.Instantiate(b, alice, []byte(`{"supply": 1000}`))
+	in := []byte(`{"balance": {}}`)
+	var gas uint64
+	for b.Loop() {
+		res := c.Query(b, alice, in)
+		contracttest.Output(b, res)
+		gas = res.GasUsed
+	}
+	b.ReportMetric(float64(gas), "gas/op")
+}

@@ -51,6 +51,10 @@ func (s *Server) Private() http.Handler {
 	mux.Handle("/v1/admin/checkpoint", s.route(http.MethodPost, s.checkpoint))
 	mux.Handle("/v1/info", s.route(http.MethodGet, s.info))
 	mux.Handle("/v1/attestation", s.route(http.MethodGet, s.attestation))
+	mux.Handle("/v1/contracts", s.route(http.MethodGet, s.contracts))
+	mux.Handle("/v1/state/request", s.route(http.MethodGet, s.stateRequest))
+	mux.Handle("/v1/state/apply", s.route(http.MethodPost, s.stateApply))
+	mux.Handle("/v1/endpoint", s.route(http.MethodPost, s.endpoint))
 	if s.reg != nil {
 		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	}
@@ -58,11 +62,15 @@ func (s *Server) Private() http.Handler {
 	return mux
 }
 
-// Public is the world-facing handler.
+// Public is the world-facing handler: info, attestation, contract queries
+// and state transfers to other members of the cluster.
 func (s *Server) Public() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/info", s.route(http.MethodGet, s.info))
 	mux.Handle("/v1/attestation", s.route(http.MethodGet, s.attestation))
+	mux.Handle("/v1/contracts", s.route(http.MethodGet, s.contracts))
+	mux.Handle("/v1/query", s.route(http.MethodPost, s.query))
+	mux.Handle("/v1/state", s.route(http.MethodPost, s.state))
 	mux.Handle("/", http.HandlerFunc(notFound))
 	return mux
 }
@@ -214,6 +222,10 @@ func statusOf(e *protocol.Error) int {
 		return http.StatusConflict
 	case e.Is(protocol.ErrRuntimeInternal):
 		return http.StatusInternalServerError
+	case e.Is(protocol.ErrQueryBusy):
+		return http.StatusServiceUnavailable
+	case e.Is(protocol.ErrQuerySignature):
+		return http.StatusUnauthorized
 	}
 	return http.StatusUnprocessableEntity
 }
