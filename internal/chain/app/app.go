@@ -103,10 +103,12 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	contractsMod := contracts.New()
 	queue := mq.New(map[protocol.OriginKind]mq.Authorizer{
 		protocol.OriginWorker:     reg,
 		protocol.OriginGatekeeper: keysMod,
-	}, keysMod)
+		protocol.OriginContract:   contractsMod,
+	}, keysMod, contractsMod)
 	a := &App{
 		chainID:     cfg.ChainID,
 		log:         cfg.Logger,
@@ -121,7 +123,9 @@ func New(cfg Config) (*App, error) {
 		height:      height,
 	}
 	a.modules = map[string]module.Module{}
-	for _, m := range []module.Module{a.acc, queue, gov, reg, keysMod, contracts.New()} {
+	// End blockers run in this order: contracts follows keys, so that it
+	// sees an epoch activated in the same block.
+	for _, m := range []module.Module{a.acc, queue, gov, reg, keysMod, contractsMod} {
 		a.modules[m.Name()] = m
 		if eb, ok := m.(module.EndBlocker); ok {
 			a.endBlockers = append(a.endBlockers, eb)

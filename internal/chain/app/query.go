@@ -12,6 +12,7 @@ import (
 	"github.com/cosmos/iavl"
 
 	"github.com/phala-go/phala/internal/chain/accounts"
+	"github.com/phala-go/phala/internal/chain/contracts"
 	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/keys"
 	"github.com/phala-go/phala/internal/chain/mq"
@@ -79,6 +80,31 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex worker key", req.Path)), nil
 		}
 		return a.proveState(req.Height, registry.WorkerStateKey(pub)), nil
+	case req.Path == protocol.QueryContractEpoch:
+		return a.proveState(req.Height, keys.EpochStateKey()), nil
+	case strings.HasPrefix(req.Path, protocol.QueryCode):
+		hash, err := hexID(req.Path, protocol.QueryCode, "code hash")
+		if err != nil {
+			return queryError(err), nil
+		}
+		return a.proveState(req.Height, contracts.CodeStateKey(hash)), nil
+	case strings.HasPrefix(req.Path, protocol.QueryContract):
+		id, err := hexID(req.Path, protocol.QueryContract, "contract id")
+		if err != nil {
+			return queryError(err), nil
+		}
+		return a.proveState(req.Height, contracts.ContractStateKey(id)), nil
+	case strings.HasPrefix(req.Path, protocol.QueryCommand):
+		idHex, indexText, _ := strings.Cut(strings.TrimPrefix(req.Path, protocol.QueryCommand), "/")
+		id, err := hexID(protocol.QueryCommand+idHex, protocol.QueryCommand, "contract id")
+		if err != nil {
+			return queryError(err), nil
+		}
+		index, err := strconv.ParseUint(indexText, 10, 64)
+		if err != nil {
+			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want contracts/command/<id hex>/<index>", req.Path)), nil
+		}
+		return a.proveState(req.Height, contracts.CommandStateKey(id, index)), nil
 	case strings.HasPrefix(req.Path, protocol.QueryNextSeq):
 		o, err := protocol.ParseOrigin(strings.TrimPrefix(req.Path, protocol.QueryNextSeq))
 		if err != nil {
@@ -87,6 +113,15 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 		return a.proveState(req.Height, mq.NextSeqStateKey(o)), nil
 	}
 	return queryError(protocol.Errorf(protocol.ErrUnknownQueryPath, "%q", req.Path)), nil
+}
+
+// hexID reads the 32-byte hex id that follows prefix in path.
+func hexID(path, prefix, what string) ([]byte, error) {
+	id, err := hex.DecodeString(strings.TrimPrefix(path, prefix))
+	if err != nil || len(id) != 32 {
+		return nil, protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex %s", path, what)
+	}
+	return id, nil
 }
 
 // proveState answers the value at key in the state after block height (0:
