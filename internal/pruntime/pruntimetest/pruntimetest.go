@@ -63,11 +63,12 @@ func Start(t testing.TB, dir, privateAddr, publicAddr string, opts ...Option) *S
 func (s *Server) Private() *sdk.PRuntime { return sdk.NewPRuntime(s.PrivateAddr) }
 
 // Crash stops serving without a final checkpoint, as kill -9 would leave
-// the data dir.
+// the data dir, and releases the runtime's contract engine.
 func (s *Server) Crash() {
 	if s.listeners != nil {
 		s.listeners.Shutdown(context.Background())
 		s.listeners = nil
+		s.Runtime.Kill()
 	}
 }
 
