@@ -51,7 +51,7 @@ func TestDecompress(t *testing.T) {
 		{"uncompressed above the limit", protocol.CompressionNone, pattern(limit + 1), nil, protocol.ErrCodeTooLarge},
 		{"gzip", protocol.CompressionGzip, gz(t, pattern(3000)), pattern(3000), nil},
 		{"gzip inflating to the limit", protocol.CompressionGzip, gz(t, pattern(limit)), pattern(limit), nil},
-		{"gzip inflating one byte past the limit", protocol.CompressionGzip, gz(t, pattern(limit + 1)), nil, protocol.ErrCodeTooLarge},
+		{"gzip inflating one byte past the limit", protocol.CompressionGzip, gz(t, pattern(limit+1)), nil, protocol.ErrCodeTooLarge},
 		{"gzip bomb", protocol.CompressionGzip, gz(t, make([]byte, 1<<24)), nil, protocol.ErrCodeTooLarge},
 		{"gzip of nothing", protocol.CompressionGzip, gz(t, nil), []byte{}, nil},
 		{"two gzip members: their concatenation", protocol.CompressionGzip, append(gz(t, pattern(4000)), gz(t, []byte("tail"))...), append(pattern(4000), "tail"...), nil},
