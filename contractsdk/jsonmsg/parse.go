@@ -1,39 +1,6 @@
-// Package jsonmsg reads and writes the JSON messages of a contract without
-// reflection. encoding/json works in a contract too, but it brings fmt and
-// reflect and adds about 1.4 MB to the module (contracts are uploaded in
-// one transaction of at most 1 MiB, compressed); this package adds a few
-// tens of kilobytes and costs far less gas per call.
-//
-// Reading is strict, because a contract's input comes from anyone: the
-// input must be one RFC 8259 value with valid UTF-8, no duplicate member
-// names and at most MaxDepth levels of nesting; numbers are read only into
-// the integer type asked for and only if they fit; and a member the
-// handler did not read is an error, so a misspelt field fails loudly
-// instead of being ignored. Field readers record the first problem and
-// Err reports it, so a handler reads all its fields and checks once:
-//
-//	method, args, err := jsonmsg.ParseCall(input) // {"transfer": {"to": "…", "amount": 5}}
-//	if err != nil {
-//		return nil, err
-//	}
-//	switch method {
-//	case "transfer":
-//		var to contractsdk.Address
-//		args.Text("to", &to)
-//		amount := args.Uint64("amount")
-//		if err := args.Err(); err != nil {
-//			return nil, err
-//		}
-//		…
-//	}
-//
-// Writing goes through an Encoder, which produces compact JSON whose bytes
-// depend only on the calls made (members in the order written), so every
-// worker produces the same output.
 package jsonmsg
 
 import (
-	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -412,52 +379,4 @@ func (p *parser) hex4() (rune, bool) {
 	}
 	p.pos += 4
 	return r, true
-}
-
-// Errors a handler can tell apart with errors.Is; each comes wrapped in an
-// *Error that names the member and the values involved.
-var (
-	// ErrSyntax: the input is not one valid JSON value, is nested deeper
-	// than MaxDepth, or repeats a member name.
-	ErrSyntax = errors.New("invalid JSON")
-	// ErrMissing: a required member is absent.
-	ErrMissing = errors.New("missing member")
-	// ErrType: a member has the wrong JSON type, or a number does not fit
-	// the type read.
-	ErrType = errors.New("wrong type")
-	// ErrUnknown: the input has a member the handler did not read.
-	ErrUnknown = errors.New("unknown member")
-	// ErrMisuse: an Encoder was called out of order (a programming error
-	// in the contract, reported by Bytes).
-	ErrMisuse = errors.New("jsonmsg: encoder misuse")
-)
-
-// Error is a problem with an input: its kind (one of the Err variables),
-// where it is (a member path such as "transfer.amount", empty for the
-// whole input) and what was found.
-type Error struct {
-	Path  string
-	kind  error
-	msg   string
-	cause error // from a TextUnmarshaler
-}
-
-func (e *Error) Error() string {
-	s := e.msg
-	if e.cause != nil {
-		s = e.cause.Error() // it names the value itself
-	}
-	if e.Path != "" {
-		s = e.Path + ": " + s
-	}
-	return s
-}
-
-// Unwrap returns the kind and, for a member a TextUnmarshaler refused, its
-// error, so errors.Is finds both.
-func (e *Error) Unwrap() []error {
-	if e.cause != nil {
-		return []error{e.kind, e.cause}
-	}
-	return []error{e.kind}
 }
