@@ -149,6 +149,10 @@ func (m *Module) Func(t abi.FuncType, locals []abi.ValType, code []byte) uint32 
 	return m.RawFunc(m.Type(t), append(append(decl, code...), End))
 }
 
+// NextFunc is the index the next function added will get (for recursive
+// functions).
+func (m *Module) NextFunc() uint32 { return m.nimports + uint32(len(m.funcs)) }
+
 // RawFunc adds a function of type index typ whose body (local declarations
 // and code, final end included) is exactly body.
 func (m *Module) RawFunc(typ uint32, body []byte) uint32 {
