@@ -11,6 +11,7 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/wasm/wasmtest"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -37,7 +38,7 @@ func TestContractRoundTripOnANode(t *testing.T) {
 	if _, _, err := c.Instantiate(ctx, n.dev, bytes.Repeat([]byte{1}, 32), cluster, nil, nil, 1000); !errors.Is(err, protocol.ErrUnknownCode) {
 		t.Fatalf("instantiating unknown code: %v", err)
 	}
-	wasm := minimalModule()
+	wasm := wasmtest.NewContract(1).Encode()
 	hash, err := c.UploadCode(ctx, n.dev, wasm)
 	if err != nil {
 		t.Fatal(err)
@@ -273,29 +274,6 @@ func (n *network) findMessage(from int64, topic string, v any) {
 		}
 	}
 	n.t.Fatalf("no message on %s in blocks %d..%d", topic, from, tip)
-}
-
-// minimalModule is the smallest module host ABI v1 accepts: no imports,
-// memory, _initialize and the three entry points returning 0.
-func minimalModule() []byte {
-	entry := []byte{4, 0x00, 0x41, 0x00, 0x0b}
-	exports := []byte{5}
-	for _, e := range []struct {
-		name        string
-		kind, index byte
-	}{{"memory", 2, 0}, {"_initialize", 0, 0}, {"phala_init", 0, 1}, {"phala_command", 0, 2}, {"phala_query", 0, 3}} {
-		exports = append(append(append(exports, byte(len(e.name))), e.name...), e.kind, e.index)
-	}
-	code := append(append(append([]byte{4, 2, 0x00, 0x0b}, entry...), entry...), entry...)
-	section := func(id byte, body []byte) []byte { return append([]byte{id, byte(len(body))}, body...) }
-	return bytes.Join([][]byte{
-		[]byte("\x00asm\x01\x00\x00\x00"),
-		section(1, []byte{2, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f}),
-		section(3, []byte{4, 0, 1, 1, 1}),
-		section(5, []byte{1, 0x00, 1}),
-		section(7, exports),
-		section(10, code),
-	}, nil)
 }
 
 func pubOf(k ed25519.PrivateKey) []byte { return k.Public().(ed25519.PublicKey) }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/wasm/abi"
+	"github.com/phala-go/phala/internal/wasm/wasmtest"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -82,6 +84,21 @@ func uploadRejections() []contractRejection {
 		}},
 		{name: "upload of something that is not WebAssembly", want: protocol.ErrInvalidModule, tx: func(s *contractsSetup) []byte {
 			return s.upload([]byte("#!/bin/sh\necho not a module\n"), protocol.CompressionGzip)
+		}},
+		{name: "upload of a module importing outside the ABI", want: protocol.ErrModuleImports, tx: func(s *contractsSetup) []byte {
+			c := wasmtest.NewContract(1)
+			c.Import("env", "now", wasmtest.Sig(nil, abi.I64))
+			return s.upload(c.Encode(), protocol.CompressionGzip)
+		}},
+		{name: "upload of a module without its entry points", want: protocol.ErrModuleExports, tx: func(s *contractsSetup) []byte {
+			m := wasmtest.New()
+			m.Export(abi.ExportMemory, wasmtest.KindMemory, m.Memory(1, 0))
+			return s.upload(m.Encode(), protocol.CompressionGzip)
+		}},
+		{name: "upload of a module using SIMD", want: protocol.ErrNonDeterministic, tx: func(s *contractsSetup) []byte {
+			c := wasmtest.NewContract(1)
+			c.Entry(abi.ExportCommand, nil, wasmtest.Code(wasmtest.Block(0x7b), wasmtest.End, wasmtest.I32Const(0)))
+			return s.upload(c.Encode(), protocol.CompressionGzip)
 		}},
 		{name: "upload of code already uploaded", want: protocol.ErrCodeExists, tx: func(s *contractsSetup) []byte {
 			return s.upload(testModule(0, 0), protocol.CompressionNone) // the same module, uncompressed this time
