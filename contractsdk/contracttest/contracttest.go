@@ -34,11 +34,16 @@
 package contracttest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,16 +97,61 @@ type Module struct {
 	opts   Options
 	engine *contract.Engine
 	code   *contract.Code
+
+	sources    []string // Go files the module was built from (Build only)
+	recordOnce sync.Once
 }
 
 // Build compiles the contract package in dir with the standard toolchain
-// (as `phala contract build` does) and loads the module.
+// (internal/contractbuild, the reproducible build) and loads the module.
+// go test's result cache then depends on the contract's sources and the
+// SDK's, so editing either reruns the tests that instantiate it.
 func Build(ctx context.Context, dir string, o Options) (*Module, error) {
+	sources, err := sourcesOf(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
 	wasm, err := contractbuild.Build(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, wasm, o)
+	m, err := Load(ctx, wasm, o)
+	if err != nil {
+		return nil, err
+	}
+	m.sources = sources
+	return m, nil
+}
+
+// sourcesOf lists every Go file the contract in dir is built from: its
+// package and every non-standard package it imports.
+func sourcesOf(ctx context.Context, dir string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, contractbuild.GoTool(), "list", "-deps",
+		"-f", `{{if not .Standard}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}{{"/"}}{{.}}{{"\n"}}{{end}}{{end}}`, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("contracttest: go list in %s: %w\n%s", dir, err, stderr.Bytes())
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// recordSources opens the module's source files once, while a test runs.
+// The build ran in a subprocess (and usually in TestMain, before go test
+// starts watching), so go test cannot see what it read; opening the files
+// from a test makes the test cache key on them, so that editing a
+// contract or the SDK reruns its tests instead of replaying a stale pass.
+func (m *Module) recordSources() {
+	m.recordOnce.Do(func() {
+		for _, name := range m.sources {
+			if f, err := os.Open(name); err == nil {
+				f.Close()
+			}
+		}
+	})
 }
 
 // Load starts an engine and compiles wasm in it.
@@ -157,6 +207,7 @@ type Instance struct {
 // Failed). An engine error (not a contract failure) fails the test.
 func (m *Module) Instantiate(tb testing.TB, deployer protocol.Address, init []byte) (*Instance, *Result) {
 	tb.Helper()
+	m.recordSources()
 	hash := protocol.CodeHash(m.Wasm)
 	in := &Instance{
 		ID:       protocol.ContractID(deployer, hash[:], []byte("contracttest"), nil),
