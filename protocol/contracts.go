@@ -2,10 +2,13 @@ package protocol
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -364,4 +367,59 @@ func (r *EpochRecord) ClusterKey(cluster []byte) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// DecompressCode returns the module an upload carries; the chain and
+// pRuntime both read uploads through it. A gzip stream inflates into one
+// buffer of at most max+1 bytes, sized by the stream's own length field
+// (untrusted, so capped): an honest upload costs one allocation of its
+// size, and a gzip bomb is refused (ErrCodeTooLarge) after inflating just
+// past the limit, whatever it claims.
+func DecompressCode(compression string, code []byte, max int) ([]byte, error) {
+	limit := uint64(max)
+	switch compression {
+	case CompressionNone:
+		if uint64(len(code)) > limit {
+			return nil, Errorf(ErrCodeTooLarge, "%d bytes, limit %d", len(code), limit)
+		}
+		return code, nil
+	case CompressionGzip:
+		return gunzip(code, limit)
+	}
+	return nil, Errorf(ErrBadCompression, "compression %q; want %q or %q", compression, CompressionNone, CompressionGzip)
+}
+
+func gunzip(code []byte, limit uint64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(code))
+	if err != nil {
+		return nil, Errorf(ErrBadCompression, "gzip header: %v", err)
+	}
+	size := limit + 1
+	if claimed := uint64(binary.LittleEndian.Uint32(code[len(code)-4:])); claimed < limit { // ISIZE; NewReader read more than 4 bytes
+		size = claimed + 1 // +1: reading one byte past it finds the end
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			if uint64(len(buf)) > limit {
+				return nil, Errorf(ErrCodeTooLarge, "gzip stream of %d bytes inflates beyond the %d-byte limit", len(code), limit)
+			}
+			// The length field lied low: grow, never past limit+1.
+			grown := make([]byte, len(buf), min(2*uint64(cap(buf)), limit+1))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := zr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, Errorf(ErrBadCompression, "gzip stream: %v", err)
+		}
+	}
+	if uint64(len(buf)) > limit {
+		return nil, Errorf(ErrCodeTooLarge, "gzip stream of %d bytes inflates beyond the %d-byte limit", len(code), limit)
+	}
+	return buf, nil
 }

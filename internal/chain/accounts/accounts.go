@@ -61,6 +61,18 @@ func Credit(s store.KV, a protocol.Address, amount uint64) error {
 	return nil
 }
 
+// Burn takes amount out of a's balance and out of circulation (charges
+// beyond the fee: code bytes, prepaid contract gas).
+func Burn(s store.KV, a protocol.Address, amount uint64) error {
+	acc := Get(s, a)
+	if acc.Balance < amount {
+		return protocol.Errorf(protocol.ErrInsufficientBalance, "account %s: balance %d, needs %d", a, acc.Balance, amount)
+	}
+	acc.Balance -= amount
+	set(s, a, acc)
+	return nil
+}
+
 // Authorize checks the transaction's nonce and that the signer can pay its
 // fee, then charges the fee and advances the nonce. This is the only part of
 // a transaction that persists when its call fails. The fee is burned.

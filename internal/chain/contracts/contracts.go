@@ -138,13 +138,6 @@ func (*Module) Call(ctx *module.Context, method string, args []byte) error {
 	return protocol.Errorf(protocol.ErrUnknownMethod, "contracts.%s", method)
 }
 
-// BurnAddress receives what contract operations charge beyond the
-// transaction fee (code bytes, prepaid gas). It is the all-zero address:
-// no ed25519 key hashes to it, so nothing sent there can be spent again.
-// It stands in for burning until the accounts module can debit without a
-// recipient.
-func BurnAddress() protocol.Address { return protocol.Address{} }
-
 // canPay refuses a charge the signer's balance does not cover. It runs
 // before CheckTx stops, so the mempool refuses what the block would.
 func canPay(ctx *module.Context, amount uint64, what string) error {
@@ -159,8 +152,7 @@ func charge(ctx *module.Context, amount uint64) error {
 	if amount == 0 {
 		return nil
 	}
-	args := protocol.MustMarshal(&protocol.TransferArgs{To: BurnAddress(), Amount: amount})
-	return accounts.New().Call(ctx, protocol.MethodTransfer, args)
+	return accounts.Burn(ctx.State, ctx.Tx.Signer, amount)
 }
 
 func emit(ctx *module.Context, topic string, payload []byte) error {

@@ -1,4 +1,4 @@
-package contracts
+package protocol_test
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ func TestDecompress(t *testing.T) {
 		{"unknown compression", "zstd", gz(t, pattern(300)), nil, protocol.ErrBadCompression},
 	}
 	for _, c := range cases {
-		got, err := decompress(c.compression, c.code, limit)
+		got, err := protocol.DecompressCode(c.compression, c.code, limit)
 		switch {
 		case c.err != nil && !errors.Is(err, c.err):
 			t.Errorf("%s: %v, want %v", c.name, err, c.err)
@@ -86,7 +86,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(append(gz(f, pattern(100)), gz(f, pattern(200))...))
 	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
 	f.Fuzz(func(t *testing.T, code []byte) {
-		got, err := decompress(protocol.CompressionGzip, code, limit)
+		got, err := protocol.DecompressCode(protocol.CompressionGzip, code, limit)
 		var want []byte
 		var refErr error
 		if zr, zerr := gzip.NewReader(bytes.NewReader(code)); zerr != nil {
