@@ -78,3 +78,27 @@ func TestContractIDPrintsHex(t *testing.T) {
 		t.Fatalf("MarshalText %s", b)
 	}
 }
+
+// FuzzParseAddressAgreesWithProtocol checks the SDK's address parser, which
+// reads untrusted JSON input, against the chain's.
+func FuzzParseAddressAgreesWithProtocol(f *testing.F) {
+	for _, s := range []string{"00112233445566778899aabbccddeeff0a1b2c3d", "00112233445566778899AABBCCDDEEFF0A1B2C3D", "", "zz", strings.Repeat("0", 41)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := contractsdk.ParseAddress(s)
+		p, perr := protocol.ParseAddress(s)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("ParseAddress(%q): SDK %v, protocol %v", s, err, perr)
+		}
+		if err != nil {
+			if !errors.Is(err, contractsdk.ErrBadAddress) {
+				t.Fatalf("ParseAddress(%q) = %v, not ErrBadAddress", s, err)
+			}
+			return
+		}
+		if a != contractsdk.Address(p) || a.String() != p.String() {
+			t.Fatalf("ParseAddress(%q) = %v, protocol %v", s, a, p)
+		}
+	})
+}
