@@ -85,13 +85,13 @@ func TestCLIAgainstDevnet(t *testing.T) {
 		t.Fatalf("query messages: %q %v", out, err)
 	}
 
-	out, err = run(t, ctx, g, "status", "--pruntime", d.Addr.PRuntimePublic)
+	out, err = run(t, ctx, g, "status", "--pruntime", d.Addr.WorkerPublic)
 	if err != nil || !strings.Contains(out, "registered true") || !strings.Contains(out, "pherry    lag") {
 		t.Fatalf("status: %q %v", out, err)
 	}
 
 	// Workers: listed, verified (the sim TEE must be accepted explicitly).
-	workerHex := hex.EncodeToString(d.Runtime.Info().WorkerPubkey)
+	workerHex := hex.EncodeToString(d.Worker.Runtime.Info().WorkerPubkey)
 	if out, err := run(t, ctx, g, "worker", "list"); err != nil || !strings.Contains(out, workerHex[:16]) || !strings.Contains(out, "active") {
 		t.Fatalf("worker list: %q %v", out, err)
 	}
@@ -126,7 +126,7 @@ func TestCLIAgainstDevnet(t *testing.T) {
 		t.Fatalf("reserved topic: %v", err)
 	}
 
-	// Key epochs: clusters, gatekeepers and rotation, with a second worker.
+	// Key epochs: clusters, gatekeepers and rotation, with a third worker.
 	// (Before the revocation below, which retires every sim worker.)
 	admin := filepath.Join(d.Home, "node", "keys", "admin.json")
 	t.Run("key epochs and their governance", func(t *testing.T) { testKeyEpochsAndGovernance(t, ctx, d, g, admin) })

@@ -257,4 +257,26 @@ func TestKeysRejections(t *testing.T) {
 	}
 }
 
+// TestKeysRotateRefusedWithoutGatekeepers: before the first gatekeeper
+// nobody could propose an epoch, so governance cannot ask for a rotation
+// (adding the gatekeeper starts epoch 1 instead); the refusal changes
+// nothing but the payer's fee and nonce. (A devnet always has a gatekeeper,
+// so the CLI test cannot reach this.)
+func TestKeysRotateRefusedWithoutGatekeepers(t *testing.T) {
+	s := &keysSetup{ta: newTestApp(t, testGenesis()), a: newTxBuilder(alice)}
+	s.m = s.ta.registerWithKey("member")
+	s.mustOK(s.govTx(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"}))
+	s.mustOK(s.govTx(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: pub(s.m.id)}))
+	raw := s.govTx(protocol.ActionRotate, protocol.RotateArgs{})
+	before := s.ta.stateDump()
+	r := s.ta.finalize(raw).TxResults[0]
+	wantCode(t, "FinalizeBlock", r.Codespace, r.Code, r.Log, protocol.ErrNoGatekeepers)
+	if changed := changedKeys(before, s.ta.stateDump()); len(changed) != 1 {
+		t.Fatalf("refused transaction changed %q", changed)
+	}
+	if info := s.ta.epochInfo(); info.Current != 0 || info.Pending != nil || len(info.Gatekeepers) != 0 {
+		t.Fatalf("epoch after the refused rotation: %+v", info)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
