@@ -62,8 +62,8 @@ type Config struct {
 	// cluster command this worker processes (monitoring, tests).
 	CommandObserver func(epoch uint64, outcome string)
 	// ResultObserver, if set, is told of every contract result this worker
-	// computes (monitoring, tests).
-	ResultObserver func(contract []byte, r *protocol.ContractResult)
+	// computes, with the epoch of the key it used (monitoring, tests).
+	ResultObserver func(contract []byte, epoch uint64, r *protocol.ContractResult)
 	// Interpreter runs contracts in wazero's interpreter rather than its
 	// compiler (tests compare the two).
 	Interpreter bool
@@ -215,10 +215,10 @@ func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
 	r.runner = runner.New(r.tx, runner.Config{
 		ChainID: root.ChainID, Identity: r.identity, Engine: r.contract, Keyring: r.keyring, Dispatch: r.engine,
 		Egress: r.egress, Logger: r.log.With("component", "runner"), Debug: r.cfg.TEE.Insecure(),
-		Observe: func(id []byte, res *protocol.ContractResult) {
+		Observe: func(id []byte, epoch uint64, res *protocol.ContractResult) {
 			r.m.contractResult(res.Outcome)
 			if r.cfg.ResultObserver != nil {
-				r.cfg.ResultObserver(id, res)
+				r.cfg.ResultObserver(id, epoch, res)
 			}
 		},
 	})

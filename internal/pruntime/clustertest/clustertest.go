@@ -170,7 +170,13 @@ func (e *Env) StartWorker(name string, opts ...pruntimetest.Option) *Worker {
 // the chain and every worker if it never holds.
 func (e *Env) WaitFor(what string, cond func() bool) {
 	e.T.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	e.WaitWithin(90*time.Second, what, cond)
+}
+
+// WaitWithin is WaitFor with another patience.
+func (e *Env) WaitWithin(patience time.Duration, what string, cond func() bool) {
+	e.T.Helper()
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			info, _ := e.C.Epoch(context.Background())

@@ -117,7 +117,7 @@ func (r *Runner) run(id []byte, m *meta, inst *instance, ev *event, clusterSeed 
 		r.emit(id, inst, protocol.ContractOutputTopic(id, e.Suffix), e.Payload)
 	}
 	if r.cfg.Observe != nil {
-		r.cfg.Observe(id, &res)
+		r.cfg.Observe(id, ev.Epoch, &res)
 	}
 	return nil
 }

@@ -52,8 +52,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Debug routes contracts' debug output to Logger (the sim TEE only).
 	Debug bool
-	// Observe, if set, is told of every result this worker computes.
-	Observe func(id []byte, r *protocol.ContractResult)
+	// Observe, if set, is told of every result this worker computes, with
+	// the epoch of the event's key. It is called while a block is applied,
+	// also for blocks that are then rolled back.
+	Observe func(id []byte, epoch uint64, r *protocol.ContractResult)
 }
 
 // Runner runs the cluster's contracts.

@@ -1,0 +1,165 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/phala-go/phala/internal/contractbuild"
+	"github.com/phala-go/phala/protocol"
+	"github.com/phala-go/phala/sdk"
+)
+
+// Example builds an example contract (examples/contracts/<name>) with the
+// standard toolchain. Build once per test binary: it takes seconds.
+func Example(t testing.TB, name string) []byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "contracts", name)
+	wasm, err := contractbuild.Build(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
+}
+
+// Deploy uploads code, returning its hash.
+func (e *Env) Deploy(wasm []byte) []byte {
+	e.T.Helper()
+	hash, err := e.C.UploadCode(e.Ctx, e.User, wasm)
+	if err != nil {
+		e.T.Fatalf("upload: %v", err)
+	}
+	return hash
+}
+
+// Instantiate creates an instance of code in cluster (by name) with init
+// arguments, from the user's account, and waits until its init succeeded
+// and its key for the current epoch is published; it returns the
+// contract's id and the init's reply.
+func (e *Env) Instantiate(code []byte, cluster string, init []byte) ([]byte, []byte) {
+	e.T.Helper()
+	id, secret, err := e.C.Instantiate(e.Ctx, e.User, code, protocol.ClusterID(cluster), []byte("salt"), init, 100_000_000)
+	if err != nil {
+		e.T.Fatalf("instantiate: %v", err)
+	}
+	res, reply, err := e.C.WaitInit(e.Ctx, id, secret)
+	if err != nil || res.Outcome != protocol.OutcomeOK {
+		e.T.Fatalf("init: %+v %q %v", res, reply, err)
+	}
+	e.WaitKey(id)
+	return id, reply
+}
+
+// WaitKey waits until the contract's key of the current epoch is
+// published, so that commands can be sealed to it.
+func (e *Env) WaitKey(id []byte) {
+	e.T.Helper()
+	e.WaitFor("the contract's key of the current epoch", func() bool {
+		info, ok, err := e.C.Contract(e.Ctx, id)
+		if err != nil || !ok {
+			return false
+		}
+		_, has := info.KeyFor(e.Epoch().Current)
+		return has
+	})
+}
+
+// Outcome is a command's result as the chain recorded it, with its reply
+// opened.
+type Outcome struct {
+	Index  uint64
+	Height int64 // the block the command is in
+	Result *protocol.ContractResult
+	Reply  []byte
+}
+
+// Command sends a command from key and waits until its result lands.
+func (e *Env) Command(key *sdk.Key, contract, input []byte) *Outcome {
+	e.T.Helper()
+	index, res, secret, err := e.C.SendContractCommand(e.Ctx, key, contract, input, 100_000_000)
+	if err != nil {
+		e.T.Fatalf("command %s: %v", input, err)
+	}
+	r, reply, err := e.C.WaitResult(e.Ctx, contract, index, secret)
+	if err != nil {
+		e.T.Fatalf("result of command %d: %v", index, err)
+	}
+	return &Outcome{Index: index, Height: res.Height, Result: r, Reply: reply}
+}
+
+// Query asks worker w a query signed by key, for the state including at
+// least block minHeight.
+func (e *Env) Query(w *Worker, key *sdk.Key, contract, input []byte, minHeight int64) (*sdk.QueryResult, error) {
+	return e.C.QueryContract(e.Ctx, key, contract, input, sdk.QueryOptions{Worker: w.Pub(), MinHeight: minHeight, Verify: sdk.VerifyOptions{AllowSim: true}})
+}
+
+// OnChain reports whether any message or transaction of the chain's
+// history so far contains b (e.g. a plaintext that must never appear).
+func (e *Env) OnChain(b []byte) bool {
+	e.T.Helper()
+	tip, err := e.C.Height(e.Ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for h := int64(1); h < tip; h++ {
+		blk, err := e.C.RPC().Block(e.Ctx, &h)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		for _, tx := range blk.Block.Txs {
+			if bytes.Contains(tx, b) {
+				return true
+			}
+		}
+		_, msgs, err := e.C.RawBlockMessages(e.Ctx, h)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		for _, m := range msgs {
+			if bytes.Contains(m.Payload, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Broadcast sends one command per input from key, with consecutive
+// nonces, without waiting for each to be included: the chain orders them
+// by nonce. It returns once all are in the mempool.
+func (e *Env) Broadcast(key *sdk.Key, contract []byte, inputs [][]byte, gasLimit uint64) {
+	e.T.Helper()
+	rec, err := e.C.EpochRecord(e.Ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	info, ok, err := e.C.Contract(e.Ctx, contract)
+	if err != nil || !ok {
+		e.T.Fatalf("contract %x: %v", contract, err)
+	}
+	acc, err := e.C.AccountUnverified(e.Ctx, key.Address())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	fee, err := e.C.MinFee(e.Ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for i, in := range inputs {
+		args, _, err := sdk.SealContractCommand(e.C.ChainID(), rec, &info, key.Address(), in, gasLimit)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		call, err := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, args)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		raw := protocol.SignTx(key.Private, protocol.Tx{ChainID: e.C.ChainID(), Nonce: acc.Nonce + uint64(i), Fee: fee, Call: call})
+		if _, err := e.C.Broadcast(e.Ctx, raw); err != nil {
+			e.T.Fatalf("broadcast command %d: %v", i, err)
+		}
+	}
+}
