@@ -71,7 +71,7 @@ func TestGoContractCommands(t *testing.T) {
 		store := newStore()
 		for _, s := range steps {
 			c := call(contract.EntryCommand, s.input, store)
-						res := run(t, m.e, code, c)
+			res := run(t, m.e, code, c)
 			store.settle(res)
 			expect(t, m.name+"/"+s.name, res, s.outcome, s.reason, s.output)
 			if res.GasUsed == 0 || res.GasUsed > c.GasLimit {

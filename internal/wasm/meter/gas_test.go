@@ -115,7 +115,7 @@ func TestCallDepthLimit(t *testing.T) {
 		ok     uint64 // deepest recursion that succeeds
 	}{
 		{"ordinary frames", 0, abi.MaxCallDepth},
-		{"frames of 20,000 locals weigh 3", 20_000, abi.MaxCallDepth / 3},
+		{"frames of 4,990 locals weigh 3", 4_990, abi.MaxCallDepth / 3}, // 1 + (1 + 4,990 + 13 instructions) / 2,500
 	}
 	for _, mode := range modes {
 		r := newRuntime(t, mode.interp, &hostIO{})
@@ -128,6 +128,45 @@ func TestCallDepthLimit(t *testing.T) {
 			if depth := int32(m.depth.Get()); !isTrap(err, "unreachable") || depth <= abi.MaxCallDepth {
 				t.Errorf("%s/%s: f(%d): err %v, depth %d; want a trap beyond depth %d", mode.name, tc.name, tc.ok+1, err, depth, abi.MaxCallDepth)
 			}
+		}
+	}
+}
+
+// liveFrames exports f(n), a recursion whose frames keep distinct i64
+// locals live across the call, so the compiler must spill every one: each
+// level sets its locals from n, recurses, then sums them.
+func liveFrames(locals int) []byte {
+	m := New()
+	extra := make([]abi.ValType, locals)
+	var set, sum []byte
+	for i := range extra {
+		extra[i] = abi.I64
+		set = Code(set, LocalGet(0), I64ExtendU, I64Const(int64(i)), I64Add, LocalSet(uint32(i+1)))
+		sum = Code(sum, LocalGet(uint32(i+1)), I64Add)
+	}
+	body := Code(LocalGet(0), I32Eqz, If(0x7e), I64Const(0), Else, set,
+		LocalGet(0), I32Const(1), I32Sub, Call(0), sum, End)
+	m.ExportFunc("f", m.Func(Sig(i32, abi.I64), extra, body))
+	return m.Encode()
+}
+
+// TestCallDepthLimitFiresBeforeTheEngines recurses through frames of
+// 20,000 live i64 locals (160 KB each; counted one per frame, wazero's
+// compiler runs out of stack near 540 of them, the interpreter does not):
+// frame weights make the instrumentation's limit fire first, in both
+// modes, so both report the same trap.
+func TestCallDepthLimitFiresBeforeTheEngines(t *testing.T) {
+	t.Parallel()
+	wasm := liveFrames(20_000)
+	for _, mode := range modes {
+		r := newRuntime(t, mode.interp, &hostIO{})
+		m := instrumented(t, r, wasm, looseConfig())
+		if _, err, _ := m.call(t, "f", 1<<40, 10); err != nil {
+			t.Errorf("%s: f(10): %v", mode.name, err)
+		}
+		_, err, _ := m.call(t, "f", 1<<40, 100_000)
+		if depth := int32(m.depth.Get()); !isTrap(err, "unreachable") || depth <= abi.MaxCallDepth {
+			t.Errorf("%s: f(100000): err %v, depth %d; want the instrumentation's trap", mode.name, err, depth)
 		}
 	}
 }

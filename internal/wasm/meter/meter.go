@@ -80,11 +80,13 @@ type Config struct {
 
 	// MaxCallDepth bounds the depth global. Each call adds the calling
 	// function's frame weight: 1 + (params + locals + values the body can
-	// push) / FrameUnit, which is 1 for all but huge functions. So the limit
+	// push) / FrameUnit, which is 1 for all but big functions. So the limit
 	// is MaxCallDepth nested calls of ordinary functions and, whatever the
 	// functions, bounds the engine's stack to about
-	// MaxCallDepth × FrameUnit slots: engines with a byte-sized stack and
-	// engines with a frame-count limit then refuse at the same call.
+	// MaxCallDepth × FrameUnit value slots: an engine with a byte-sized
+	// stack (wazero's compiler gives up near 50 MB) and one with a
+	// frame-count limit (its interpreter, 2,000 frames) then refuse at the
+	// same call.
 	MaxCallDepth uint32
 	FrameUnit    uint32
 
@@ -130,7 +132,7 @@ func ABIConfig(maxCodeBytes int) Config {
 const (
 	MaxTables        = 8
 	MaxTableElements = 1 << 17 // more than abi.MaxFunctions, so any module's functions fit one table
-	FrameUnit        = 10_000  // value slots per unit of call depth
+	FrameUnit        = 2_500   // value slots per unit of call depth: 1,000 units × 2,500 slots × 8 bytes = 20 MB of stack at most
 	BulkByteShift    = 3       // bulk memory: 1 gas per 8 bytes
 )
 

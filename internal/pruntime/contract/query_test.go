@@ -1,0 +1,125 @@
+package contract_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/phala-go/phala/internal/pruntime/contract"
+	"github.com/phala-go/phala/protocol"
+)
+
+// TestQueriesAreReadOnly checks that a query can read storage but that
+// every write traps read-only and leaves the store alone.
+func TestQueriesAreReadOnly(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes(t) {
+		code := compile(t, m.e, kitchen(t))
+		store := newStore()
+		store.kv["k"] = []byte("v")
+		cases := []struct {
+			name    string
+			input   []byte
+			outcome string
+			reason  string
+			output  []byte
+		}{
+			{"read", cmd('G', "k"), protocol.OutcomeOK, "", []byte("v")},
+			{"iterate", cmd('I', ""), protocol.OutcomeOK, "", []byte("k,")},
+			{"set", cmd('S', "k", "w"), protocol.OutcomeTrap, contract.ReasonReadOnly, nil},
+			{"delete", cmd('D', "k"), protocol.OutcomeTrap, contract.ReasonReadOnly, nil},
+			{"emit", cmd('E', "x", "y"), protocol.OutcomeTrap, contract.ReasonReadOnly, nil},
+		}
+		for _, tc := range cases {
+			res := run(t, m.e, code, call(contract.EntryQuery, tc.input, store))
+			expect(t, m.name+"/query "+tc.name, res, tc.outcome, tc.reason, tc.output)
+		}
+		if len(store.pending) != 0 || string(store.kv["k"]) != "v" {
+			t.Errorf("%s: queries changed the store: pending %v, k=%q", m.name, store.pending, store.kv["k"])
+		}
+	}
+}
+
+// TestConcurrentQueriesShareThePool runs 8 goroutines of queries against
+// one code, mixing in queries that trap: every answer must be right, and a
+// trap must not affect later queries.
+func TestConcurrentQueriesShareThePool(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes(t) {
+		code := compile(t, m.e, kitchen(t))
+		store := newStore()
+		store.kv["k"] = []byte("stored")
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 6 {
+					data := fmt.Sprintf("goroutine %d query %d", g, i)
+					var res *contract.Result
+					switch i % 3 {
+					case 0:
+						res = run(t, m.e, code, call(contract.EntryQuery, cmd('H', data), store))
+						if sum := sha256.Sum256([]byte(data)); res.Outcome != protocol.OutcomeOK || string(res.Output) != string(sum[:]) {
+							errs <- fmt.Errorf("%s: sha256 query %q: %+v", m.name, data, res)
+						}
+					case 1:
+						res = run(t, m.e, code, call(contract.EntryQuery, cmd('P'), store))
+						if res.Outcome != protocol.OutcomeTrap || res.Reason != contract.ReasonUnreachable {
+							errs <- fmt.Errorf("%s: panicking query: %+v", m.name, res)
+						}
+					case 2:
+						res = run(t, m.e, code, call(contract.EntryQuery, cmd('G', "k"), store))
+						if res.Outcome != protocol.OutcomeOK || string(res.Output) != "stored" {
+							errs <- fmt.Errorf("%s: get query: %+v", m.name, res)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+}
+
+// TestQueryGasDoesNotIncludeTheInstanceStartUp checks that a query whose
+// limit is far below the cost of the Go runtime's start-up still runs, in a
+// new instance and in a warm one. (The instrumentation, not the engine
+// mode, decides gas, so the interpreter alone runs it.)
+func TestQueryGasDoesNotIncludeTheInstanceStartUp(t *testing.T) {
+	t.Parallel()
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryInstances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	code := compile(t, e, kitchen(t))
+	startUp := run(t, e, code, call(contract.EntryCommand, cmd('H', "x"), newStore())).GasUsed
+	c := call(contract.EntryQuery, cmd('H', "x"), newStore())
+	c.GasLimit = 50_000
+	for _, instance := range []string{"new", "warm"} {
+		res := run(t, e, code, c)
+		if res.Outcome != protocol.OutcomeOK || res.GasUsed > c.GasLimit || startUp < 10*c.GasLimit {
+			t.Errorf("query in a %s instance: %+v (a command costs %d with the start-up)", instance, res, startUp)
+		}
+	}
+}
+
+// TestQueryInstanceStartUpFailureIsAResult checks that a start-up that does
+// not fit Config.QueryInitGas ends the query with out_of_gas and no gas
+// charged.
+func TestQueryInstanceStartUpFailureIsAResult(t *testing.T) {
+	t.Parallel()
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryInitGas: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	res := run(t, e, compile(t, e, kitchen(t)), call(contract.EntryQuery, cmd('G', "k"), newStore()))
+	if res.Outcome != protocol.OutcomeOutOfGas || res.Reason != contract.ReasonOutOfGas || res.GasUsed != 0 {
+		t.Errorf("%+v, want out_of_gas with no gas used", res)
+	}
+}
