@@ -18,6 +18,7 @@ import (
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/logging"
 	"github.com/phala-go/phala/internal/pherry"
+	"github.com/phala-go/phala/internal/pherry/fetch"
 	"github.com/phala-go/phala/internal/pruntime"
 	"github.com/phala-go/phala/internal/pruntime/pruntimetest"
 	"github.com/phala-go/phala/protocol"
@@ -230,4 +231,31 @@ func (e *Env) WaitEpoch(n uint64, ws ...*Worker) {
 func Is(err error, want *protocol.Error) bool {
 	e, ok := protocol.CodeOf(err)
 	return ok && e.Is(want)
+}
+
+// SyncToTip feeds a pRuntime every block it lacks up to the node's tip,
+// directly (no pherry: nothing is registered or submitted).
+func (e *Env) SyncToTip(pr *pruntimetest.Server) {
+	e.T.Helper()
+	f, err := fetch.Dial(e.TN.RPCAddr(0), 200)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	tip, err := e.C.Height(e.Ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for {
+		h := pr.Runtime.Info().SyncedHeight
+		if h >= tip {
+			return
+		}
+		blocks, err := f.Blocks(e.Ctx, h, min(h+100, tip)-1)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		if _, err := pr.Private().Sync(e.Ctx, &protocol.SyncRequest{Blocks: blocks}); err != nil {
+			e.T.Fatal(err)
+		}
+	}
 }

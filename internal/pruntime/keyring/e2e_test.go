@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/phala-go/phala/internal/pherry/fetch"
 	"github.com/phala-go/phala/internal/pruntime"
 	"github.com/phala-go/phala/internal/pruntime/clustertest"
 	"github.com/phala-go/phala/internal/pruntime/pruntimetest"
@@ -244,7 +243,7 @@ func TestReplayOfHistory(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "checkpoints", strings.SplitN(filepath.Base(copied), "-", 2)[1]), b, 0o600)
 		replay := &outcomes{}
 		pr := pruntimetest.Start(t, dir, "", "", func(c *pruntime.Config) { c.CommandObserver = replay.observe })
-		syncToTip(t, e, pr)
+		e.SyncToTip(pr)
 		if n := replay.okBefore(current); n != 0 {
 			t.Fatalf("restarted from %s: opened %d commands of retired epochs", filepath.Base(copied), n)
 		}
@@ -264,35 +263,6 @@ func TestReplayOfHistory(t *testing.T) {
 	}
 }
 
-// syncToTip feeds a pRuntime every block it lacks, directly (no pherry,
-// no registration: a sandboxed replay).
-func syncToTip(t *testing.T, e *env, pr *pruntimetest.Server) {
-	t.Helper()
-	f, err := fetchFor(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip, err := e.C.Height(e.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		h := pr.Runtime.Info().SyncedHeight
-		if h >= tip {
-			return
-		}
-		end := min(h+100, tip) - 1
-		blocks, err := f.Blocks(e.Ctx, h, end)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pr.Private().Sync(e.Ctx, &protocol.SyncRequest{Blocks: blocks}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func fetchFor(e *env) (*fetch.Fetcher, error) { return fetch.Dial(e.TN.RPCAddr(0), 200) }
 
 // landed counts the gatekeeper messages on chain: proposals by epoch and
 // deliveries by epoch, worker and key.
