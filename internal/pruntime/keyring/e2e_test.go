@@ -263,7 +263,6 @@ func TestReplayOfHistory(t *testing.T) {
 	}
 }
 
-
 // landed counts the gatekeeper messages on chain: proposals by epoch and
 // deliveries by epoch, worker and key.
 func landed(t *testing.T, e *env) (proposals map[uint64]int, deliveries map[string]int) {
