@@ -62,7 +62,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	home, _ := os.UserHomeDir()
 	root.PersistentFlags().StringVar(&g.node, "node", "tcp://127.0.0.1:26657", "node RPC address")
 	root.PersistentFlags().StringVar(&g.keyring, "keyring", filepath.Join(home, ".phala", "keys"), "directory of named key files")
-	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), workerCmd(g), govCmd(g), versionCmd(g))
+	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), contractCmd(g), workerCmd(g), govCmd(g), versionCmd(g))
 	return root
 }
 
