@@ -312,7 +312,7 @@ Next steps:
   phala contract deploy --from %s token.wasm
   phala contract instantiate --from %s --code <hash> --cluster %s --init '{"supply": 1000000}'
   phala contract command --from %s --contract <id> --input '{"transfer": {"to": "<address>", "amount": 10}}'
-  phala contract query --from %s --contract <id> --input '{"balance": {}}'
+  phala contract query --from %s --contract <id> --input '{"balance": {}}' --allow-sim
   (docs/contracts.md walks through it)
 
 Press Ctrl-C to stop; run the same command again to continue.

@@ -163,3 +163,12 @@ func (e *Env) Broadcast(key *sdk.Key, contract []byte, inputs [][]byte, gasLimit
 		}
 	}
 }
+
+// BuildMixed builds the test contract testdata/mixed: one byte per command
+// naming what to do (see its source), so that tests can mix successes,
+// errors, traps, out-of-gas, randomness and emitted messages. Build once
+// per test binary.
+func BuildMixed() ([]byte, error) {
+	_, file, _, _ := runtime.Caller(0)
+	return contractbuild.Build(context.Background(), filepath.Join(filepath.Dir(file), "testdata", "mixed"))
+}

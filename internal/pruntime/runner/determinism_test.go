@@ -2,23 +2,19 @@ package runner_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/internal/pruntime"
 	"github.com/phala-go/phala/internal/pruntime/clustertest"
 	"github.com/phala-go/phala/internal/pruntime/pruntimetest"
 	"github.com/phala-go/phala/protocol"
 )
 
-var mixed = sync.OnceValues(func() ([]byte, error) {
-	return contractbuild.Build(context.Background(), "testdata/mixed")
-})
+var mixed = sync.OnceValues(clustertest.BuildMixed)
 
 func mixedWasm(t *testing.T) []byte {
 	t.Helper()
