@@ -50,6 +50,16 @@ func outI32(c *Contract, code []byte) []byte {
 func le64(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
 func le32(v int32) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
 
+// emitCode emits n messages whose suffix is the tlen bytes at 0 and whose
+// payload is the plen bytes at tlen, and returns 0.
+func emitCode(c *Contract, n int, tlen, plen int32) []byte {
+	var out []byte
+	for range n {
+		out = Code(out, I32Const(0), I32Const(tlen), I32Const(tlen), I32Const(plen), Call(c.Host("emit")))
+	}
+	return Code(out, I32Const(0))
+}
+
 // keystream is the expected random stream of the tests' seed.
 func keystream(n int) []byte {
 	seed := [32]byte{1, 2, 3}
@@ -223,6 +233,66 @@ func hostCases() []hostCase {
 			outcome: trapped, reason: "random: 1025 bytes requested, at most 1024",
 		},
 		{
+			name: "emit", imports: []string{"emit"}, data: map[int32][]byte{0: []byte("out.v1payload")},
+			code:    func(c *Contract) []byte { return emitCode(c, 1, 6, 7) },
+			outcome: ok, gas: 1 + 7 + 1000 + 20*(6+7),
+			check: func(t *testing.T, res *contract.Result) {
+				if len(res.Emitted) != 1 || res.Emitted[0].Suffix != "out.v1" || string(res.Emitted[0].Payload) != "payload" {
+					t.Errorf("emitted %+v", res.Emitted)
+				}
+			},
+		},
+		{
+			name: "emit 16 messages", imports: []string{"emit"}, data: map[int32][]byte{0: []byte("t")},
+			code:    func(c *Contract) []byte { return emitCode(c, abi.MaxEmits, 1, 0) },
+			outcome: ok,
+			check: func(t *testing.T, res *contract.Result) {
+				if len(res.Emitted) != abi.MaxEmits {
+					t.Errorf("%d messages emitted", len(res.Emitted))
+				}
+			},
+		},
+		{
+			name: "emit a 17th message", imports: []string{"emit"}, data: map[int32][]byte{0: []byte("t")},
+			code:    func(c *Contract) []byte { return emitCode(c, abi.MaxEmits+1, 1, 0) },
+			outcome: trapped, reason: "emit: more than 16 messages",
+		},
+		{
+			name: "emit a payload over the limit", imports: []string{"emit"}, data: map[int32][]byte{0: []byte("t")},
+			code:    func(c *Contract) []byte { return emitCode(c, 1, 1, abi.MaxEmitPayload+1) },
+			outcome: trapped, reason: "emit: payload of 16385 bytes, at most 16384",
+		},
+		{
+			name: "emit with an empty suffix", imports: []string{"emit"},
+			code:    func(c *Contract) []byte { return emitCode(c, 1, 0, 1) },
+			outcome: trapped, reason: "emit: topic suffix of 0 bytes, want 1..44",
+		},
+		{
+			name: "emit with a suffix over the limit", imports: []string{"emit"}, data: map[int32][]byte{0: bytes.Repeat([]byte("a"), 45)},
+			code:    func(c *Contract) []byte { return emitCode(c, 1, int32(protocol.MaxOutputSuffix)+1, 1) },
+			outcome: trapped, reason: "emit: topic suffix of 45 bytes, want 1..44",
+		},
+		{
+			name: "emit with an empty segment in the suffix", imports: []string{"emit"}, data: map[int32][]byte{0: []byte("a//b")},
+			code:    func(c *Contract) []byte { return emitCode(c, 1, 4, 1) },
+			outcome: trapped, reason: "emit: invalid topic suffix",
+		},
+		{
+			name: "storage_next with a prefix over the key limit", imports: []string{"storage_next"},
+			code: func(c *Contract) []byte {
+				return Code(I32Const(0), I32Const(0), I32Const(0), I32Const(257), Call(c.Host("storage_next")), Drop, I32Const(0))
+			},
+			outcome: trapped, reason: "storage: key of 257 bytes, at most 256",
+		},
+		{
+			name: "return_read outside memory", imports: []string{"storage_get", "return_read"}, data: map[int32][]byte{0: []byte("k")},
+			store: map[string]string{"k": "value"},
+			code: func(c *Contract) []byte {
+				return Code(I32Const(0), I32Const(1), Call(c.Host("storage_get")), Drop, I32Const(65534), Call(c.Host("return_read")), I32Const(0))
+			},
+			outcome: trapped, reason: contract.ReasonOutOfBounds,
+		},
+		{
 			name: "sha256", imports: []string{"sha256", "output_write"}, data: map[int32][]byte{0: []byte("hello")},
 			code: func(c *Contract) []byte {
 				return Code(I32Const(0), I32Const(5), I32Const(64), Call(c.Host("sha256")), output(c, 64, 32))
@@ -297,6 +367,9 @@ func TestHostFunctions(t *testing.T) {
 			expect(t, m.name+"/"+tc.name, res, tc.outcome, tc.reason, tc.output)
 			if tc.gas != 0 && res.GasUsed != tc.gas {
 				t.Errorf("%s/%s: gas used %d, want %d", m.name, tc.name, res.GasUsed, tc.gas)
+			}
+			if tc.check != nil {
+				tc.check(t, res)
 			}
 			if strings.HasPrefix(tc.name, "storage_set writes") {
 				if v, _ := store.Get([]byte("key")); string(v) != "value" {

@@ -21,6 +21,7 @@ const (
 	EntryQuery
 )
 
+// String names the entry point, for errors and logs.
 func (e Entry) String() string {
 	switch e {
 	case EntryInit:

@@ -32,6 +32,7 @@ const (
 // unwinds the guest and returns it wrapped, and Run reports its reason.
 type trap struct{ reason string }
 
+// Error makes a trap an error, so wazero can carry it out of the guest.
 func (t *trap) Error() string { return "contract trap: " + t.reason }
 
 func raise(format string, args ...any) {

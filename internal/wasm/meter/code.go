@@ -66,15 +66,18 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 	}
 	entries := r.offset()
 	total := uint64(len(typ.params))
+	if total > uint64(c.MaxLocals) {
+		return fc.invalid(b.start, "%d parameters, more than %d locals", total, c.MaxLocals)
+	}
 	for range n {
 		off := r.offset()
 		k, err := r.u32()
 		if err != nil {
 			return err
 		}
-		total += uint64(k)
+		total += uint64(k) // counted before anything is allocated: a few bytes can declare 2^32 locals
 		if total > uint64(c.MaxLocals) {
-			return protocol.Errorf(protocol.ErrInvalidModule, "function %d declares more than %d locals at byte %d", idx, c.MaxLocals, off)
+			return fc.invalid(off, "declares more than %d locals", c.MaxLocals)
 		}
 		if _, err := r.valType(); err != nil {
 			return err

@@ -160,6 +160,7 @@ func Instrument(wasm []byte, c Config) ([]byte, error) {
 	return m.instrument(&c)
 }
 
+// String formats a signature as in the ABI tables, for error messages.
 func (t funcType) String() string {
 	return formatSig(t.params, t.results)
 }

@@ -1,8 +1,6 @@
 package meter
 
 import (
-	"strings"
-
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -56,21 +54,22 @@ type module struct {
 	wasm     []byte
 	sections []section
 
-	types      []funcType
-	funcs      []uint32 // type index of every function, imported ones first
-	imported   int      // how many of funcs are imports
-	tables     []limits
-	tableTypes []byte
-	memories   int
-	globals    []global
-	globalsRaw []byte // the global section's entries, after its count
-	exportsRaw []byte // the export section's entries, after its count
-	exports    map[string]export
-	elements   int
-	dataCount  int // -1 when there is no data count section
-	dataSegs   int
-	bodies     []body
-	codeStart  int // offset of the code section's payload, for messages
+	types       []funcType
+	funcs       []uint32 // type index of every function, imported ones first
+	imported    int      // how many of funcs are imports
+	tables      []limits
+	tableTypes  []byte
+	memories    int
+	memoryPages uint32 // the memory's initial size
+	globals     []global
+	globalsRaw  []byte // the global section's entries, after its count
+	exportsRaw  []byte // the export section's entries, after its count
+	exports     map[string]export
+	elements    int
+	dataCount   int // -1 when there is no data count section
+	dataSegs    int
+	bodies      []body
+	codeStart   int // offset of the code section's payload, for messages
 }
 
 // export is one export: its kind and index.
@@ -314,306 +313,8 @@ func (m *module) decodeMemory(r *reader, c *Config) error {
 		if l.hasMax && l.max > 1<<16 {
 			return invalidAt(moff, "memory maximum %d pages exceeds 65536", l.max)
 		}
+		m.memoryPages = l.min
 	}
 	m.memories = n
-	return nil
-}
-
-func (m *module) decodeGlobals(r *reader) error {
-	n, err := r.count(3, "global")
-	if err != nil {
-		return err
-	}
-	m.globalsRaw = r.buf[r.pos:]
-	for range n {
-		t, err := r.valType()
-		if err != nil {
-			return err
-		}
-		mutOff := r.offset()
-		mut, err := r.byte()
-		if err != nil {
-			return err
-		}
-		if mut > 1 {
-			return invalidAt(mutOff, "global mutability 0x%02x", mut)
-		}
-		if err := m.constExpr(r, len(m.globals)); err != nil {
-			return err
-		}
-		m.globals = append(m.globals, global{typ: t, mutable: mut == 1})
-	}
-	return nil
-}
-
-// constExpr reads a constant expression: one constant instruction and end.
-// globals is how many globals the expression may refer to.
-func (m *module) constExpr(r *reader, globals int) error {
-	off := r.offset()
-	op, err := r.byte()
-	if err != nil {
-		return err
-	}
-	switch op {
-	case 0x41:
-		_, err = r.signed(32)
-	case 0x42:
-		_, err = r.signed(64)
-	case 0x43:
-		_, err = r.bytes(4)
-	case 0x44:
-		_, err = r.bytes(8)
-	case 0x23:
-		var g uint32
-		if g, err = r.u32(); err == nil && int64(g) >= int64(globals) {
-			err = invalidAt(off, "constant expression reads global %d of %d", g, globals)
-		}
-	case 0xd0:
-		_, err = r.refType()
-	case 0xd2:
-		_, err = r.funcIndex(len(m.funcs))
-	case 0xfd:
-		return protocol.Errorf(protocol.ErrNonDeterministic, "v128 constant (SIMD) at byte %d", off)
-	default:
-		return invalidAt(off, "opcode 0x%02x in a constant expression", op)
-	}
-	if err != nil {
-		return err
-	}
-	endOff := r.offset()
-	if end, err := r.byte(); err != nil || end != 0x0b {
-		return invalidAt(endOff, "constant expression not terminated by end")
-	}
-	return nil
-}
-
-func (r *reader) funcIndex(nfuncs int) (uint32, error) {
-	off := r.offset()
-	f, err := r.u32()
-	if err != nil {
-		return 0, err
-	}
-	if int64(f) >= int64(nfuncs) {
-		return 0, invalidAt(off, "function index %d out of range (%d functions)", f, nfuncs)
-	}
-	return f, nil
-}
-
-func (m *module) decodeExports(r *reader) error {
-	n, err := r.count(3, "export")
-	if err != nil {
-		return err
-	}
-	m.exportsRaw = r.buf[r.pos:]
-	m.exports = make(map[string]export, n)
-	for range n {
-		off := r.offset()
-		name, err := r.name()
-		if err != nil {
-			return err
-		}
-		kind, err := r.byte()
-		if err != nil {
-			return err
-		}
-		idx, err := r.u32()
-		if err != nil {
-			return err
-		}
-		var count int
-		switch kind {
-		case kindFunc:
-			count = len(m.funcs)
-		case kindTable:
-			count = len(m.tables)
-		case kindMemory:
-			count = m.memories
-		case kindGlobal:
-			count = len(m.globals)
-		case kindTag:
-			return protocol.Errorf(protocol.ErrNonDeterministic, "export %q of a tag (exception handling) at byte %d", name, off)
-		default:
-			return invalidAt(off, "export %q has kind %d", name, kind)
-		}
-		if int64(idx) >= int64(count) {
-			return invalidAt(off, "export %q refers to index %d of %d", name, idx, count)
-		}
-		if _, dup := m.exports[name]; dup {
-			return invalidAt(off, "export %q repeated", name)
-		}
-		for _, p := range ReservedPrefixes {
-			if strings.HasPrefix(name, p) {
-				return protocol.Errorf(protocol.ErrModuleExports, "export %q uses the reserved prefix %q at byte %d", name, p, off)
-			}
-		}
-		m.exports[name] = export{kind: kind, idx: idx}
-	}
-	return nil
-}
-
-func (m *module) decodeElements(r *reader) error {
-	n, err := r.count(3, "element segment")
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		off := r.offset()
-		flags, err := r.u32()
-		if err != nil {
-			return err
-		}
-		if flags > 7 {
-			return invalidAt(off, "element segment %d has flags %d", i, flags)
-		}
-		active := flags&1 == 0
-		if active {
-			table := uint32(0)
-			if flags&2 != 0 {
-				if table, err = r.u32(); err != nil {
-					return err
-				}
-			}
-			if int64(table) >= int64(len(m.tables)) {
-				return invalidAt(off, "element segment %d targets table %d of %d", i, table, len(m.tables))
-			}
-			if err := m.constExpr(r, len(m.globals)); err != nil {
-				return err
-			}
-		}
-		exprs := flags&4 != 0
-		if flags&3 != 0 { // an explicit element kind or reference type
-			if exprs {
-				if _, err := r.refType(); err != nil {
-					return err
-				}
-			} else if kind, err := r.byte(); err != nil {
-				return err
-			} else if kind != 0x00 {
-				return invalidAt(r.offset()-1, "element segment %d has element kind 0x%02x", i, kind)
-			}
-		}
-		count, err := r.count(1, "element")
-		if err != nil {
-			return err
-		}
-		for range count {
-			if exprs {
-				err = m.constExpr(r, len(m.globals))
-			} else {
-				_, err = r.funcIndex(len(m.funcs))
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-	m.elements = n
-	return nil
-}
-
-func (m *module) decodeData(r *reader) error {
-	n, err := r.count(2, "data segment")
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		off := r.offset()
-		flags, err := r.u32()
-		if err != nil {
-			return err
-		}
-		switch flags {
-		case 0, 2:
-			if flags == 2 {
-				mem, err := r.u32()
-				if err != nil {
-					return err
-				}
-				if mem != 0 {
-					return protocol.Errorf(protocol.ErrNonDeterministic, "data segment %d targets memory %d (multiple memories) at byte %d", i, mem, off)
-				}
-			}
-			if m.memories == 0 {
-				return invalidAt(off, "active data segment %d without a memory", i)
-			}
-			if err := m.constExpr(r, len(m.globals)); err != nil {
-				return err
-			}
-		case 1:
-		default:
-			return invalidAt(off, "data segment %d has flags %d", i, flags)
-		}
-		size, err := r.u32()
-		if err != nil {
-			return err
-		}
-		if _, err := r.bytes(int(size)); err != nil {
-			return err
-		}
-	}
-	m.dataSegs = n
-	return nil
-}
-
-func (m *module) decodeCode(r *reader, c *Config) error {
-	m.codeStart = r.offset()
-	n, err := r.count(2, "function body")
-	if err != nil {
-		return err
-	}
-	if n != len(m.funcs)-m.imported {
-		return r.invalid("%d function bodies for %d functions", n, len(m.funcs)-m.imported)
-	}
-	m.bodies = make([]body, n)
-	for i := range m.bodies {
-		off := r.offset()
-		size, err := r.u32()
-		if err != nil {
-			return err
-		}
-		if int64(size) > int64(c.MaxBodyBytes) {
-			return invalidAt(off, "function %d body of %d bytes, limit %d", m.imported+i, size, c.MaxBodyBytes)
-		}
-		start := r.offset()
-		if _, err := r.bytes(int(size)); err != nil {
-			return err
-		}
-		m.bodies[i] = body{start: start, end: start + int(size)}
-	}
-	return nil
-}
-
-// checkWhole checks what only the whole module can tell: matching counts
-// and the required exports.
-func (m *module) checkWhole(c *Config) error {
-	end := len(m.wasm)
-	if len(m.bodies) != len(m.funcs)-m.imported {
-		return invalidAt(end, "%d functions declared, %d bodies", len(m.funcs)-m.imported, len(m.bodies))
-	}
-	if m.dataCount >= 0 && m.dataCount != m.dataSegs {
-		return invalidAt(end, "data count section says %d segments, data section has %d", m.dataCount, m.dataSegs)
-	}
-	for _, name := range sortedKeys(c.Exports) {
-		want := c.Exports[name]
-		e, ok := m.exports[name]
-		if !ok {
-			return protocol.Errorf(protocol.ErrModuleExports, "no export %q", name)
-		}
-		if e.kind != kindFunc {
-			return protocol.Errorf(protocol.ErrModuleExports, "export %q is not a function (kind %d)", name, e.kind)
-		}
-		if got := m.types[m.funcs[e.idx]]; !got.equal(want) {
-			return protocol.Errorf(protocol.ErrModuleExports, "export %q has signature %s, want %s", name, got, formatABI(want))
-		}
-	}
-	if c.Memory != "" {
-		e, ok := m.exports[c.Memory]
-		if !ok || m.memories == 0 {
-			return protocol.Errorf(protocol.ErrModuleExports, "no exported memory %q", c.Memory)
-		}
-		if e.kind != kindMemory {
-			return protocol.Errorf(protocol.ErrModuleExports, "export %q is not a memory (kind %d)", c.Memory, e.kind)
-		}
-	}
 	return nil
 }

@@ -146,6 +146,10 @@ func TestValidateRefusals(t *testing.T) {
 		{"too many functions", manyFunctions(abi.MaxFunctions + 1), protocol.ErrInvalidModule, `100001 functions, limit 100000`},
 		{"function and code counts differ", countMismatch(), protocol.ErrInvalidModule, `function bodies for`},
 		{"data count mismatch", dataCountMismatch(), protocol.ErrInvalidModule, `data count section says 2 segments, data section has 1`},
+		{"data segment outside the initial memory", dataAt(65530, 10), protocol.ErrInvalidModule, `data segment 0 \(bytes 65530\.\.65540\) outside the initial memory of 65536 bytes`},
+		{"data segment at a negative offset", dataAt(-1, 1), protocol.ErrInvalidModule, `outside the initial memory`},
+		{"data offset read from a global", globalOffsetData(), protocol.ErrInvalidModule, `data segment 0's offset is not an i32.const`},
+		{"element segment outside its table", elemAt(2, 2), protocol.ErrInvalidModule, `element segment 0 \(elements 2\.\.4\) outside table 0 of 3 elements`},
 	}
 	for _, tc := range cases {
 		start := time.Now()
@@ -254,6 +258,27 @@ func countMismatch() []byte {
 	m.Raw(SecType, SecFunction, Code(Vec(1), ULEB(0)))
 	m.Raw(SecFunction, SecCode, Vec(0))
 	return m.Encode()
+}
+
+func dataAt(offset int32, n int) []byte {
+	c := NewContract(1)
+	c.Data(offset, make([]byte, n))
+	return c.Encode()
+}
+
+func globalOffsetData() []byte {
+	c := NewContract(1)
+	g := c.Global(abi.I32, false, I32Const(0))
+	c.Raw(SecCode, SecData, Code(Vec(1), byte(0x00), GlobalGet(g), End, Vec(1), byte('x')))
+	return c.Encode()
+}
+
+func elemAt(offset int32, n int) []byte {
+	c := NewContract(1)
+	c.Table(3, 0)
+	funcs := make([]uint32, n)
+	c.Elem(offset, funcs...)
+	return c.Encode()
 }
 
 func dataCountMismatch() []byte {

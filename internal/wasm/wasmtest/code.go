@@ -82,16 +82,26 @@ func Misc(sub uint32, imm ...uint32) []byte {
 	return append([]byte{PrefixMisc}, Op(0, append([]uint32{sub}, imm...)...)[1:]...)
 }
 
-// Structured instructions, with a block type (BlockEmpty or a value type
-// byte).
+// Block opens a block of type bt (BlockEmpty or a value type byte).
 func Block(bt byte) []byte { return []byte{0x02, bt} }
-func Loop(bt byte) []byte  { return []byte{0x03, bt} }
-func If(bt byte) []byte    { return []byte{0x04, bt} }
 
-// Branches and calls.
-func Br(label uint32) []byte                { return Op(0x0c, label) }
-func BrIf(label uint32) []byte              { return Op(0x0d, label) }
-func Call(f uint32) []byte                  { return Op(0x10, f) }
+// Loop opens a loop of type bt.
+func Loop(bt byte) []byte { return []byte{0x03, bt} }
+
+// If opens an if of type bt.
+func If(bt byte) []byte { return []byte{0x04, bt} }
+
+// Br branches to label.
+func Br(label uint32) []byte { return Op(0x0c, label) }
+
+// BrIf branches to label if the i32 on the stack is not zero.
+func BrIf(label uint32) []byte { return Op(0x0d, label) }
+
+// Call calls function f.
+func Call(f uint32) []byte { return Op(0x10, f) }
+
+// CallIndirect calls the function of type typ at the table index on the
+// stack.
 func CallIndirect(typ, table uint32) []byte { return Op(0x11, typ, table) }
 
 // BrTable encodes br_table with the given labels and default.
@@ -103,11 +113,19 @@ func BrTable(def uint32, labels ...uint32) []byte {
 	return append(out, ULEB(uint64(def))...)
 }
 
-// Variables.
-func LocalGet(i uint32) []byte  { return Op(0x20, i) }
-func LocalSet(i uint32) []byte  { return Op(0x21, i) }
-func LocalTee(i uint32) []byte  { return Op(0x22, i) }
+// LocalGet pushes local i.
+func LocalGet(i uint32) []byte { return Op(0x20, i) }
+
+// LocalSet pops into local i.
+func LocalSet(i uint32) []byte { return Op(0x21, i) }
+
+// LocalTee copies the top of the stack into local i.
+func LocalTee(i uint32) []byte { return Op(0x22, i) }
+
+// GlobalGet pushes global i.
 func GlobalGet(i uint32) []byte { return Op(0x23, i) }
+
+// GlobalSet pops into global i.
 func GlobalSet(i uint32) []byte { return Op(0x24, i) }
 
 // Memory access opcodes, for Mem.
@@ -126,21 +144,37 @@ const (
 // Mem encodes a load or store with alignment exponent align and offset.
 func Mem(op byte, align, offset uint32) []byte { return Op(op, align, offset) }
 
-// Constants.
+// I32Const pushes v.
 func I32Const(v int32) []byte { return append([]byte{0x41}, SLEB(int64(v))...) }
+
+// I64Const pushes v.
 func I64Const(v int64) []byte { return append([]byte{0x42}, SLEB(v)...) }
 
-// F32Bits and F64Bits push a float with exactly the given bits.
-func F32Bits(b uint32) []byte   { return binary.LittleEndian.AppendUint32([]byte{0x43}, b) }
-func F64Bits(b uint64) []byte   { return binary.LittleEndian.AppendUint64([]byte{0x44}, b) }
+// F32Bits pushes the f32 with exactly the bits b (e.g. a chosen NaN).
+func F32Bits(b uint32) []byte { return binary.LittleEndian.AppendUint32([]byte{0x43}, b) }
+
+// F64Bits pushes the f64 with exactly the bits b.
+func F64Bits(b uint64) []byte { return binary.LittleEndian.AppendUint64([]byte{0x44}, b) }
+
+// F32Const pushes v.
 func F32Const(v float32) []byte { return F32Bits(math.Float32bits(v)) }
+
+// F64Const pushes v.
 func F64Const(v float64) []byte { return F64Bits(math.Float64bits(v)) }
 
-// Bulk memory and table instructions.
-func MemoryCopy() []byte            { return Misc(10, 0, 0) }
-func MemoryFill() []byte            { return Misc(11, 0) }
+// MemoryCopy is memory.copy (dst, src, n on the stack).
+func MemoryCopy() []byte { return Misc(10, 0, 0) }
+
+// MemoryFill is memory.fill (dst, byte, n on the stack).
+func MemoryFill() []byte { return Misc(11, 0) }
+
+// MemoryInit is memory.init of a passive data segment (dst, src, n).
 func MemoryInit(data uint32) []byte { return Misc(8, data, 0) }
+
+// TableGrow is table.grow (initial reference, n on the stack).
 func TableGrow(table uint32) []byte { return Misc(15, table) }
+
+// TableSize is table.size.
 func TableSize(table uint32) []byte { return Misc(16, table) }
 
 // RefNull pushes a null funcref.
