@@ -25,10 +25,10 @@ func burnCall() *contract.Call {
 	return c
 }
 
-// benchCodes returns the compiler engine and the metered and unmetered
-// compilations of the Go contract.
-func benchCodes(b *testing.B) (e *contract.Engine, plain, metered *contract.Code) {
-	e = modes(b)[0].e
+// benchCodes returns the engine of the given mode and the metered and
+// unmetered compilations of the Go contract.
+func benchCodes(b *testing.B, m mode) (e *contract.Engine, plain, metered *contract.Code) {
+	e = m.e
 	wasm := kitchen(b)
 	plain, err := e.CompileUnmetered(context.Background(), wasm)
 	if err != nil {
@@ -43,9 +43,9 @@ func benchCodes(b *testing.B) (e *contract.Engine, plain, metered *contract.Code
 	return e, plain, metered
 }
 
-// BenchmarkMetering times the command in each module.
+// BenchmarkMetering times the command in each module, on the compiler.
 func BenchmarkMetering(b *testing.B) {
-	e, plain, metered := benchCodes(b)
+	e, plain, metered := benchCodes(b, modes(b)[0])
 	for _, bc := range []struct {
 		name string
 		code *contract.Code
@@ -62,22 +62,26 @@ func BenchmarkMetering(b *testing.B) {
 // reports the ratio of their median times, which the machine's background
 // load affects far less than two separate runs.
 func BenchmarkMeteringOverhead(b *testing.B) {
-	e, plain, metered := benchCodes(b)
-	var tp, tm []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		run(b, e, plain, burnCall())
-		mid := time.Now()
-		run(b, e, metered, burnCall())
-		tp, tm = append(tp, mid.Sub(start)), append(tm, time.Since(mid))
+	for _, m := range modes(b) {
+		b.Run(m.name, func(b *testing.B) {
+			e, plain, metered := benchCodes(b, m)
+			var tp, tm []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				run(b, e, plain, burnCall())
+				mid := time.Now()
+				run(b, e, metered, burnCall())
+				tp, tm = append(tp, mid.Sub(start)), append(tm, time.Since(mid))
+			}
+			median := func(d []time.Duration) float64 {
+				slices.Sort(d)
+				return float64(d[len(d)/2])
+			}
+			b.ReportMetric(median(tm)/median(tp), "metered/unmetered")
+			b.ReportMetric(median(tp)/1e6, "unmetered-ms")
+			b.ReportMetric(median(tm)/1e6, "metered-ms")
+		})
 	}
-	median := func(d []time.Duration) float64 {
-		slices.Sort(d)
-		return float64(d[len(d)/2])
-	}
-	b.ReportMetric(median(tm)/median(tp), "metered/unmetered")
-	b.ReportMetric(median(tp)/1e6, "unmetered-ms")
-	b.ReportMetric(median(tm)/1e6, "metered-ms")
 }
 
 // BenchmarkFreshInstance is the fixed cost of every init and command:
