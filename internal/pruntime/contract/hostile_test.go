@@ -37,6 +37,13 @@ func TestHostileModulesEndWithAResult(t *testing.T) {
 		{"integer overflow", func(c *Contract) []byte { return Code(I32Const(-1<<31), I32Const(-1), I32DivS) }, trapped, contract.ReasonIntegerOverflow, nil},
 		{"invalid conversion", func(c *Contract) []byte { return Code(F64Const(0), F64Const(0), F64Div, I32TruncF64) }, trapped, contract.ReasonBadConversion, nil},
 		{"out of bounds load", func(c *Contract) []byte { return Code(I32Const(65535), Mem(I32Load, 2, 0)) }, trapped, contract.ReasonOutOfBounds, nil},
+		{"out of bounds load whose value is dropped", func(c *Contract) []byte {
+			return Code(I32Const(65535), Mem(I32Load, 2, 0), Drop, I32Const(0))
+		}, trapped, contract.ReasonOutOfBounds, nil},
+		{"division by zero whose value is dropped", func(c *Contract) []byte {
+			return Code(I32Const(1), I32Const(0), I32DivU, Drop, I32Const(0))
+		}, trapped, contract.ReasonDivideByZero, nil},
+		{"out of bounds store", func(c *Contract) []byte { return Code(I32Const(65534), I32Const(1), Mem(I32Store, 2, 0), I32Const(0)) }, trapped, contract.ReasonOutOfBounds, nil},
 		{"undefined table element", func(c *Contract) []byte {
 			c.Table(2, 0)
 			return Code(I32Const(0), I32Const(1), CallIndirect(c.Type(EntrySig), 0))
