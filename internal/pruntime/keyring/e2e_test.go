@@ -2,6 +2,7 @@ package keyring_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,22 +18,28 @@ import (
 	"github.com/phala-go/phala/sdk"
 )
 
-// outcomes records what a worker made of each cluster command, by epoch.
+// outcomes records, by epoch, what a worker made of each contract command
+// it ran: running one means it held the epoch's key.
 type outcomes struct {
-	mu sync.Mutex
-	by map[uint64]map[string]int
+	mu    sync.Mutex
+	by    map[uint64]map[string]int
+	index map[uint64]bool
 }
 
-func (o *outcomes) observe(epoch uint64, outcome string) {
+func (o *outcomes) observe(_ []byte, epoch uint64, r *protocol.ContractResult) {
+	if r.Kind != protocol.ResultCommand {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.by == nil {
-		o.by = map[uint64]map[string]int{}
+		o.by, o.index = map[uint64]map[string]int{}, map[uint64]bool{}
 	}
 	if o.by[epoch] == nil {
 		o.by[epoch] = map[string]int{}
 	}
-	o.by[epoch][outcome]++
+	o.by[epoch][r.Outcome]++
+	o.index[r.Index] = true
 }
 
 func (o *outcomes) count(epoch uint64, outcome string) int {
@@ -41,20 +48,28 @@ func (o *outcomes) count(epoch uint64, outcome string) int {
 	return o.by[epoch][outcome]
 }
 
-// okBefore counts commands of epochs below current that were opened.
-func (o *outcomes) okBefore(current uint64) int {
+func (o *outcomes) ran(index uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.index[index]
+}
+
+// ranBefore counts commands of epochs below current that were run.
+func (o *outcomes) ranBefore(current uint64) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for e, m := range o.by {
 		if e < current {
-			n += m[protocol.ClusterOutcomeOK]
+			for _, c := range m {
+				n += c
+			}
 		}
 	}
 	return n
 }
 
-// worker is a cluster worker whose cluster-command outcomes are recorded.
+// worker is a cluster worker whose contract results are recorded.
 type worker struct {
 	*clustertest.Worker
 	out *outcomes
@@ -64,15 +79,16 @@ func (w *worker) pub() []byte { return w.Pub() }
 
 type env struct {
 	*clustertest.Env
+	contract []byte // the mixed test contract, in cluster alpha
 }
 
-func newEnv(t *testing.T) *env { return &env{clustertest.New(t, nil)} }
+func newEnv(t *testing.T) *env { return &env{Env: clustertest.New(t, nil)} }
 
-// startWorker starts a worker that records its command outcomes.
+// startWorker starts a worker that records its contract results.
 func (e *env) startWorker(name string) *worker {
 	e.T.Helper()
 	out := &outcomes{}
-	return &worker{Worker: e.StartWorker(name, func(c *pruntime.Config) { c.CommandObserver = out.observe }), out: out}
+	return &worker{Worker: e.StartWorker(name, func(c *pruntime.Config) { c.ResultObserver = out.observe }), out: out}
 }
 
 func (e *env) waitEpoch(n uint64, ws ...*worker) {
@@ -84,15 +100,30 @@ func (e *env) waitEpoch(n uint64, ws ...*worker) {
 	e.WaitEpoch(n, cws...)
 }
 
-// command sends a command to cluster and waits until w has answered it.
-func (e *env) command(cluster []byte, w *worker, text string) uint64 {
+var mixed = sync.OnceValues(clustertest.BuildMixed)
+
+// deploy instantiates the mixed test contract in cluster alpha.
+func (e *env) deploy() {
 	e.T.Helper()
-	res, epoch, err := e.C.SendCommand(e.Ctx, e.User, cluster, []byte(text))
-	if err != nil || res.Err != nil {
-		e.T.Fatalf("command: %v %v", err, res)
+	wasm, err := mixed()
+	if err != nil {
+		e.T.Fatal(err)
 	}
-	before := w.out.count(epoch, protocol.ClusterOutcomeOK)
-	e.WaitFor("command answered", func() bool { return w.out.count(epoch, protocol.ClusterOutcomeOK) > before })
+	e.contract, _ = e.Instantiate(e.Deploy(wasm), "alpha", nil)
+}
+
+// command sends a counter command to the contract once its key of the
+// current epoch is published, and waits until w ran it; it returns the
+// epoch the command was sealed for.
+func (e *env) command(w *worker) uint64 {
+	e.T.Helper()
+	e.WaitKey(e.contract)
+	epoch := e.Epoch().Current
+	out := e.Command(e.User, e.contract, []byte("c"))
+	if out.Result.Outcome != protocol.OutcomeOK {
+		e.T.Fatalf("command %d: %+v", out.Index, out.Result)
+	}
+	e.WaitFor(w.Name+" to run the command", func() bool { return w.out.ran(out.Index) })
 	return epoch
 }
 
@@ -131,11 +162,12 @@ func scanForSecrets(t *testing.T, secrets map[string][]byte, dirs ...string) int
 				return nil
 			}
 			files++
+			lower := bytes.ToLower(b)
 			for name, s := range secrets {
 				if len(s) < 16 {
 					continue
 				}
-				if bytes.Contains(b, s) || bytes.Contains(bytes.ToLower(b), []byte(fmt.Sprintf("%x", s))) {
+				if bytes.Contains(b, s) || bytes.Contains(lower, []byte(hex.EncodeToString(s))) {
 					t.Errorf("%s found in %s", name, p)
 				}
 			}
@@ -168,11 +200,11 @@ func TestReplayOfHistory(t *testing.T) {
 	e.Gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: g1.pub()})
 	e.waitEpoch(1, g1)
 	e.Gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
-	alpha := protocol.ClusterID("alpha")
 	e.waitEpoch(2, g1)
 	w1 := e.startWorker("member1")
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w1.pub()})
 	e.waitEpoch(2, g1, w1)
+	e.deploy()
 
 	keep := t.TempDir()
 	seen := map[string]string{}
@@ -180,8 +212,8 @@ func TestReplayOfHistory(t *testing.T) {
 	for epoch := uint64(2); epoch <= 5; epoch++ {
 		e.waitEpoch(epoch, g1, w1)
 		collect(secrets, g1, w1)
-		for i := range 2 {
-			if got := e.command(alpha, w1, fmt.Sprintf("epoch %d command %d", epoch, i)); got != epoch {
+		for range 2 {
+			if got := e.command(w1); got != epoch {
 				t.Fatalf("command sent under epoch %d, want %d", got, epoch)
 			}
 		}
@@ -191,34 +223,29 @@ func TestReplayOfHistory(t *testing.T) {
 		}
 	}
 	current := e.Epoch().Current
-	if w1.out.okBefore(current) != 6 {
-		t.Fatalf("the live member opened %d commands of epochs 2..4, want 6", w1.out.okBefore(current))
+	if n := w1.out.ranBefore(current); n != 6 {
+		t.Fatalf("the live member ran %d commands of epochs 2..4, want 6", n)
 	}
 	// A command for a retired epoch is refused with its own code.
-	info := e.Epoch()
-	stale := *info
-	stale.Current = current - 1
-	stale.Clusters = info.Clusters
-	args, err := sdk.SealCommand(e.C.ChainID(), &stale, alpha, e.User.Address(), []byte("late"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodClusterCommand, args)
+	late := protocol.CommandArgs{Contract: e.contract, Epoch: current - 1, GasLimit: 1_000_000, Ciphertext: []byte("sealed to a retired key")}
+	call, _ := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, late)
 	if _, err := e.C.Send(e.Ctx, e.User, call); !clustertest.Is(err, protocol.ErrRetiredEpoch) {
 		t.Fatalf("command for a retired epoch: %v", err)
 	}
 
 	// A fresh genuine pRuntime fed the whole history, even once made a
-	// member, opens nothing of a retired epoch.
+	// member, runs nothing of a retired epoch: it gets the contract's
+	// state by transfer, and runs the commands after that.
 	fresh := e.startWorker("fresh")
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: fresh.pub()})
 	e.waitEpoch(current, fresh)
-	e.command(alpha, fresh, "after joining")
-	if n := fresh.out.okBefore(current); n != 0 {
-		t.Fatalf("a fresh pRuntime opened %d commands of retired epochs", n)
+	e.WaitFor("the fresh member's state transfer", func() bool { i := fresh.Info(); return i.Contracts == 1 && !i.NeedsState })
+	e.command(fresh)
+	if n := fresh.out.ranBefore(current); n != 0 {
+		t.Fatalf("a fresh pRuntime ran %d commands of retired epochs", n)
 	}
-	if fresh.out.count(current, protocol.ClusterOutcomeOK) != 1 {
-		t.Fatal("the fresh member does not open current commands")
+	if fresh.out.count(current, protocol.OutcomeOK) != 1 {
+		t.Fatal("the fresh member does not run current commands")
 	}
 
 	// The member restarted from every checkpoint it wrote, each fed the
@@ -242,10 +269,10 @@ func TestReplayOfHistory(t *testing.T) {
 		b, _ := os.ReadFile(copied)
 		os.WriteFile(filepath.Join(dir, "checkpoints", strings.SplitN(filepath.Base(copied), "-", 2)[1]), b, 0o600)
 		replay := &outcomes{}
-		pr := pruntimetest.Start(t, dir, "", "", func(c *pruntime.Config) { c.CommandObserver = replay.observe })
+		pr := pruntimetest.Start(t, dir, "", "", func(c *pruntime.Config) { c.ResultObserver = replay.observe })
 		e.SyncToTip(pr)
-		if n := replay.okBefore(current); n != 0 {
-			t.Fatalf("restarted from %s: opened %d commands of retired epochs", filepath.Base(copied), n)
+		if n := replay.ranBefore(current); n != 0 {
+			t.Fatalf("restarted from %s: ran %d commands of retired epochs", filepath.Base(copied), n)
 		}
 		collectFrom(secrets, "replay "+filepath.Base(copied), pr)
 		pr.Crash()
@@ -351,13 +378,13 @@ func TestRedundantGatekeepers(t *testing.T) {
 	e.waitEpoch(1, g1, g2, g3)
 	sameSecret(t, 1, g1, g2, g3)
 	e.Gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
-	alpha := protocol.ClusterID("alpha")
 	e.waitEpoch(2, g1, g2, g3)
 	sameSecret(t, 2, g1, g2, g3)
 	w1 := e.startWorker("member1")
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w1.pub()})
 	e.waitEpoch(2, w1)
-	e.command(alpha, w1, "three gatekeepers")
+	e.deploy()
+	e.command(w1)
 	checkLandedOnce(t, e)
 
 	// A rotation with one gatekeeper down.
@@ -365,13 +392,14 @@ func TestRedundantGatekeepers(t *testing.T) {
 	e.Gov(protocol.ActionRotate, protocol.RotateArgs{})
 	e.waitEpoch(3, g1, g3, w1)
 	sameSecret(t, 3, g1, g3)
-	e.command(alpha, w1, "one gatekeeper down")
+	e.command(w1)
 
 	// A hand-over to a newcomer with one gatekeeper down.
 	w2 := e.startWorker("member2")
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w2.pub()})
 	e.waitEpoch(3, w2)
-	e.command(alpha, w2, "newcomer served")
+	e.WaitFor("the newcomer's state transfer", func() bool { i := w2.Info(); return i.Contracts == 1 && !i.NeedsState })
+	e.command(w2)
 
 	// The stopped gatekeeper comes back: it re-registers and is served.
 	g2.Restart()
@@ -386,12 +414,20 @@ func TestRedundantGatekeepers(t *testing.T) {
 	g1.Restart()
 	e.WaitFor("the secret of epoch 3 declared lost", func() bool { i := e.Epoch(); return i.Lost || i.Current > 3 })
 	if info := e.Epoch(); info.Lost && info.Current == 3 {
-		// Commands pending for the lost epoch fail with a clear error.
-		args, err := sdk.SealCommand(e.C.ChainID(), info, alpha, e.User.Address(), []byte("lost"))
+		// Commands for the lost epoch fail with a clear error.
+		rec, err := e.C.EpochRecord(e.Ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		call, _ := protocol.NewCall(protocol.ModuleKeys, protocol.MethodClusterCommand, args)
+		ci, _, err := e.C.Contract(e.Ctx, e.contract)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sdk.SealContractCommand(e.C.ChainID(), rec, &ci, e.User.Address(), []byte("c"), 1_000_000); err == nil {
+			t.Fatal("the SDK seals a command to an epoch whose secret was lost")
+		}
+		lost := protocol.CommandArgs{Contract: e.contract, Epoch: 3, GasLimit: 1_000_000, Ciphertext: []byte("sealed to the lost epoch")}
+		call, _ := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, lost)
 		if _, err := e.C.Send(e.Ctx, e.User, call); !clustertest.Is(err, protocol.ErrEpochLost) {
 			t.Fatalf("command for the lost epoch: %v", err)
 		}
@@ -400,8 +436,8 @@ func TestRedundantGatekeepers(t *testing.T) {
 	if !emergencyRotation(t, e, 4) {
 		t.Fatal("epoch 4 did not come from an emergency rotation")
 	}
-	e.command(alpha, w1, "after the emergency rotation")
-	e.command(alpha, w2, "after the emergency rotation")
+	e.command(w1)
+	e.command(w2)
 	checkLandedOnce(t, e)
 }
 

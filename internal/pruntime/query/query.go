@@ -191,7 +191,7 @@ func (s *Server) check(snap *Snapshot, h *protocol.QueryHeader) (*runner.Contrac
 		return nil, protocol.Errorf(protocol.ErrQueryUnknownContract, "%x", h.Contract)
 	}
 	switch {
-	case !cv.Live || cv.Code == nil:
+	case !cv.Live:
 		return nil, protocol.Errorf(protocol.ErrQueryUnavailable, "contract %x waits for a state transfer", h.Contract)
 	case cv.Status != protocol.ContractActive:
 		return nil, protocol.Errorf(protocol.ErrQueryUnavailable, "contract %x is %s", h.Contract, cv.Status)
@@ -235,7 +235,11 @@ func (s *Server) run(ctx context.Context, snap *Snapshot, cv *runner.ContractVie
 		Store: kvtree.NewReadOnly(cv.Tree), Debug: s.cfg.Debug,
 	}
 	copy(call.Contract[:], cv.ID)
-	res, err := s.cfg.Engine.Run(ctx, cv.Code, call)
+	code, err := cv.Code()
+	if err != nil {
+		return nil, protocol.Errorf(protocol.ErrQueryUnavailable, "contract %x: %v", cv.ID, err)
+	}
+	res, err := s.cfg.Engine.Run(ctx, code, call)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &protocol.QueryReply{Outcome: protocol.OutcomeTrap, Reason: "query timed out"}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/phala-go/phala/internal/pruntime/contract"
@@ -182,8 +183,17 @@ func (r *Runner) emit(id []byte, inst *instance, topic string, payload []byte) {
 
 // code returns a compiled module.
 func (r *Runner) code(hash []byte) (*contract.Code, error) {
-	if c, ok := r.compiled[string(hash)]; ok {
-		return c, nil
+	l, err := r.lazy(hash)
+	if err != nil {
+		return nil, err
+	}
+	return l.get()
+}
+
+// lazy returns the module's compiler, made once per code hash.
+func (r *Runner) lazy(hash []byte) (*lazyCode, error) {
+	if l, ok := r.compiled[string(hash)]; ok {
+		return l, nil
 	}
 	up, ok := r.codes.Get(string(hash))
 	if !ok {
@@ -192,16 +202,32 @@ func (r *Runner) code(hash []byte) (*contract.Code, error) {
 	if !ok {
 		return nil, fmt.Errorf("code %x was never uploaded", hash)
 	}
-	wasm, err := protocol.DecompressCode(up.Compression, up.Code, abi.MaxCodeBytes)
-	if err != nil {
-		return nil, err
-	}
-	c, err := r.cfg.Engine.Compile(context.Background(), wasm)
-	if err != nil {
-		return nil, err
-	}
-	r.compiled[string(hash)] = c
-	return c, nil
+	l := &lazyCode{engine: r.cfg.Engine, up: up}
+	r.compiled[string(hash)] = l
+	return l, nil
+}
+
+// lazyCode compiles a module on first use, once, for whichever goroutine
+// needs it first: sync running an event, or a query. A worker that never
+// runs a code (a replay, a worker outside its cluster) never pays for it.
+type lazyCode struct {
+	once   sync.Once
+	engine *contract.Engine
+	up     protocol.CodeUploaded
+	code   *contract.Code
+	err    error
+}
+
+func (l *lazyCode) get() (*contract.Code, error) {
+	l.once.Do(func() {
+		wasm, err := protocol.DecompressCode(l.up.Compression, l.up.Code, abi.MaxCodeBytes)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.code, l.err = l.engine.Compile(context.Background(), wasm)
+	})
+	return l.code, l.err
 }
 
 // publishKeys publishes the public keys of the given contracts for every

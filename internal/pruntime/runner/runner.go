@@ -70,10 +70,10 @@ type Runner struct {
 	outbox    *state.Map[string, []byte]                // outboxKey(id, seq) -> canonical SignedMessage
 	published *state.Map[string, bool]                  // pubKey(id, epoch): a key landed or is on its way
 
-	// compiled caches modules by code hash. Compiling is a pure function
-	// of the code, so the cache needs no transaction. Used with the
-	// runtime's lock held.
-	compiled map[string]*contract.Code
+	// compiled holds a compiler per code hash. Compiling is a pure
+	// function of the code, so it needs no transaction. The map is used
+	// with the runtime's lock held; the compilers are safe anywhere.
+	compiled map[string]*lazyCode
 }
 
 // meta is what every pRuntime knows of an instance: enough to join its
@@ -94,7 +94,7 @@ func New(tx *state.Tx, c Config) *Runner {
 		contracts: state.NewMap[string, instance](tx),
 		outbox:    state.NewMap[string, []byte](tx),
 		published: state.NewMap[string, bool](tx),
-		compiled:  map[string]*contract.Code{},
+		compiled:  map[string]*lazyCode{},
 	}
 }
 

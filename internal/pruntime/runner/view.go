@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -30,7 +31,7 @@ type View struct {
 // ContractView is one contract in a View.
 type ContractView struct {
 	ID      []byte
-	Code    *contract.Code // nil if it failed to compile
+	code    *lazyCode
 	Status  string
 	Seed    [32]byte // keys Tree's shape; secret, handed only to members
 	Tree    kvtree.Tree
@@ -54,9 +55,7 @@ func (r *Runner) View(height int64, cluster []byte) *View {
 		if len(inst.Inbox) > 0 {
 			cv.Height = inst.Inbox[0].Height - 1
 		}
-		if code, err := r.code(m.Code); err == nil {
-			cv.Code = code
-		}
+		cv.code, _ = r.lazy(m.Code)
 		prefix := outboxPrefix([]byte(id))
 		for _, k := range r.outbox.CommittedKeys() {
 			if strings.HasPrefix(k, prefix) {
@@ -91,6 +90,14 @@ func (v *View) root() []byte {
 		leaves = append(leaves, h.Sum(nil))
 	}
 	return merkle.HashFromByteSlices(leaves)
+}
+
+// Code returns the contract's compiled module, compiling it on first use.
+func (c *ContractView) Code() (*contract.Code, error) {
+	if c.code == nil {
+		return nil, fmt.Errorf("runner: contract %x has no code", c.ID)
+	}
+	return c.code.get()
 }
 
 // Contract returns a contract of the view.
