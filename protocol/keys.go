@@ -274,7 +274,6 @@ var (
 	TopicClusters    = ModuleTopic(ModuleKeys, "clusters")    // ClusterUpdate
 	TopicRotation    = ModuleTopic(ModuleKeys, "rotation")    // RotationEvent
 	TopicServe       = ModuleTopic(ModuleKeys, "serve")       // ServeEvent
-	TopicCommand     = ModuleTopic(ModuleKeys, "command")     // ClusterCommand
 )
 
 // Topics pRuntimes send on (outside the modules' namespaces).
@@ -282,11 +281,6 @@ const (
 	TopicGatekeeper = TopicPrefix + "/gatekeeper" // GatekeeperPayload, origin Gatekeeper
 	TopicAnnounce   = TopicPrefix + "/rotation/announce"
 )
-
-// ClusterResultTopic is where a cluster's workers answer its commands.
-func ClusterResultTopic(cluster []byte) string {
-	return fmt.Sprintf("%s/cluster/%x/result", TopicPrefix, cluster)
-}
 
 // GatekeeperSet is the full gatekeeper set after a change.
 type GatekeeperSet struct {
@@ -333,40 +327,8 @@ type ServeEvent struct {
 	Recipients []Recipient `cbor:"recipients"`
 }
 
-// ClusterCommand is an encrypted command to a cluster, accepted by the
-// chain only for the current epoch. Ciphertext is HPKE to the cluster's
-// epoch key with info CommandInfo and the sender's address as aad.
-type ClusterCommand struct {
-	Cluster    []byte  `cbor:"cluster"`
-	Epoch      uint64  `cbor:"epoch"`
-	Sender     Address `cbor:"sender"`
-	Ciphertext []byte  `cbor:"ciphertext"`
-}
-
-// CommandInfo is the HPKE info of cluster commands.
-func CommandInfo(chainID string, cluster []byte, epoch uint64) []byte {
-	return fmt.Appendf(nil, "phala/command/v1/%s/%x/%d", chainID, cluster, epoch)
-}
-
-// Cluster command outcomes, in a worker's ClusterCommandResult.
+// keys governance actions.
 const (
-	ClusterOutcomeOK         = "ok"
-	ClusterOutcomeNoKey      = "no_key"      // the worker does not hold the epoch's key (retired, lost or not served)
-	ClusterOutcomeBadCommand = "bad_command" // the ciphertext does not open
-)
-
-// ClusterCommandResult is a worker's answer to a cluster command.
-type ClusterCommandResult struct {
-	Seq     uint64 `cbor:"seq"` // the command message's sequence number
-	Epoch   uint64 `cbor:"epoch"`
-	Outcome string `cbor:"outcome"`
-	Digest  []byte `cbor:"digest"` // SHA-256 of the plaintext, when opened
-}
-
-// keys methods and actions.
-const (
-	MethodClusterCommand = "command"
-
 	ActionAddGatekeeper           = "add_gatekeeper"
 	ActionRemoveGatekeeper        = "remove_gatekeeper"
 	ActionCreateCluster           = "create_cluster"
@@ -388,13 +350,6 @@ type ClusterArgs struct {
 
 // RotateArgs is empty: governance asks for a rotation now.
 type RotateArgs struct{}
-
-// ClusterCommandArgs sends a command to a cluster.
-type ClusterCommandArgs struct {
-	Cluster    []byte `cbor:"cluster"`
-	Epoch      uint64 `cbor:"epoch"`
-	Ciphertext []byte `cbor:"ciphertext"`
-}
 
 // EpochInfo is the chain's record of the key epochs (query keys/epoch).
 type EpochInfo struct {
@@ -447,6 +402,6 @@ var (
 	ErrNoEpoch             = define(SpaceKeys, 15, "no key epoch exists yet")
 	ErrRotationPending     = define(SpaceKeys, 16, "a rotation is already under way")
 	ErrNoGatekeepers       = define(SpaceKeys, 17, "no gatekeeper exists")
-	ErrCommandTooLarge     = define(SpaceKeys, 18, "command too large")
+	ErrCommandTooLarge     = define(SpaceKeys, 18, "command too large") // retired with the keys module's test commands; the code stays taken
 	ErrAlreadyServed       = define(SpaceKeys, 19, "key already delivered to this recipient")
 )

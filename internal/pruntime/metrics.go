@@ -16,7 +16,6 @@ type metrics struct {
 	messages prometheus.Counter
 	errors   *prometheus.CounterVec
 	egress   prometheus.Gauge
-	commands *prometheus.CounterVec
 	results  *prometheus.CounterVec
 	queries  *prometheus.CounterVec
 	latency  prometheus.Histogram
@@ -37,8 +36,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Refused sync input, by error (space/code)."}, []string{"error"}),
 		egress: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pruntime", Name: "egress_pending",
 			Help: "Signed outbound messages not yet seen on chain."}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "cluster_commands_total",
-			Help: "Cluster commands processed, by outcome (ok, no_key, bad_command)."}, []string{"outcome"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "contract_results_total",
 			Help: "Contract inits and commands executed, by outcome."}, []string{"outcome"}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pruntime", Name: "queries_total",
@@ -46,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "pruntime", Name: "query_seconds",
 			Help: "Time to answer a contract query.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
-	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress, m.commands, m.results, m.queries, m.latency)
+	reg.MustRegister(m.height, m.blocks, m.messages, m.errors, m.egress, m.results, m.queries, m.latency)
 	return m
 }
 
@@ -96,14 +93,6 @@ func (m *metrics) syncError(err error) {
 		label = e.Space + "/" + strconv.FormatUint(uint64(e.Code), 10)
 	}
 	m.errors.WithLabelValues(label).Inc()
-}
-
-// command counts a cluster command's outcome (the keyring's hook; it is
-// also called for blocks later rolled back, which a metric tolerates).
-func (m *metrics) command(outcome string) {
-	if m != nil {
-		m.commands.WithLabelValues(outcome).Inc()
-	}
 }
 
 func (m *metrics) egressPending(n int) {

@@ -58,9 +58,6 @@ type Config struct {
 	PinnedGenesisHash []byte
 	// Metrics receives pRuntime's Prometheus series (nil: none).
 	Metrics prometheus.Registerer
-	// CommandObserver, if set, is told the epoch and outcome of every
-	// cluster command this worker processes (monitoring, tests).
-	CommandObserver func(epoch uint64, outcome string)
 	// ResultObserver, if set, is told of every contract result this worker
 	// computes, with the epoch of the key it used (monitoring, tests).
 	ResultObserver func(contract []byte, epoch uint64, r *protocol.ContractResult)
@@ -204,12 +201,7 @@ func (r *Runtime) setChain(genesisJSON []byte, root *light.TrustRoot) {
 	r.egress = egress.New(r.tx, r.identity, root.ChainID)
 	r.keyring = keyring.New(r.tx, keyring.Config{
 		ChainID: root.ChainID, Identity: r.identity, BootKey: r.boot, Egress: r.egress, Engine: r.engine,
-		Logger: r.log.With("component", "keyring"), Outcomes: func(epoch uint64, outcome string) {
-			r.m.command(outcome)
-			if r.cfg.CommandObserver != nil {
-				r.cfg.CommandObserver(epoch, outcome)
-			}
-		},
+		Logger: r.log.With("component", "keyring"),
 		OnSeed: func(epoch uint64, cluster []byte) error { return r.runner.OnSeed(epoch, cluster) },
 	})
 	r.runner = runner.New(r.tx, runner.Config{

@@ -276,38 +276,9 @@ func Info(s store.KV, params protocol.Params) protocol.EpochInfo {
 	return info
 }
 
-// Call implements module.Module.
+// Call implements module.Module: the keys module has no transaction
+// methods; governance drives it (GovActions) and gatekeepers and members
+// speak through signed messages (ObserveMessage).
 func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
-	switch method {
-	case protocol.MethodClusterCommand:
-		var a protocol.ClusterCommandArgs
-		if err := module.DecodeArgs(method, args, &a); err != nil {
-			return err
-		}
-		return command(ctx, &a)
-	}
 	return protocol.Errorf(protocol.ErrUnknownMethod, "keys.%s", method)
-}
-
-// command accepts an encrypted command to a cluster for the current epoch
-// only, and puts it on the cluster's command topic in chain order.
-func command(ctx *module.Context, a *protocol.ClusterCommandArgs) error {
-	if _, ok := Cluster(ctx.State, a.Cluster); !ok {
-		return protocol.Errorf(protocol.ErrUnknownCluster, "%x", a.Cluster)
-	}
-	if uint64(len(a.Ciphertext)) > ctx.Params.MaxPayloadBytes-256 {
-		return protocol.Errorf(protocol.ErrCommandTooLarge, "%d bytes", len(a.Ciphertext))
-	}
-	e := loadEpoch(ctx.State)
-	switch {
-	case e.Current == 0:
-		return protocol.Errorf(protocol.ErrNoEpoch, "no key epoch has been activated")
-	case a.Epoch < e.Current:
-		return protocol.Errorf(protocol.ErrRetiredEpoch, "epoch %d retired; current is %d", a.Epoch, e.Current)
-	case a.Epoch > e.Current:
-		return protocol.Errorf(protocol.ErrFutureEpoch, "epoch %d, current is %d", a.Epoch, e.Current)
-	case e.Lost:
-		return protocol.Errorf(protocol.ErrEpochLost, "epoch %d", a.Epoch)
-	}
-	return emit(ctx, protocol.TopicCommand, &protocol.ClusterCommand{Cluster: a.Cluster, Epoch: a.Epoch, Sender: ctx.Tx.Signer, Ciphertext: a.Ciphertext})
 }

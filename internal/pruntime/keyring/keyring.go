@@ -2,8 +2,8 @@
 // (DESIGN section 4.3). It follows the keys module's events on verified
 // blocks, holds this worker's encryption keys, the epoch secrets (as a
 // gatekeeper) and cluster keys (as a member), answers rotations and
-// hand-overs as a gatekeeper, announces fresh keys as a member, and opens
-// cluster commands.
+// hand-overs as a gatekeeper, announces fresh keys as a member, and hands
+// the contract runner the cluster seeds it needs (ClusterSeed, OnSeed).
 //
 // Secrets live only in the tables marked secret below: they are never part
 // of a checkpoint, never logged, and erased when their epoch is retired. A
@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -36,7 +35,6 @@ type Keyring struct {
 	out      *egress.Queue
 	engine   *dispatch.Engine
 	log      *slog.Logger
-	outcomes func(epoch uint64, outcome string)
 	onSeed   func(epoch uint64, cluster []byte) error
 
 	// Public view, checkpointed.
@@ -79,8 +77,6 @@ type Config struct {
 	Egress   *egress.Queue
 	Engine   *dispatch.Engine
 	Logger   *slog.Logger
-	// Outcomes, if set, is told the outcome of every cluster command.
-	Outcomes func(epoch uint64, outcome string)
 	// OnSeed, if set, is told within the block whenever this member comes
 	// to hold a cluster seed (from a landed proposal or a delivery), so
 	// that work waiting for that epoch's keys can proceed.
@@ -91,7 +87,7 @@ type Config struct {
 func New(tx *state.Tx, c Config) *Keyring {
 	return &Keyring{
 		chainID: c.ChainID, identity: c.Identity, pub: c.Identity.Public().(ed25519.PublicKey),
-		out: c.Egress, engine: c.Engine, log: c.Logger, outcomes: c.Outcomes, onSeed: c.OnSeed,
+		out: c.Egress, engine: c.Engine, log: c.Logger, onSeed: c.OnSeed,
 		gatekeepers: state.NewMap[string, bool](tx),
 		clusters:    state.NewMap[string, protocol.ClusterUpdate](tx),
 		epoch:       state.NewCell(tx, EpochView{}),
@@ -135,7 +131,7 @@ func (k *Keyring) HoldsCurrent() bool {
 // Wants implements dispatch.Subscriber.
 func (k *Keyring) Wants(m *protocol.Message) bool {
 	switch m.Topic {
-	case protocol.TopicGatekeepers, protocol.TopicClusters, protocol.TopicRotation, protocol.TopicServe, protocol.TopicCommand:
+	case protocol.TopicGatekeepers, protocol.TopicClusters, protocol.TopicRotation, protocol.TopicServe:
 		return m.Origin.Kind == protocol.OriginModule && string(m.Origin.ID) == protocol.ModuleKeys
 	case protocol.TopicWorker:
 		return m.Origin.Kind == protocol.OriginModule && string(m.Origin.ID) == protocol.ModuleRegistry
@@ -179,12 +175,6 @@ func (k *Keyring) Deliver(b dispatch.Block, m *protocol.Message) error {
 			return err
 		}
 		return k.serve(&ev)
-	case protocol.TopicCommand:
-		var c protocol.ClusterCommand
-		if err := protocol.Unmarshal(m.Payload, &c); err != nil {
-			return err
-		}
-		return k.command(m.Seq, &c)
 	case protocol.TopicGatekeeper:
 		return k.gatekeeperMessage(m)
 	case protocol.TopicWorker:
@@ -381,32 +371,6 @@ func (k *Keyring) clusterSeed(epoch uint64, cluster []byte) ([]byte, bool) {
 		return protocol.DeriveSeed(secret, "cluster", cluster), true
 	}
 	return nil, false
-}
-
-// command opens a cluster command addressed to this worker's cluster and
-// answers it with a signed result.
-func (k *Keyring) command(seq uint64, c *protocol.ClusterCommand) error {
-	if !bytes.Equal(k.myCluster(), c.Cluster) {
-		return nil
-	}
-	res := protocol.ClusterCommandResult{Seq: seq, Epoch: c.Epoch, Outcome: protocol.ClusterOutcomeNoKey}
-	if seed, ok := k.clusterSeed(c.Epoch, c.Cluster); ok {
-		priv, err := protocol.DeriveKeyPair(seed)
-		if err != nil {
-			return err
-		}
-		pt, err := protocol.HPKEOpen(priv, protocol.CommandInfo(k.chainID, c.Cluster, c.Epoch), c.Sender[:], c.Ciphertext)
-		if err != nil {
-			res.Outcome = protocol.ClusterOutcomeBadCommand
-		} else {
-			sum := sha256.Sum256(pt)
-			res.Outcome, res.Digest = protocol.ClusterOutcomeOK, sum[:]
-		}
-	}
-	if k.outcomes != nil {
-		k.outcomes(c.Epoch, res.Outcome)
-	}
-	return k.out.Emit(protocol.ClusterResultTopic(c.Cluster), protocol.MustMarshal(&res))
 }
 
 // newSecret draws a fresh epoch secret.
