@@ -7,6 +7,8 @@
 //	go run ./bench memory    # pRuntime memory after syncing 10,000 and 100,000 blocks
 //	go run ./bench relay     # catch-up of 10,000 blocks through node RPC -> pherry -> pRuntime
 //	go run ./bench ping      # devnet ping round trip, in block times
+//	go run ./bench query     # contract queries per second vs the HPKE open rate
+//	go run ./bench command   # devnet contract command latency, in block times
 package main
 
 import (
@@ -21,7 +23,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|relay|ping")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|relay|ping|query|command")
 	}
 	flag.Parse()
 	switch flag.Arg(0) {
@@ -35,6 +37,10 @@ func main() {
 		relay()
 	case "ping":
 		ping()
+	case "query":
+		queries()
+	case "command":
+		commands()
 	default:
 		flag.Usage()
 		os.Exit(2)

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 )
@@ -44,10 +45,26 @@ type QuerySigned struct {
 	CiphertextDigest []byte      `cbor:"ciphertext_digest"`
 }
 
-// SigningBytes is the canonical encoding a query signature covers.
-func (r *QueryRequest) SigningBytes() []byte {
-	d := sha256.Sum256(r.Ciphertext)
-	return MustMarshal(&QuerySigned{Header: r.Query, CiphertextDigest: d[:]})
+// SigningBytes is the canonical encoding a query signature covers: that
+// of QuerySigned.
+func (r *QueryRequest) SigningBytes() []byte { return querySigning(MustMarshal(&r.Query), r.Ciphertext) }
+
+// Bindings returns what the request's ciphertext and signature are bound
+// to — QueryAAD of its header and its SigningBytes — encoding the header
+// once.
+func (r *QueryRequest) Bindings() (aad, signing []byte) {
+	header := MustMarshal(&r.Query)
+	sum := sha256.Sum256(header)
+	return sum[:], querySigning(header, r.Ciphertext)
+}
+
+// querySigning encodes a QuerySigned around an already encoded header.
+func querySigning(header, ciphertext []byte) []byte {
+	d := sha256.Sum256(ciphertext)
+	return MustMarshal(&struct {
+		Header           RawCBOR `cbor:"header"`
+		CiphertextDigest []byte  `cbor:"ciphertext_digest"`
+	}{header, d[:]})
 }
 
 // QueryInfo is the HPKE info of queries to worker.
@@ -105,6 +122,16 @@ type QueryAnswer struct {
 // Verify checks a response's signature by worker.
 func (r *QueryResponse) Verify(worker []byte) bool {
 	return Verify(worker, SigResponse, MustMarshal(&r.Answer), r.Sig)
+}
+
+// SignQueryAnswer encodes a QueryResponse for a, signed by priv (the
+// worker identity key), encoding the answer once.
+func SignQueryAnswer(priv ed25519.PrivateKey, a *QueryAnswer) []byte {
+	answer := MustMarshal(a)
+	return MustMarshal(&struct {
+		Answer RawCBOR `cbor:"answer"`
+		Sig    []byte  `cbor:"sig"`
+	}{answer, Sign(priv, SigResponse, answer)})
 }
 
 // Attested state transfer (DESIGN section 4.3): a cluster member serves the

@@ -119,7 +119,7 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 		return nil, "", err
 	}
 	h := &req.Query
-	signing := req.SigningBytes()
+	aad, signing := req.Bindings()
 	if !protocol.Verify(req.Signer, protocol.SigQuery, signing, req.Sig) {
 		return nil, "", protocol.Errorf(protocol.ErrQuerySignature, "not signed by %x", req.Signer)
 	}
@@ -130,7 +130,7 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 	if err := s.fresh(req.Signer, h, snap.View.Height); err != nil {
 		return nil, "", err
 	}
-	input, secret, err := protocol.HPKEOpenExport(snap.Key.Private(), protocol.QueryInfo(s.cfg.ChainID, s.pub), protocol.QueryAAD(h), req.Ciphertext)
+	input, secret, err := protocol.HPKEOpenExport(snap.Key.Private(), protocol.QueryInfo(s.cfg.ChainID, s.pub), aad, req.Ciphertext)
 	if err != nil {
 		return nil, "", protocol.Errorf(protocol.ErrQueryDecrypt, "%v", err)
 	}
@@ -143,8 +143,7 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 		ChainID: s.cfg.ChainID, Contract: h.Contract, Worker: s.pub, Request: reqHash[:], Height: cv.Height,
 		Reply: protocol.SealReply(secret, reqHash[:], protocol.MustMarshal(reply)),
 	}
-	resp := protocol.QueryResponse{Answer: ans, Sig: protocol.Sign(s.cfg.Identity, protocol.SigResponse, protocol.MustMarshal(&ans))}
-	return protocol.MustMarshal(&resp), reply.Outcome, nil
+	return protocol.SignQueryAnswer(s.cfg.Identity, &ans), reply.Outcome, nil
 }
 
 // decode reads a request and checks its shape and that it is meant for
