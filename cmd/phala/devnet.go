@@ -15,7 +15,7 @@ func devnetCmd(g *globals) *cobra.Command {
 	var logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "devnet",
-		Short: "Run a local network: a validator, a pRuntime (sim TEE) and pherry, with a funded dev account",
+		Short: "Run a local network: a validator, a gatekeeper and a contract worker (sim TEE), each with its pherry, and a funded dev account",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := logging.New(os.Stderr, logFormat, logLevel)
 			if err != nil {
@@ -38,7 +38,7 @@ func devnetCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.Home, "home", o.Home, "directory holding the devnet's state; a restart continues from it")
 	f.DurationVar(&o.BlockTime, "block-time", o.BlockTime, "pause after each block (applies when the home is created)")
-	f.IntVar(&o.BasePort, "port-base", o.BasePort, "first port: node p2p; RPC +1, node metrics +2, pRuntime private +4, public +5")
+	f.IntVar(&o.BasePort, "port-base", o.BasePort, "first port: node p2p; RPC +1, node metrics +2, gatekeeper pRuntime private +4, public +5, worker pRuntime private +6, public +7")
 	f.BoolVar(&o.Reset, "reset", false, "delete the home and start a new chain")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level")

@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +74,7 @@ type Server struct {
 // New returns a query server with nothing published yet.
 func New(c Config) *Server {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.Nonces <= 0 {
 		c.Nonces = 200_000
