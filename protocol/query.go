@@ -47,7 +47,9 @@ type QuerySigned struct {
 
 // SigningBytes is the canonical encoding a query signature covers: that
 // of QuerySigned.
-func (r *QueryRequest) SigningBytes() []byte { return querySigning(MustMarshal(&r.Query), r.Ciphertext) }
+func (r *QueryRequest) SigningBytes() []byte {
+	return querySigning(MustMarshal(&r.Query), r.Ciphertext)
+}
 
 // Bindings returns what the request's ciphertext and signature are bound
 // to — QueryAAD of its header and its SigningBytes — encoding the header
