@@ -19,7 +19,9 @@ import (
 // devnet, moves it by encrypted commands and reads balances by encrypted
 // queries to the devnet's worker: each account reads its own balance,
 // another account's is refused by the contract, and no plaintext — of a
-// command, of a reply — appears anywhere on chain.
+// command, of a reply — appears anywhere on chain. After a restart of the
+// whole devnet (a new key epoch) the token keeps its balances and takes
+// new commands.
 func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -36,7 +38,7 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Stop()
+	defer func() { d.Stop() }()
 	c, err := sdk.Dial(ctx, d.Addr.NodeRPC)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +106,36 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 		if where, ok := onChain(t, ctx, c, []byte(secret)); ok {
 			t.Fatalf("%q appears on chain, in %s", secret, where)
 		}
+	}
+
+	// Stop everything and start again: the state is in the worker's
+	// checkpoint, the keys come from the new epoch.
+	epoch := d.Worker.Runtime.Info().Epoch
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if d.Worker.Runtime.Info().Epoch <= epoch {
+		t.Fatalf("epoch %d after the restart, was %d", d.Worker.Runtime.Info().Epoch, epoch)
+	}
+	if c, err = sdk.Dial(ctx, d.Addr.NodeRPC); err != nil {
+		t.Fatal(err)
+	}
+	waitKey(t, ctx, c, id)
+	index, res, secret, err := c.SendContractCommand(ctx, alice, id, fmt.Appendf(nil, `{"transfer": {"to": "%s", "amount": 2}}`, bob.Address()), 100_000_000)
+	if err != nil || index != 2 {
+		t.Fatalf("transfer after the restart: index %d, %v", index, err)
+	}
+	if r, reply, err := c.WaitResult(ctx, id, index, secret); err != nil || r.Outcome != protocol.OutcomeOK || string(reply) != `{"balance":575755}` {
+		t.Fatalf("transfer after the restart: %+v %q %v", r, reply, err)
+	}
+	lastHeight = res.Height
+	if q := query(bob, `{"balance": {}}`); string(q.Output) != `{"balance":424245}` {
+		t.Fatalf("bob's balance after the restart: %+v", q)
 	}
 }
 
