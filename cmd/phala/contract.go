@@ -245,14 +245,7 @@ func contractCommandCmd(g *globals, from *string) *cobra.Command {
 		Short: "Send an encrypted command to a contract and wait for its result",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "contract", "input"); err != nil {
-				return err
-			}
-			id, err := idArg("--contract", contract)
-			if err != nil {
-				return err
-			}
-			plain, err := callInput("input", input, raw)
+			id, plain, err := contractCall(cmd, contract, input, raw)
 			if err != nil {
 				return err
 			}
@@ -306,14 +299,7 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 		Short: "Ask a verified worker of the contract's cluster a read-only query, encrypted and signed",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "contract", "input"); err != nil {
-				return err
-			}
-			id, err := idArg("--contract", contract)
-			if err != nil {
-				return err
-			}
-			plain, err := callInput("input", input, raw)
+			id, plain, err := contractCall(cmd, contract, input, raw)
 			if err != nil {
 				return err
 			}
@@ -389,6 +375,19 @@ func (g *globals) signer(ctx context.Context, from string) (*sdk.Key, *sdk.Clien
 
 // requireFlags makes each named flag mandatory (an empty value is allowed
 // if given explicitly: `--init "" --raw`).
+// contractCall reads the --contract and --input flags of a command or a
+// query.
+func contractCall(cmd *cobra.Command, contract, input string, raw bool) (id, plain []byte, err error) {
+	if err := requireFlags(cmd, "contract", "input"); err != nil {
+		return nil, nil, err
+	}
+	if id, err = idArg("--contract", contract); err != nil {
+		return nil, nil, err
+	}
+	plain, err = callInput("input", input, raw)
+	return id, plain, err
+}
+
 func requireFlags(cmd *cobra.Command, names ...string) error {
 	for _, n := range names {
 		if !cmd.Flags().Changed(n) {

@@ -353,13 +353,6 @@ func (k *Keyring) IsMember(cluster, worker []byte) bool {
 	return ok && slices.ContainsFunc(c.Members, func(w []byte) bool { return bytes.Equal(w, worker) })
 }
 
-// ClusterMembers returns a cluster's members as the block being applied
-// sees them.
-func (k *Keyring) ClusterMembers(cluster []byte) [][]byte {
-	c, _ := k.clusters.Get(string(cluster))
-	return c.Members
-}
-
 // Epoch is the epoch view as the block being applied sees it.
 func (k *Keyring) Epoch() EpochView { return k.epoch.Get() }
 
