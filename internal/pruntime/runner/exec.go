@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -57,7 +58,14 @@ func (r *Runner) advance(id []byte) error {
 		if !ok {
 			break // the key may still come; retire decides when it cannot
 		}
-		if err := r.run(id, &m, &inst, &ev, seed); err != nil {
+		if err := r.run(id, &m, &inst, &ev, seed); errors.Is(err, errNoCode) {
+			// This pRuntime lacks the code (it resumed from a checkpoint
+			// that predates it): it must not answer differently from the
+			// members that have it. Wait for a state transfer instead.
+			r.log.Error("contract code missing here; waiting for a state transfer", "contract", fmt.Sprintf("%x", id))
+			inst.NeedFrom = ev.Height
+			break
+		} else if err != nil {
 			return fmt.Errorf("runner: contract %x %s %d: %w", id, ev.Kind, ev.Index, err)
 		}
 		inst.Inbox = inst.Inbox[1:]
@@ -83,7 +91,12 @@ func (r *Runner) run(id []byte, m *meta, inst *instance, ev *event, clusterSeed 
 		// The chain refuses commands to a failed instance; nothing can come.
 		return nil
 	case ev.Kind == protocol.ResultCommand && inst.Status != protocol.ContractActive:
-		return fmt.Errorf("command before the instance's init ran")
+		// The chain takes commands only for an instance whose init
+		// succeeded, and a member runs events in order, so this does not
+		// happen. Were it to, halting sync would stop the worker for good:
+		// skip, and let the other members answer.
+		r.log.Error("a command reached an instance whose init did not run here", "contract", fmt.Sprintf("%x", id), "index", ev.Index, "status", inst.Status)
+		return nil
 	}
 	if ev.Kind == protocol.ResultInit {
 		inst.Seed = [32]byte(protocol.DeriveSeed(contractSeed, "storage", nil))
@@ -181,6 +194,9 @@ func (r *Runner) emit(id []byte, inst *instance, topic string, payload []byte) {
 	r.outbox.Set(outboxKey(id, seq), protocol.MustMarshal(&sm))
 }
 
+// errNoCode: a code this pRuntime never saw uploaded.
+var errNoCode = errors.New("runner: code never seen uploaded")
+
 // code returns a compiled module.
 func (r *Runner) code(hash []byte) (*contract.Code, error) {
 	l, err := r.lazy(hash)
@@ -200,7 +216,7 @@ func (r *Runner) lazy(hash []byte) (*lazyCode, error) {
 		up, ok = r.codes.CommittedGet(string(hash))
 	}
 	if !ok {
-		return nil, fmt.Errorf("code %x was never uploaded", hash)
+		return nil, fmt.Errorf("%w: %x", errNoCode, hash)
 	}
 	l := &lazyCode{engine: r.cfg.Engine, up: up}
 	r.compiled[string(hash)] = l
