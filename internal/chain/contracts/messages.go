@@ -8,6 +8,7 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/keys"
 	"github.com/phala-go/phala/internal/chain/module"
+	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/protocol"
 )
@@ -149,7 +150,7 @@ func publication(ctx *module.Context, m *protocol.Message) error {
 		c.Keys = append(c.Keys, protocol.ContractPubkey{Contract: c.ID, Epoch: p.Epoch, Pubkey: k.Pubkey})
 		slices.SortFunc(c.Keys, func(a, b protocol.ContractPubkey) int { return cmp.Compare(a.Epoch, b.Epoch) })
 		saveContract(ctx.State, &c)
-		kv(ctx.State).Set(keyEpochKey(p.Epoch, c.ID), []byte{})
+		kv(ctx.State).Set(keyEpochKey(p.Epoch, c.ID), store.Mark())
 	}
 	return nil
 }

@@ -250,10 +250,10 @@ func save(ctx *module.Context, rec *protocol.WorkerRecord, policy protocol.Attes
 	rec.ExpiresAt = 0
 	if policy.MaxAgeBlocks > 0 {
 		rec.ExpiresAt = rec.AttestedHeight + policy.MaxAgeBlocks
-		kv(ctx.State).Set(join(prefixExpiry, heightKey(rec.ExpiresAt), rec.Pubkey), []byte{})
+		kv(ctx.State).Set(join(prefixExpiry, heightKey(rec.ExpiresAt), rec.Pubkey), store.Mark())
 	}
 	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
-	kv(ctx.State).Set(join(prefixByMeas, rec.Measurement, rec.Pubkey), []byte{})
+	kv(ctx.State).Set(join(prefixByMeas, rec.Measurement, rec.Pubkey), store.Mark())
 }
 
 // unindex removes an active record's index entries.

@@ -27,10 +27,10 @@ func (c *Cache) Get(k []byte) []byte {
 
 // Set implements KV.
 func (c *Cache) Set(k, v []byte) {
-	if v == nil {
-		v = []byte{}
+	if len(v) == 0 {
+		Fail("set", errEmptyValue)
 	}
-	c.dirty[string(k)] = append([]byte{}, v...) // non-nil even when empty: nil means deleted
+	c.dirty[string(k)] = append([]byte{}, v...) // non-nil: nil means deleted
 }
 
 // Delete implements KV.

@@ -20,8 +20,8 @@ func (t Tree) Get(k []byte) []byte {
 
 // Set implements KV.
 func (t Tree) Set(k, v []byte) {
-	if v == nil {
-		v = []byte{}
+	if len(v) == 0 {
+		Fail("set", errEmptyValue)
 	}
 	if _, err := t.T.Set(k, v); err != nil {
 		Fail("set", err)

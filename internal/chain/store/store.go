@@ -11,11 +11,14 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 )
 
-// KV is an ordered byte-key store. Get returns nil for an absent key; values
-// are never nil (an empty value is stored as empty).
+// KV is an ordered byte-key store. Get returns nil for an absent key.
+// Values are never empty: ICS-23 cannot prove an empty value, and an entry
+// it cannot prove also breaks the absence proofs of the keys next to it.
+// An entry whose key says everything (an index) holds Mark().
 type KV interface {
 	Get(key []byte) []byte
 	Set(key, value []byte)
@@ -25,6 +28,13 @@ type KV interface {
 	// to the store.
 	Iterate(start, end []byte, fn func(key, value []byte) bool)
 }
+
+// Mark is the value of an entry whose key says everything: one byte, since
+// values are never empty.
+func Mark() []byte { return []byte{1} }
+
+// errEmptyValue refuses what no proof could cover.
+var errEmptyValue = errors.New("empty value: ICS-23 proves no empty value; store store.Mark() for an index entry")
 
 // Failure is the panic value of a storage failure.
 type Failure struct{ Err error }

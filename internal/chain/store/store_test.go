@@ -78,11 +78,10 @@ func TestCacheSetCopiesTheValue(t *testing.T) {
 	}
 }
 
-// TestEmptyValueIsStoredNotDeleted checks the KV contract that values are
-// never nil: Set with an empty or nil value stores an empty value, which Get
-// returns as non-nil and Iterate yields, and which a Cache's Write passes on
-// as a Set, not a Delete.
-func TestEmptyValueIsStoredNotDeleted(t *testing.T) {
+// TestEmptyValuesAreRefused: no store takes an empty value — ICS-23
+// proves none, and an unprovable entry breaks the absence proofs of its
+// neighbours — and a refused Set changes nothing.
+func TestEmptyValuesAreRefused(t *testing.T) {
 	for _, v := range [][]byte{nil, {}} {
 		for name, kv := range map[string]store.KV{
 			"cache": store.NewCache(store.NewMem()),
@@ -90,22 +89,21 @@ func TestEmptyValueIsStoredNotDeleted(t *testing.T) {
 			"tree":  store.Tree{T: newTree(t)},
 		} {
 			t.Run(fmt.Sprintf("%s/nil=%v", name, v == nil), func(t *testing.T) {
+				defer func() {
+					f, ok := recover().(*store.Failure)
+					if !ok || !strings.Contains(f.Err.Error(), "empty value") {
+						t.Fatalf("Set of an empty value: recovered %v, want a storage failure", f)
+					}
+					if kv.Get([]byte("k")) != nil {
+						t.Fatal("a refused Set stored something")
+					}
+				}()
 				kv.Set([]byte("k"), v)
-				if got := kv.Get([]byte("k")); got == nil || len(got) != 0 {
-					t.Fatalf("Get = %#v, want non-nil empty value", got)
-				}
-				if got := collect(kv, nil, nil); !slices.Equal(got, []kvPair{{"k", ""}}) {
-					t.Fatalf("Iterate = %v, want the empty value", got)
-				}
 			})
 		}
-		parent := &recorder{Mem: memWith("k")}
-		c := store.NewCache(parent)
-		c.Set([]byte("k"), v)
-		c.Write()
-		if got := parent.Get([]byte("k")); got == nil || len(got) != 0 || !slices.Equal(parent.log, []string{"set k"}) {
-			t.Fatalf("Write of empty value (nil=%v): parent got %v and holds %#v, want set k and an empty value", v == nil, parent.log, got)
-		}
+	}
+	if m := store.Mark(); len(m) == 0 {
+		t.Fatal("Mark is empty")
 	}
 }
 
@@ -389,9 +387,6 @@ func TestCacheMatchesMapModel(t *testing.T) {
 		switch r := rng.IntN(100); {
 		case r < 45:
 			k, v := randKey(), fmt.Sprint(op)
-			if rng.IntN(10) == 0 {
-				v = "" // empty values are values, not deletions
-			}
 			top.Set(k, []byte(v))
 			model[string(k)] = v
 		case r < 70:
