@@ -8,8 +8,8 @@ import (
 
 	"github.com/phala-go/phala/internal/chain/keys"
 	"github.com/phala-go/phala/internal/chain/module"
-	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/internal/chain/registry"
+	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/protocol"
 )
 
