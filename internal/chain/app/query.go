@@ -137,10 +137,8 @@ func (a *App) proveState(height int64, key []byte) *abci.QueryResponse {
 	if err != nil {
 		return queryError(fmt.Errorf("state %d: %w", height, err))
 	}
-	// The value comes from the tree itself, like the proof (GetProof
-	// decides existence by walking the tree), never from IAVL's fast-node
-	// index: once in a CI run the two disagreed about a key at the latest
-	// version, and the answer's proof then refuted its own value.
+	// The value comes from walking the tree, as the proof's existence does
+	// (GetProof asks Has), so that value and proof agree by construction.
 	_, value, err := snap.GetWithIndex(key)
 	if err != nil {
 		return queryError(fmt.Errorf("state %d: %w", height, err))

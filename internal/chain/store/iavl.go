@@ -45,15 +45,12 @@ func (t Tree) Iterate(start, end []byte, fn func(k, v []byte) bool) {
 }
 
 // Snapshot is the read-only KV view of one committed IAVL version, used by
-// CheckTx and queries while the next block is being built. It reads the
-// tree itself — what the version's root hash and its proofs commit to —
-// and never IAVL's fast-node index, which a CI run once saw disagree with
-// the tree at the latest version.
+// CheckTx and queries while the next block is being built.
 type Snapshot struct{ T *iavl.ImmutableTree }
 
 // Get implements KV.
 func (s Snapshot) Get(k []byte) []byte {
-	_, v, err := s.T.GetWithIndex(k)
+	v, err := s.T.Get(k)
 	if err != nil {
 		Fail("get", err)
 	}
@@ -68,8 +65,8 @@ func (s Snapshot) Delete(_ []byte) { Fail("delete", errReadOnly) }
 
 // Iterate implements KV.
 func (s Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) {
-	it := iavl.NewIterator(start, end, true, s.T)
-	if err := it.Error(); err != nil {
+	it, err := s.T.Iterator(start, end, true)
+	if err != nil {
 		Fail("iterate", err)
 	}
 	iterate(it, fn)
