@@ -27,6 +27,12 @@ type VerifyOptions struct {
 // registration or attestation does not meet the caller's requirements.
 var ErrWorkerNotTrusted = errors.New("sdk: worker not trusted")
 
+// ErrSimTEE is wrapped, together with ErrWorkerNotTrusted, when a worker is
+// refused because it runs on the insecure sim TEE and the caller did not
+// set AllowSim: a caller can then tell its user that this is a development
+// chain and how to accept it, without reading the records again to guess.
+var ErrSimTEE = errors.New("it runs on the insecure sim TEE")
+
 // VerifyWorker checks, before anything is encrypted to a worker's key, that
 // the chain holds an active registration for it (read with a proof against
 // a verified header), and re-verifies the attestation the chain recorded:
@@ -70,15 +76,22 @@ func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time
 		// A key rotation replaced the attested key: the attested identity
 		// must have signed the current one.
 		ann := rec.KeyAnnouncement
-		if ann == nil || !bytes.Equal(ann.Worker, rec.Pubkey) || !bytes.Equal(ann.Key, rec.EncryptionKey) || !ann.Verify(chainID) {
+		switch {
+		case ann == nil:
 			return fmt.Errorf("%w: the current encryption key is neither attested nor announced by the attested identity", ErrWorkerNotTrusted)
+		case !bytes.Equal(ann.Worker, rec.Pubkey):
+			return fmt.Errorf("%w: the key announcement is by %x, not the attested identity", ErrWorkerNotTrusted, ann.Worker)
+		case !bytes.Equal(ann.Key, rec.EncryptionKey):
+			return fmt.Errorf("%w: the key announcement is of another key than the current one", ErrWorkerNotTrusted)
+		case !ann.Verify(chainID):
+			return fmt.Errorf("%w: the key announcement's signature does not verify", ErrWorkerNotTrusted)
 		}
 	}
 	var reportData, measurement []byte
 	switch a.TEE {
 	case sim.Kind:
 		if !o.AllowSim {
-			return fmt.Errorf("%w: it runs on the insecure sim TEE", ErrWorkerNotTrusted)
+			return fmt.Errorf("%w: %w", ErrWorkerNotTrusted, ErrSimTEE)
 		}
 		q, err := sim.Verify(a.Quote)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,12 +38,19 @@ func simWorker(t *testing.T) (*protocol.WorkerRecord, ed25519.PrivateKey) {
 	return &protocol.WorkerRecord{Pubkey: pub, EncryptionKey: []byte("enc"), Measurement: sim.DefaultMeasurement, Attestation: a, Status: protocol.StatusActive}, priv
 }
 
+// announcement is an announcement of key by signer's identity, validly
+// signed.
+func announcement(signer ed25519.PrivateKey, key []byte) *protocol.KeyAnnouncement {
+	pub := signer.Public().(ed25519.PublicKey)
+	body := protocol.AnnouncementBody{ChainID: "c", Worker: pub, Epoch: 2, Key: key}
+	return &protocol.KeyAnnouncement{Worker: pub, Epoch: 2, Key: key, Sig: protocol.Sign(signer, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+}
+
 // announce replaces the record's key as a rotation does, the announcement
 // signed by signer.
 func announce(r *protocol.WorkerRecord, signer ed25519.PrivateKey, key []byte) {
-	body := protocol.AnnouncementBody{ChainID: "c", Worker: r.Pubkey, Epoch: 2, Key: key}
 	r.EncryptionKey = key
-	r.KeyAnnouncement = &protocol.KeyAnnouncement{Worker: r.Pubkey, Epoch: 2, Key: key, Sig: protocol.Sign(signer, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+	r.KeyAnnouncement = announcement(signer, key)
 }
 
 func TestCheckAttestationAcceptsAKeyAnnouncedByTheAttestedIdentity(t *testing.T) {
@@ -66,17 +74,8 @@ func TestCheckAttestation(t *testing.T) {
 		o    VerifyOptions
 		why  string
 	}{
-		"sim not accepted":         {nil, VerifyOptions{}, "sim TEE"},
-		"record names another key": {func(r *protocol.WorkerRecord) { r.EncryptionKey = []byte("other") }, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
-		"key announced by another identity": {func(r *protocol.WorkerRecord) {
-			_, other, _ := ed25519.GenerateKey(nil)
-			announce(r, other, []byte("rotated"))
-		}, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
-		"announcement of another key": {func(r *protocol.WorkerRecord) {
-			_, id, _ := ed25519.GenerateKey(nil)
-			announce(r, id, []byte("rotated"))
-			r.EncryptionKey = []byte("yet another")
-		}, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
+		"sim not accepted":                       {nil, VerifyOptions{}, "sim TEE"},
+		"record names another key":               {func(r *protocol.WorkerRecord) { r.EncryptionKey = []byte("other") }, VerifyOptions{AllowSim: true}, "neither attested nor announced"},
 		"attestation edited":                     {func(r *protocol.WorkerRecord) { r.Attestation.Height = 8 }, VerifyOptions{AllowSim: true}, "does not bind"},
 		"measurement not the registered one":     {func(r *protocol.WorkerRecord) { r.Measurement = bytes.Repeat([]byte{3}, 32) }, VerifyOptions{AllowSim: true}, "registered"},
 		"measurement not accepted by the caller": {nil, VerifyOptions{AllowSim: true, Measurements: [][]byte{bytes.Repeat([]byte{4}, 32)}}, "caller accepts"},
@@ -97,8 +96,43 @@ func TestCheckAttestation(t *testing.T) {
 		if !errors.Is(err, ErrWorkerNotTrusted) || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("%s: got %v, want a refusal mentioning %q", name, err, c.why)
 		}
+		// Only the sim refusal says so: a caller offers --allow-sim on it.
+		if onSim := name == "sim not accepted"; errors.Is(err, ErrSimTEE) != onSim {
+			t.Errorf("%s: got %v, want errors.Is(err, ErrSimTEE) %v", name, err, onSim)
+		}
 	}
 	if err := CheckAttestation(simRecord(t), "another chain", now, VerifyOptions{AllowSim: true}); !errors.Is(err, ErrWorkerNotTrusted) {
 		t.Errorf("another chain: %v", err)
+	}
+}
+
+// TestCheckAttestationRefusesAnAnnouncementOfAnotherKeyOrByAnotherIdentity:
+// a rotated key is trusted only if the attested identity signed an
+// announcement of exactly that key. Each announcement but the forged one
+// is validly signed, so that the check the case names is the one refusing.
+func TestCheckAttestationRefusesAnAnnouncementOfAnotherKeyOrByAnotherIdentity(t *testing.T) {
+	_, other, _ := ed25519.GenerateKey(nil)
+	for name, c := range map[string]struct {
+		edit func(r *protocol.WorkerRecord, id ed25519.PrivateKey)
+		why  string
+	}{
+		"announced by another identity": {func(r *protocol.WorkerRecord, _ ed25519.PrivateKey) {
+			announce(r, other, []byte("rotated"))
+		}, fmt.Sprintf("the key announcement is by %x, not the attested identity", other.Public())},
+		"announcement of another key": {func(r *protocol.WorkerRecord, id ed25519.PrivateKey) {
+			announce(r, id, []byte("rotated"))
+			r.EncryptionKey = []byte("yet another")
+		}, "the key announcement is of another key than the current one"},
+		"announcement signed by another key": {func(r *protocol.WorkerRecord, id ed25519.PrivateKey) {
+			announce(r, id, []byte("rotated"))
+			r.KeyAnnouncement.Sig = announcement(other, []byte("rotated")).Sig
+		}, "the key announcement's signature does not verify"},
+	} {
+		r, id := simWorker(t)
+		c.edit(r, id)
+		err := CheckAttestation(r, "c", time.Now(), VerifyOptions{AllowSim: true})
+		if !errors.Is(err, ErrWorkerNotTrusted) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s: got %v, want a refusal saying %q", name, err, c.why)
+		}
 	}
 }

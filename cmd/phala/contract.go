@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phala-go/phala/internal/contractbuild"
-	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -321,8 +320,8 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 			}
 			res, err := c.QueryContract(ctx, key, id, plain, o)
 			if err != nil {
-				if errors.Is(err, sdk.ErrWorkerNotTrusted) && !o.Verify.AllowSim && onSim(ctx, c, id, o.Worker) {
-					return fmt.Errorf("%w; the worker runs on the insecure sim TEE (a development chain such as `phala devnet`): add --allow-sim to accept it", err)
+				if errors.Is(err, sdk.ErrSimTEE) {
+					return fmt.Errorf("%w (a development chain such as `phala devnet`): add --allow-sim to accept it", err)
 				}
 				return chainError(err)
 			}
@@ -467,29 +466,6 @@ func outcomeError(what, outcome string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: outcome %s: %w", what, outcome, errCallFailed)
-}
-
-// onSim reports whether the worker asked (pinned, or the contract's
-// cluster members) runs on the sim TEE, to explain a refusal to trust it.
-func onSim(ctx context.Context, c *sdk.Client, contract, worker []byte) bool {
-	candidates := [][]byte{worker}
-	if worker == nil {
-		info, ok, err := c.Contract(ctx, contract)
-		if err != nil || !ok {
-			return false
-		}
-		cl, ok, err := c.Cluster(ctx, info.Cluster)
-		if err != nil || !ok {
-			return false
-		}
-		candidates = cl.Members
-	}
-	for _, pub := range candidates {
-		if rec, ok, err := c.Worker(ctx, pub); err == nil && ok && rec.Attestation.TEE == sim.Kind {
-			return true
-		}
-	}
-	return false
 }
 
 // gzipped compresses a module as sdk.UploadCode does.

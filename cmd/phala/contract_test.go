@@ -235,7 +235,7 @@ func testTokenThroughTheCLI(t *testing.T, ctx context.Context, d *devnet.Devnet)
 		t.Fatalf("bob reading the deployer's balance: %v\n%s", err, out)
 	}
 	mustContain(t, out, "outcome   error\n", "output    balances are visible only to their owner\n")
-	if _, err := run(t, ctx, g, "contract", "query", "--contract", id, "--input", `{"balance": {}}`, "--from", dev); !errors.Is(err, sdk.ErrWorkerNotTrusted) || !strings.Contains(err.Error(), "add --allow-sim") {
+	if _, err := run(t, ctx, g, "contract", "query", "--contract", id, "--input", `{"balance": {}}`, "--from", dev); !errors.Is(err, sdk.ErrWorkerNotTrusted) || !errors.Is(err, sdk.ErrSimTEE) || !strings.Contains(err.Error(), "add --allow-sim") {
 		t.Fatalf("query of a sim worker without --allow-sim: %v", err)
 	}
 
