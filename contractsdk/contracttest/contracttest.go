@@ -34,15 +34,11 @@
 package contracttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,7 +103,7 @@ type Module struct {
 // go test's result cache then depends on the contract's sources and the
 // SDK's, so editing either reruns the tests that instantiate it.
 func Build(ctx context.Context, dir string, o Options) (*Module, error) {
-	sources, err := sourcesOf(ctx, dir)
+	sources, err := contractbuild.Sources(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -123,35 +119,10 @@ func Build(ctx context.Context, dir string, o Options) (*Module, error) {
 	return m, nil
 }
 
-// sourcesOf lists every Go file the contract in dir is built from: its
-// package and every non-standard package it imports.
-func sourcesOf(ctx context.Context, dir string) ([]string, error) {
-	cmd := exec.CommandContext(ctx, contractbuild.GoTool(), "list", "-deps",
-		"-f", `{{if not .Standard}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}{{"/"}}{{.}}{{"\n"}}{{end}}{{end}}`, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("contracttest: go list in %s: %w\n%s", dir, err, stderr.Bytes())
-	}
-	return strings.Fields(string(out)), nil
-}
-
-// recordSources opens the module's source files once, while a test runs.
-// The build ran in a subprocess (and usually in TestMain, before go test
-// starts watching), so go test cannot see what it read; opening the files
-// from a test makes the test cache key on them, so that editing a
-// contract or the SDK reruns its tests instead of replaying a stale pass.
+// recordSources opens the module's source files once, while a test runs,
+// so that go test's cache keys on them (contractbuild.RecordForTest).
 func (m *Module) recordSources() {
-	m.recordOnce.Do(func() {
-		for _, name := range m.sources {
-			if f, err := os.Open(name); err == nil {
-				f.Close()
-			}
-		}
-	})
+	m.recordOnce.Do(func() { contractbuild.RecordForTest(m.sources) })
 }
 
 // Load starts an engine and compiles wasm in it.

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/phala-go/phala/internal/chain/nodetest"
-	"github.com/phala-go/phala/internal/contractbuild"
+	"github.com/phala-go/phala/internal/pruntime/clustertest"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -25,11 +23,7 @@ import (
 func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, file, _, _ := runtime.Caller(0)
-	wasm, err := contractbuild.Build(ctx, filepath.Join(filepath.Dir(file), "..", "..", "examples", "contracts", "token"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := clustertest.Example(t, "token")
 	o := DefaultOptions()
 	o.Home = t.TempDir()
 	o.BasePort = nodetest.FreePortBase(t, 1)

@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -12,17 +11,46 @@ import (
 	"github.com/phala-go/phala/sdk"
 )
 
-// Example builds an example contract (examples/contracts/<name>) with the
-// standard toolchain. Build once per test binary: it takes seconds.
-func Example(t testing.TB, name string) []byte {
+// Contract builds the contract package in dir with the standard toolchain
+// (internal/contractbuild) and opens its sources from the test: the build
+// runs in a subprocess that go test's cache cannot see, and editing the
+// contract or contractsdk must rerun the tests that run it instead of
+// replaying a cached pass. Nothing is memoized: go's build cache makes a
+// rebuild of unchanged sources take a fraction of a second, next to the
+// tens of seconds of a test's chain.
+func Contract(t testing.TB, dir string) []byte {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "contracts", name)
-	wasm, err := contractbuild.Build(context.Background(), dir)
+	sources, err := contractbuild.Sources(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	wasm, err := contractbuild.Build(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contractbuild.RecordForTest(sources)
 	return wasm
+}
+
+// Mixed builds the test contract testdata/mixed: one byte per command
+// naming what to do (see its source), so that tests can mix successes,
+// errors, traps, out-of-gas, randomness and emitted messages.
+func Mixed(t testing.TB) []byte {
+	t.Helper()
+	return Contract(t, filepath.Join(sourceDir(), "testdata", "mixed"))
+}
+
+// Example builds the example contract examples/contracts/<name>.
+func Example(t testing.TB, name string) []byte {
+	t.Helper()
+	return Contract(t, filepath.Join(sourceDir(), "..", "..", "..", "examples", "contracts", name))
+}
+
+// sourceDir is this package's source directory, from which the contracts
+// are found.
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
 }
 
 // Deploy uploads code, returning its hash.
@@ -162,13 +190,4 @@ func (e *Env) Broadcast(key *sdk.Key, contract []byte, inputs [][]byte, gasLimit
 			e.T.Fatalf("broadcast command %d: %v", i, err)
 		}
 	}
-}
-
-// BuildMixed builds the test contract testdata/mixed: one byte per command
-// naming what to do (see its source), so that tests can mix successes,
-// errors, traps, out-of-gas, randomness and emitted messages. Build once
-// per test binary.
-func BuildMixed() ([]byte, error) {
-	_, file, _, _ := runtime.Caller(0)
-	return contractbuild.Build(context.Background(), filepath.Join(filepath.Dir(file), "testdata", "mixed"))
 }

@@ -100,16 +100,10 @@ func (e *env) waitEpoch(n uint64, ws ...*worker) {
 	e.WaitEpoch(n, cws...)
 }
 
-var mixed = sync.OnceValues(clustertest.BuildMixed)
-
 // deploy instantiates the mixed test contract in cluster alpha.
 func (e *env) deploy() {
 	e.T.Helper()
-	wasm, err := mixed()
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	e.contract, _ = e.Instantiate(e.Deploy(wasm), "alpha", nil)
+	e.contract, _ = e.Instantiate(e.Deploy(clustertest.Mixed(e.T)), "alpha", nil)
 }
 
 // command sends a counter command to the contract once its key of the

@@ -14,17 +14,6 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-var mixed = sync.OnceValues(clustertest.BuildMixed)
-
-func mixedWasm(t *testing.T) []byte {
-	t.Helper()
-	wasm, err := mixed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wasm
-}
-
 // recorder keeps every result a worker computes, in order.
 type recorder struct {
 	mu      sync.Mutex
@@ -110,7 +99,7 @@ func TestMembersAgreeOnEveryCommand(t *testing.T) {
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: w2.Pub()})
 	e.Gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: gk.Pub()})
 	e.WaitEpoch(1, gk, w1, w2)
-	id, _ := e.Instantiate(e.Deploy(mixedWasm(t)), "alpha", nil)
+	id, _ := e.Instantiate(e.Deploy(clustertest.Mixed(t)), "alpha", nil)
 
 	const n = 1000
 	inputs := mixedCommands(n)

@@ -24,7 +24,7 @@ func identity(t *testing.T, w *clustertest.Worker) ed25519.PrivateKey {
 func TestStateTransferRefusals(t *testing.T) {
 	e, ws := cluster(t, "member")
 	m := ws[0]
-	id, _ := e.Instantiate(e.Deploy(mixedWasm(t)), "alpha", nil)
+	id, _ := e.Instantiate(e.Deploy(clustertest.Mixed(t)), "alpha", nil)
 	e.Command(e.User, id, []byte("sa=1"))
 	outsider := e.StartWorker("outsider")
 	n := e.StartWorker("newcomer")

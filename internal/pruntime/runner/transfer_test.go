@@ -85,7 +85,7 @@ func TestRestartedMemberCatchesUpFromItsCheckpoint(t *testing.T) {
 	e.Gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: m2.Pub()})
 	e.Gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: gk.Pub()})
 	e.WaitEpoch(1, gk, m1, m2)
-	id, _ := e.Instantiate(e.Deploy(mixedWasm(t)), "alpha", nil)
+	id, _ := e.Instantiate(e.Deploy(clustertest.Mixed(t)), "alpha", nil)
 	e.Command(e.User, id, []byte("sa=1"))
 	m2.Stop()
 	var missed []uint64
@@ -121,7 +121,7 @@ func TestRestartedMemberCatchesUpFromItsCheckpoint(t *testing.T) {
 func TestNewcomerJoinsByStateTransfer(t *testing.T) {
 	e, ws := cluster(t, "member")
 	m1 := ws[0]
-	id, _ := e.Instantiate(e.Deploy(mixedWasm(t)), "alpha", nil)
+	id, _ := e.Instantiate(e.Deploy(clustertest.Mixed(t)), "alpha", nil)
 	for i := range 3 {
 		e.Command(e.User, id, fmt.Appendf(nil, "sk%d=epoch1", i))
 	}
