@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/phala-go/phala/internal/tee/sim"
@@ -49,6 +50,30 @@ func TestContractRejections(t *testing.T) {
 				t.Fatalf("refused transaction emitted %d messages", len(r.Events))
 			}
 		})
+	}
+}
+
+// TestContractChargesCountInTheMempool: a call's charge beyond the fee
+// (here a command's prepaid gas) is taken in CheckTx's view of state, so
+// of two pending commands whose charges together exceed the sender's
+// balance the second is refused at admission, naming the charge, instead
+// of being admitted and then failing in the block and losing its fee.
+func TestContractChargesCountInTheMempool(t *testing.T) {
+	s := newContractsSetup(t)
+	carol := key("carol")
+	p := protocol.DefaultParams()
+	const gas = 10_000_000
+	each := p.MinFee + p.GasFee(gas)
+	s.mustOK(s.a.transfer(addr(carol), each+p.MinFee+p.GasFee(gas)/2)) // one command, and the fee of a second
+	b := newTxBuilder(carol)
+	args := protocol.CommandArgs{Contract: s.id, Epoch: 1, GasLimit: gas, Ciphertext: []byte("sealed")}
+	if r := s.ta.checkTx(s.command(b, args)); r.Code != 0 {
+		t.Fatalf("first command refused: %s", r.Log)
+	}
+	r := s.ta.checkTx(s.command(b, args))
+	wantCode(t, "second command's CheckTx", r.Codespace, r.Code, r.Log, protocol.ErrInsufficientBalance)
+	if !strings.Contains(r.Log, "the command's gas") {
+		t.Fatalf("refusal %q does not name the charge", r.Log)
 	}
 }
 

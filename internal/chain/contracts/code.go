@@ -24,14 +24,11 @@ func uploadCode(ctx *module.Context, a *protocol.UploadCodeArgs) error {
 		return protocol.Errorf(protocol.ErrCodeExists, "code %x", hash)
 	}
 	fee := ctx.Params.CodeFee(uint64(len(wasm)))
-	if err := canPay(ctx, fee, "uploading the code"); err != nil {
+	if err := charge(ctx, fee, "uploading the code"); err != nil {
 		return err
 	}
 	if ctx.Check {
 		return nil
-	}
-	if err := charge(ctx, fee); err != nil {
-		return err
 	}
 	info := protocol.CodeInfo{Hash: hash[:], Size: uint64(len(wasm)), Uploader: ctx.Tx.Signer, Height: ctx.Block.Height}
 	write(ctx.State, join(prefixCode, hash[:]), &info)

@@ -138,21 +138,19 @@ func (*Module) Call(ctx *module.Context, method string, args []byte) error {
 	return protocol.Errorf(protocol.ErrUnknownMethod, "contracts.%s", method)
 }
 
-// canPay refuses a charge the signer's balance does not cover. It runs
-// before CheckTx stops, so the mempool refuses what the block would.
-func canPay(ctx *module.Context, amount uint64, what string) error {
-	if bal := accounts.Get(ctx.State, ctx.Tx.Signer).Balance; bal < amount {
-		return protocol.Errorf(protocol.ErrInsufficientBalance, "account %s: balance %d, %s costs %d", ctx.Tx.Signer, bal, what, amount)
-	}
-	return nil
-}
-
-// charge takes amount from the transaction's signer, out of circulation.
-func charge(ctx *module.Context, amount uint64) error {
+// charge takes amount (what pays for) from the transaction's signer, out
+// of circulation. It runs before CheckTx stops, so the mempool's view of
+// the balance counts every admitted call's charge: of two pending calls the
+// balance covers only one of, the second is refused at admission rather
+// than failing in the block and losing its fee.
+func charge(ctx *module.Context, amount uint64, what string) error {
 	if amount == 0 {
 		return nil
 	}
-	return accounts.Burn(ctx.State, ctx.Tx.Signer, amount)
+	if err := accounts.Burn(ctx.State, ctx.Tx.Signer, amount); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func emit(ctx *module.Context, topic string, payload []byte) error {

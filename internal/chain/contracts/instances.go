@@ -64,14 +64,11 @@ func instantiate(ctx *module.Context, a *protocol.InstantiateArgs) error {
 		return protocol.Errorf(protocol.ErrContractExists, "contract %x", id)
 	}
 	fee := ctx.Params.GasFee(a.GasLimit)
-	if err := canPay(ctx, fee, "the init's gas"); err != nil {
+	if err := charge(ctx, fee, "the init's gas"); err != nil {
 		return err
 	}
 	if ctx.Check {
 		return nil
-	}
-	if err := charge(ctx, fee); err != nil {
-		return err
 	}
 	saveContract(ctx.State, &protocol.ContractInfo{
 		ID: id[:], CodeHash: a.CodeHash, Cluster: a.Cluster, Deployer: ctx.Tx.Signer, Salt: a.Salt,
@@ -111,14 +108,11 @@ func command(ctx *module.Context, a *protocol.CommandArgs) error {
 		return err
 	}
 	fee := ctx.Params.GasFee(a.GasLimit)
-	if err := canPay(ctx, fee, "the command's gas"); err != nil {
+	if err := charge(ctx, fee, "the command's gas"); err != nil {
 		return err
 	}
 	if ctx.Check {
 		return nil
-	}
-	if err := charge(ctx, fee); err != nil {
-		return err
 	}
 	write(ctx.State, commandKey(c.ID, cmd.Index), &protocol.CommandStatus{
 		Contract: c.ID, Index: cmd.Index, Epoch: a.Epoch, Sender: ctx.Tx.Signer, Height: ctx.Block.Height,
