@@ -45,7 +45,8 @@ func (t Tree) Build(entries []Entry) (Tree, error) {
 			// No key in the message: contract keys are confidential.
 			return Tree{}, fmt.Errorf("%w at entry %d of %d", ErrNotIncreasing, i, len(entries))
 		}
-		x := newNode(t.seed, e.Key, e.Value, hashBytes(e.Key))
+		kh := hashBytes(e.Key)
+		x := newNode(e.Key, e.Value, kh, prioOf(priority(t.seed, kh)))
 		var last *node
 		for len(spine) > 0 {
 			top := spine[len(spine)-1]

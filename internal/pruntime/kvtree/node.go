@@ -66,8 +66,11 @@ func cmpWord(a, b uint64) int {
 }
 
 // newNode builds an unsealed node for key and value, copying both into
-// one allocation so that callers may reuse their buffers.
-func newNode(seed *[32]byte, key, value []byte, kh [32]byte) *node {
+// one allocation so that callers may reuse their buffers. The caller
+// passes H(key) and the priority word it already needed for its search,
+// so that neither is hashed twice (a keyed priority is a SHA-256 of its
+// own).
+func newNode(key, value []byte, kh [32]byte, prio uint64) *node {
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
 	copy(buf[len(key):], value)
@@ -76,7 +79,7 @@ func newNode(seed *[32]byte, key, value []byte, kh [32]byte) *node {
 		key:   k,
 		value: buf[len(key):],
 		pre:   prefixOf(k),
-		prio:  prioOf(priority(seed, kh)),
+		prio:  prio,
 		entry: entryHash(kh, value),
 	}
 }

@@ -82,7 +82,7 @@ func (t Tree) Set(key, value []byte) Tree {
 			n = n.right
 		}
 	}
-	x := newNode(t.seed, key, value, kh)
+	x := newNode(key, value, kh, prio)
 	x.left, x.right = split(n, &p)
 	x.seal()
 	return Tree{rebuild(path, x), t.seed}
