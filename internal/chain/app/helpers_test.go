@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -250,6 +251,19 @@ func (b *txBuilder) govTx(nonce uint64, kind string, args any, signers ...ed2551
 		aps = append(aps, protocol.Approval{PubKey: pub(s), Sig: protocol.Sign(s, protocol.SigGovernance, proposal)})
 	}
 	return b.tx(protocol.ModuleGovernance, protocol.MethodExecute, protocol.ExecuteArgs{Action: action, GovNonce: nonce, Approvals: aps})
+}
+
+// wantRefusal fails unless err is a deliberate refusal: a protocol error
+// with its code, and not ErrInternal, which is what a handler's panic (the
+// crash a fuzz target exists to find) becomes.
+func wantRefusal(t *testing.T, err error) {
+	t.Helper()
+	if _, ok := protocol.CodeOf(err); !ok {
+		t.Fatalf("refusal without a code: %v", err)
+	}
+	if errors.Is(err, protocol.ErrInternal) {
+		t.Fatalf("internal error (a handler panicked?): %v", err)
+	}
 }
 
 // workerMsg signs a worker message with the given sequence number.
