@@ -43,8 +43,8 @@ type Params struct {
 	// modules whatever the chain says.
 	MaxCodeBytes uint64 `cbor:"max_code_bytes" json:"max_code_bytes"`
 	// CodeByteFee is charged per uncompressed byte of uploaded code, on top
-	// of the transaction fee: code stays in state for good and every worker
-	// of every cluster compiles it.
+	// of the transaction fee: the message log keeps code for good and every
+	// worker of every cluster compiles it.
 	CodeByteFee uint64 `cbor:"code_byte_fee" json:"code_byte_fee"`
 	// MaxCommandGas bounds the gas limit of a contract's init or command.
 	MaxCommandGas uint64 `cbor:"max_command_gas" json:"max_command_gas"`

@@ -6,10 +6,11 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-// uploadCode validates a module against the host ABI and stores it, so
-// that the same modules are refused here as by pRuntime's compiler. The
-// uploader pays for every uncompressed byte: code lives in state for good
-// and every worker compiles it.
+// uploadCode validates a module against the host ABI, so that the same
+// modules are refused here as by pRuntime's compiler, records it and
+// announces it; pRuntimes take the code from the announcement, and state
+// keeps only the CodeInfo. The uploader pays for every uncompressed byte:
+// the message log keeps the code for good and every worker compiles it.
 func uploadCode(ctx *module.Context, a *protocol.UploadCodeArgs) error {
 	limit := ctx.Params.MaxCodeBytes
 	wasm, err := protocol.DecompressCode(a.Compression, a.Code, int(limit))
@@ -32,7 +33,5 @@ func uploadCode(ctx *module.Context, a *protocol.UploadCodeArgs) error {
 	}
 	info := protocol.CodeInfo{Hash: hash[:], Size: uint64(len(wasm)), Uploader: ctx.Tx.Signer, Height: ctx.Block.Height}
 	write(ctx.State, join(prefixCode, hash[:]), &info)
-	msg := protocol.MustMarshal(&protocol.CodeUploaded{Hash: hash[:], Size: info.Size, Compression: a.Compression, Code: a.Code})
-	kv(ctx.State).Set(join(prefixBinary, hash[:]), msg)
-	return emit(ctx, protocol.TopicCode, msg)
+	return emit(ctx, protocol.TopicCode, protocol.MustMarshal(&protocol.CodeUploaded{Hash: hash[:], Size: info.Size, Compression: a.Compression, Code: a.Code}))
 }

@@ -1,9 +1,9 @@
 // Package contracts owns contract code, instances and their encrypted
 // commands on the chain (DESIGN section 4.4, docs/contracts.md "Chain
-// side"). It validates and stores uploaded modules, records instances and
-// the public keys their clusters publish for each epoch, orders commands on
-// each contract's topic with a per-contract index, and records the results
-// a contract's cluster reports. It never sees a plaintext, and it never
+// side"). It validates and announces uploaded modules, records instances
+// and the public keys their clusters publish for each epoch, orders
+// commands on each contract's topic with a per-contract index, and records
+// the results a contract's cluster reports. It never sees a plaintext, and it never
 // refuses a well-formed key publication of a worker for reasons of chain
 // state: a refused worker message would block that worker's sequence.
 package contracts
@@ -33,13 +33,11 @@ func (*Module) Name() string { return protocol.ModuleContracts }
 // State layout, under "contracts/":
 //
 //	code/<hash>                CodeInfo
-//	bin/<hash>                 CodeUploaded: the module as uploaded (compressed or not)
 //	c/<id>                     ContractInfo
 //	cmd/<id>/<index u64 BE>    CommandStatus
 //	ke/<epoch u64 BE>/<id>     index: contract id has a key recorded for epoch
 var (
 	prefixCode     = []byte("code/")
-	prefixBinary   = []byte("bin/")
 	prefixContract = []byte("c/")
 	prefixCommand  = []byte("cmd/")
 	prefixKeyEpoch = []byte("ke/")
