@@ -29,11 +29,11 @@ func TestKeyedTreeDefeatsGroundKeys(t *testing.T) {
 		t.Fatalf("%d ground keys in a keyed tree: height %d, want a random treap's (about 2·log2 n)", groundDepth, h)
 	}
 	checkInvariants(t, tr)
-	rebuilt, err := Keyed([32]byte{7}).Build(sortedEntries(m))
+	rebuilt, err := Keyed([32]byte{7}).Build(m.entries())
 	if err != nil || rebuilt.Root() != tr.Root() {
 		t.Fatalf("keyed Build gives another root (%v)", err)
 	}
-	if other, _ := Keyed([32]byte{8}).Build(sortedEntries(m)); other.Root() == tr.Root() {
+	if other, _ := Keyed([32]byte{8}).Build(m.entries()); other.Root() == tr.Root() {
 		t.Fatal("two seeds gave the same shape for 256 keys")
 	}
 }

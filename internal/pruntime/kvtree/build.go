@@ -9,8 +9,8 @@ import (
 // Entry is one key and its value, as a snapshot or checkpoint lists them.
 type Entry struct{ Key, Value []byte }
 
-// Errors FromSorted refuses a list with; they are wrapped with the index
-// of the offending entry.
+// Errors Build refuses a list with; they are wrapped with the index of
+// the offending entry.
 var (
 	// ErrEmptyKey: the tree never holds the empty key (see Tree.Set).
 	ErrEmptyKey = errors.New("kvtree: empty key")
@@ -19,17 +19,14 @@ var (
 	ErrNotIncreasing = errors.New("kvtree: keys not strictly increasing")
 )
 
-// FromSorted builds the tree holding exactly entries, whose keys must be
-// non-empty and strictly increasing. It is how a worker rebuilds contract
-// state from a state transfer or a checkpoint, in O(n) rather than the
-// O(n log n) of n Sets, and yields the same tree (hence the same Root) as
-// any sequence of updates that reaches the same contents. Keys and values
-// are copied, so entries may alias a buffer the caller reuses. On error
-// nothing is built.
-func FromSorted(entries []Entry) (Tree, error) { return Tree{}.Build(entries) }
-
-// Build is FromSorted for a tree keyed like t (see Keyed); t's contents
-// are ignored.
+// Build returns the tree keyed like t (see Keyed) holding exactly entries,
+// whose keys must be non-empty and strictly increasing; t's contents are
+// ignored. It is how a worker rebuilds contract state from a state
+// transfer or a checkpoint, in O(n) rather than the O(n log n) of n Sets,
+// and yields the same tree (hence the same Root) as any sequence of
+// updates that reaches the same contents under the same seed. Keys and
+// values are copied, so entries may alias a buffer the caller reuses. On
+// error nothing is built.
 func (t Tree) Build(entries []Entry) (Tree, error) {
 	// The classic linear Cartesian-tree construction: keep the right
 	// spine on a stack; each new (largest so far) key pops the spine nodes

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestFromSortedRefusesBadLists(t *testing.T) {
+func TestBuildRefusesBadLists(t *testing.T) {
 	e := func(k string) Entry { return Entry{Key: []byte(k), Value: []byte("v")} }
 	cases := []struct {
 		name    string
@@ -22,7 +22,7 @@ func TestFromSortedRefusesBadLists(t *testing.T) {
 		{"prefix after its extension", []Entry{e("ab"), e("a")}, ErrNotIncreasing, 1},
 	}
 	for _, c := range cases {
-		tr, err := FromSorted(c.entries)
+		tr, err := Tree{}.Build(c.entries)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: error %v, want %v", c.name, err, c.want)
 			continue
@@ -36,27 +36,27 @@ func TestFromSortedRefusesBadLists(t *testing.T) {
 	}
 }
 
-func TestFromSortedOfNothingIsTheEmptyTree(t *testing.T) {
+func TestBuildOfNothingIsTheEmptyTree(t *testing.T) {
 	for _, es := range [][]Entry{nil, {}} {
-		tr, err := FromSorted(es)
+		tr, err := Tree{}.Build(es)
 		if err != nil || tr.root != nil {
-			t.Fatalf("FromSorted(%v) = %v, %v; want the empty tree", es, tr, err)
+			t.Fatalf("Tree{}.Build(%v) = %v, %v; want the empty tree", es, tr, err)
 		}
 	}
 }
 
-func TestFromSortedCopiesItsInput(t *testing.T) {
+func TestBuildCopiesItsInput(t *testing.T) {
 	buf := []byte("k1v1k2v2")
 	es := []Entry{{Key: buf[0:2], Value: buf[2:4]}, {Key: buf[4:6], Value: buf[6:8]}}
-	tr, err := FromSorted(es)
+	tr, err := Tree{}.Build(es)
 	if err != nil {
-		t.Fatalf("FromSorted: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	copy(buf, "XXXXXXXX")
 	assertMatches(t, tr, model{"k1": "v1", "k2": "v2"})
 }
 
-func TestFromSortedThenUpdatesMatchTheModel(t *testing.T) {
+func TestBuildThenUpdatesMatchTheModel(t *testing.T) {
 	m := model{}
 	for i := range 1000 {
 		m[fmt.Sprintf("%04d", i*7%1000)] = fmt.Sprint(i)

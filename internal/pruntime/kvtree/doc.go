@@ -10,8 +10,8 @@
 // from other goroutines while sync builds newer ones, with no locks and no
 // copies. It relies on the root being a function of the contents because
 // two workers that reach the same contents by different histories (one by
-// applying blocks, one by rebuilding from a state transfer with
-// FromSorted) must sign the same root.
+// applying blocks, one by rebuilding from a state transfer with Build)
+// must sign the same root.
 //
 // The package must never mutate a node after it is built (that would
 // change versions other goroutines are reading), never let the shape or
@@ -20,12 +20,12 @@
 //
 // # Sharing
 //
-// Keys and values are copied on the way in (Set, FromSorted), so callers
+// Keys and values are copied on the way in (Set, Build), so callers
 // may reuse their buffers. Slices handed out (Get, Next, Ascend) are the
 // tree's own, shared by every version that holds the entry: callers must
 // not modify them. They never change, so callers may keep them.
 //
-// Keys are non-empty: Set panics on the empty key, and FromSorted refuses
+// Keys are non-empty: Set panics on the empty key, and Build refuses
 // it. The empty key could not be reached by Next, whose iteration starts
 // after the empty key. Size limits (256-byte keys, 64 KiB values) are the
 // caller's to enforce, like the empty-key rule at the contract boundary.
@@ -34,15 +34,14 @@
 //
 // The tree is a treap: a binary search tree on the keys (bytewise order)
 // that is also a max-heap on each key's priority. The priority of a key is
-// H(key) (below) read as a 256-bit big-endian integer; equal priorities,
-// which would take a SHA-256 collision, fall back to the smaller key on
-// top. With distinct priorities exactly one tree satisfies both orders for
-// a given key set, so the shape, and with it the root, is a function of
-// the keys alone (and, in a keyed tree, of its seed). For keys nobody could
-// aim at the priorities are as good as random and the
-// priorities are as good as random and the expected depth is about
-// 2·ln(n): measured on 10^5 contract-like keys, average depth 21 and
-// height 41; on 10^6, 25.6 and 49.
+// prio(key) (below) read as a 256-bit big-endian integer; equal
+// priorities, which would take a SHA-256 collision, fall back to the
+// smaller key on top. With distinct priorities exactly one tree satisfies
+// both orders for a given key set, so the shape, and with it the root, is
+// a function of the keys alone (and, in a keyed tree, of its seed). For
+// keys nobody could aim at, the priorities are as good as random and the
+// expected depth is about 2·ln(n): measured on 10^5 contract-like keys,
+// average depth 21 and height 41; on 10^6, 25.6 and 49.
 //
 // # Root
 //

@@ -107,9 +107,9 @@ func FuzzOperations(f *testing.F) {
 			}
 		}
 		assertMatches(t, tr, m)
-		rebuilt, err := FromSorted(m.entries())
+		rebuilt, err := Tree{}.Build(m.entries())
 		if err != nil {
-			t.Fatalf("FromSorted of the model: %v", err)
+			t.Fatalf("Build of the model: %v", err)
 		}
 		if rebuilt.Root() != tr.Root() {
 			t.Fatalf("root %x after the operations, %x rebuilt from the same contents", tr.Root(), rebuilt.Root())

@@ -144,12 +144,3 @@ func height(n *node) int {
 	}
 	return 1 + max(height(n.left), height(n.right))
 }
-
-// sortedEntries lists the model's contents in key order.
-func sortedEntries(m model) []Entry {
-	var es []Entry
-	for _, k := range m.sortedKeys() {
-		es = append(es, Entry{Key: []byte(k), Value: []byte(m[k])})
-	}
-	return es
-}

@@ -16,12 +16,12 @@ func TestRootDependsOnlyOnContents(t *testing.T) {
 			m[string(randKey(r, 1))] = string(randValue(r))
 		}
 		keys := m.sortedKeys()
-		want, err := FromSorted(m.entries())
+		want, err := Tree{}.Build(m.entries())
 		if err != nil {
-			t.Fatalf("FromSorted: %v", err)
+			t.Fatalf("Build: %v", err)
 		}
 		if want.Root() != refRoot(nil, m.entries()) {
-			t.Fatalf("seed %d: FromSorted root differs from the definition", seed)
+			t.Fatalf("seed %d: Build root differs from the definition", seed)
 		}
 		histories := map[string]func() Tree{
 			"ascending": func() Tree {
@@ -74,7 +74,7 @@ func TestRootDependsOnlyOnContents(t *testing.T) {
 			tr := build()
 			assertMatches(t, tr, m)
 			if tr.Root() != want.Root() {
-				t.Fatalf("seed %d, %s: root %x, FromSorted of the same contents %x", seed, name, tr.Root(), want.Root())
+				t.Fatalf("seed %d, %s: root %x, Build of the same contents %x", seed, name, tr.Root(), want.Root())
 			}
 		}
 	}
@@ -100,9 +100,9 @@ func TestRootDistinguishesContents(t *testing.T) {
 
 func build(t *testing.T, m model) Tree {
 	t.Helper()
-	tr, err := FromSorted(m.entries())
+	tr, err := Tree{}.Build(m.entries())
 	if err != nil {
-		t.Fatalf("FromSorted: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
 	return tr
 }
