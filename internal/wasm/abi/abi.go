@@ -108,19 +108,30 @@ func Exports() map[string]FuncType {
 
 // Limits of ABI version 1.
 const (
-	MaxCodeBytes    = 4 << 20 // uncompressed module
-	MaxFunctions    = 100_000
-	MaxLocals       = 50_000 // per function
-	MaxBodyBytes    = 1 << 20
-	MaxMemoryPages  = 512 // 32 MiB
-	MaxCallDepth    = 1000
-	MaxOutputBytes  = 16 << 10
-	MaxEmits        = 16
-	MaxEmitPayload  = 16 << 10
-	MaxKeyBytes     = 256
-	MaxValueBytes   = 64 << 10
-	MaxRandomBytes  = 1024
-	GrowPageGas     = 1000
+	MaxCodeBytes   = 4 << 20 // uncompressed module
+	MaxFunctions   = 100_000
+	MaxLocals      = 50_000 // per function
+	MaxBodyBytes   = 1 << 20
+	MaxMemoryPages = 512 // 32 MiB
+	MaxTables      = 8
+	// MaxTableElements bounds each table's initial size, and table.grow
+	// traps beyond it; it exceeds MaxFunctions, so any module's functions
+	// fit one table.
+	MaxTableElements = 1 << 17
+	MaxCallDepth     = 1000 // in frame units
+	// FrameUnit is the number of value slots per unit of call depth: 1,000
+	// units × 2,500 slots × 8 bytes bound the engine's stack to 20 MB.
+	FrameUnit      = 2_500
+	MaxOutputBytes = 16 << 10
+	MaxEmits       = 16
+	MaxEmitPayload = 16 << 10
+	MaxKeyBytes    = 256
+	MaxValueBytes  = 64 << 10
+	MaxRandomBytes = 1024
+	GrowPageGas    = 1000
+	// BulkByteShift prices memory.copy, memory.fill and memory.init at
+	// 1 gas per 2^BulkByteShift bytes, on top of their instruction.
+	BulkByteShift   = 3
 	HostCallBaseGas = 100
 	InstructionGas  = 1
 )

@@ -36,7 +36,7 @@ func TestGasCountsAreExact(t *testing.T) {
 		{"br_if taken", fn1(Sig(i32, abi.I32), nil, brIf), 1, 3, 4 + 1},
 		{"br_if not taken", fn1(Sig(i32, abi.I32), nil, brIf), 0, 4, 4 + 3 + 1},
 		{"memory.fill of 7 bytes", fn1(Sig(i32), nil, fill), 7, 0, 5},
-		{"memory.fill of 800 bytes", fn1(Sig(i32), nil, fill), 800, 0, 5 + 800>>meter.BulkByteShift},
+		{"memory.fill of 800 bytes", fn1(Sig(i32), nil, fill), 800, 0, 5 + 800>>abi.BulkByteShift},
 		{"calls", twoCalls(), 0, 14, 4 + 2*2},
 	}
 	for _, mode := range modes {
@@ -231,7 +231,7 @@ func TestTableGrowBeyondTheLimitTraps(t *testing.T) {
 		if old, gas := in.gasUsed(t, "f", 9); old != 1 || gas != 4+9 {
 			t.Errorf("%s: table.grow(9) = %d using %d gas, want 1 using 13", mode.name, old, gas)
 		}
-		_, err, _ := in.call(t, "f", 1<<40, meter.MaxTableElements)
+		_, err, _ := in.call(t, "f", 1<<40, abi.MaxTableElements)
 		if !isTrap(err, "unreachable") || in.flags.Get() != 1 {
 			t.Errorf("%s: table.grow past the limit: err %v flag %d", mode.name, err, in.flags.Get())
 		}

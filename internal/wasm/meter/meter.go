@@ -110,10 +110,10 @@ func ABIConfig(maxCodeBytes int) Config {
 		MaxLocals:        abi.MaxLocals,
 		MaxBodyBytes:     abi.MaxBodyBytes,
 		MaxMemoryPages:   abi.MaxMemoryPages,
-		MaxTables:        MaxTables,
-		MaxTableElements: MaxTableElements,
+		MaxTables:        abi.MaxTables,
+		MaxTableElements: abi.MaxTableElements,
 		MaxCallDepth:     abi.MaxCallDepth,
-		FrameUnit:        FrameUnit,
+		FrameUnit:        abi.FrameUnit,
 		Imports:          abi.Imports(),
 		Exports:          abi.Exports(),
 		Memory:           abi.ExportMemory,
@@ -121,20 +121,11 @@ func ABIConfig(maxCodeBytes int) Config {
 			Instruction:   abi.InstructionGas,
 			Local:         abi.InstructionGas,
 			GrowPage:      abi.GrowPageGas,
-			BulkByteShift: BulkByteShift,
+			BulkByteShift: abi.BulkByteShift,
 			TableElement:  abi.InstructionGas,
 		},
 	}
 }
-
-// Limits and prices of ABI version 1 that package abi does not (yet) name;
-// docs/contracts.md states them.
-const (
-	MaxTables        = 8
-	MaxTableElements = 1 << 17 // more than abi.MaxFunctions, so any module's functions fit one table
-	FrameUnit        = 2_500   // value slots per unit of call depth: 1,000 units × 2,500 slots × 8 bytes = 20 MB of stack at most
-	BulkByteShift    = 3       // bulk memory: 1 gas per 8 bytes
-)
 
 // Validate checks a module against ABI version 1: what upload_code refuses
 // and pRuntime's compiler refuses are the same modules.

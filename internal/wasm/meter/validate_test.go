@@ -236,7 +236,7 @@ func memoryLimits(flag byte, limits ...uint32) []byte {
 
 func bigTable() []byte {
 	c := NewContract(1)
-	c.Table(meter.MaxTableElements+1, 0)
+	c.Table(abi.MaxTableElements+1, 0)
 	return c.Encode()
 }
 
