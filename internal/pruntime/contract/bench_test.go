@@ -106,7 +106,7 @@ func BenchmarkWarmQuery(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			code := compile(b, m.e, kitchen(b))
 			store := newStore()
-			store.kv["k"] = []byte("v")
+			store.put("k", "v")
 			var gas uint64
 			for b.Loop() {
 				gas = run(b, m.e, code, call(contract.EntryQuery, cmd('G', "k"), store)).GasUsed

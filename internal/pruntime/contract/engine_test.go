@@ -50,7 +50,7 @@ func TestInitRunsLikeACommand(t *testing.T) {
 		res := run(t, m.e, compile(t, m.e, kitchen(t)), call(contract.EntryInit, cmd('S', "owner", "me"), store))
 		store.settle(res)
 		expect(t, m.name+"/init", res, protocol.OutcomeOK, "", []byte("ok"))
-		if string(store.kv["owner"]) != "me" {
+		if store.get("owner") != "me" {
 			t.Errorf("%s: init did not write the store: %s", m.name, store.dump())
 		}
 	}
@@ -59,13 +59,13 @@ func TestInitRunsLikeACommand(t *testing.T) {
 // cancellingStore cancels the call's context the first time the contract
 // reads storage, so a test can interrupt a running call without timing.
 type cancellingStore struct {
-	*memStore
+	*store
 	cancel context.CancelFunc
 }
 
 func (s cancellingStore) Get(k []byte) ([]byte, bool) {
 	s.cancel()
-	return s.memStore.Get(k)
+	return s.store.Get(k)
 }
 
 // TestRunStopsWhenItsContextIsCancelled interrupts an endless call with a
@@ -74,7 +74,7 @@ func (s cancellingStore) Get(k []byte) ([]byte, bool) {
 func TestRunStopsWhenItsContextIsCancelled(t *testing.T) {
 	t.Parallel()
 	c := NewContract(1, "storage_get")
-	c.Entry(abi.ExportCommand, nil, Code(I32Const(0), I32Const(0), Call(c.Host("storage_get")), Drop, Loop(BlockEmpty), Br(0), End, I32Const(0)))
+	c.Entry(abi.ExportCommand, nil, Code(I32Const(0), I32Const(1), Call(c.Host("storage_get")), Drop, Loop(BlockEmpty), Br(0), End, I32Const(0)))
 	wasm := c.Encode()
 	for _, m := range modes(t) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/internal/pruntime/contract"
+	"github.com/phala-go/phala/internal/pruntime/kvtree"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -82,93 +82,52 @@ func compile(t testing.TB, e *contract.Engine, wasm []byte) *contract.Code {
 	return code
 }
 
-// memStore is an in-memory contract.Store with the overlay semantics pRuntime
-// gives: writes go to a pending layer that commit keeps and discard drops.
-type memStore struct {
-	mu      sync.Mutex
-	kv      map[string][]byte
-	pending map[string]*[]byte // nil value: deleted
+// store is the store pRuntime gives a call: an overlay on the contract's
+// keyed kvtree, whose writes settle keeps on an ok outcome and drops
+// otherwise. Using the worker's own tree keeps these tests as strict as a
+// worker (it refuses what the tree refuses).
+type store struct {
+	committed kvtree.Tree
+	*kvtree.Overlay
 }
 
-func newStore() *memStore { return &memStore{kv: map[string][]byte{}, pending: map[string]*[]byte{}} }
-
-func (s *memStore) Get(k []byte) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.pending[string(k)]; ok {
-		if p == nil {
-			return nil, false
-		}
-		return *p, true
-	}
-	v, ok := s.kv[string(k)]
-	return v, ok
+// newStore returns an empty store.
+func newStore() *store {
+	t := kvtree.Keyed([32]byte{'t', 'e', 's', 't'})
+	return &store{committed: t, Overlay: kvtree.NewOverlay(t)}
 }
 
-func (s *memStore) Set(k, v []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v = bytes.Clone(v)
-	s.pending[string(k)] = &v
-}
-
-func (s *memStore) Delete(k []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pending[string(k)] = nil
-}
-
-func (s *memStore) Next(after, prefix []byte) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var best string
-	found := false
-	consider := func(k string, live bool) {
-		if live && strings.HasPrefix(k, string(prefix)) && k > string(after) && (!found || k < best) {
-			best, found = k, true
-		}
-	}
-	for k := range s.kv {
-		if _, shadowed := s.pending[k]; !shadowed {
-			consider(k, true)
-		}
-	}
-	for k, p := range s.pending {
-		consider(k, p != nil)
-	}
-	return []byte(best), found
+// put commits k=v, as an earlier block would have.
+func (s *store) put(k, v string) {
+	s.committed = s.committed.Set([]byte(k), []byte(v))
+	s.Overlay = kvtree.NewOverlay(s.committed)
 }
 
 // settle keeps the pending writes when the outcome is ok and drops them
 // otherwise, as pRuntime does.
-func (s *memStore) settle(res *contract.Result) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *store) settle(res *contract.Result) {
 	if res != nil && res.Outcome == protocol.OutcomeOK {
-		for k, p := range s.pending {
-			if p == nil {
-				delete(s.kv, k)
-			} else {
-				s.kv[k] = *p
-			}
-		}
+		s.committed = s.Tree()
 	}
-	clear(s.pending)
+	s.Overlay = kvtree.NewOverlay(s.committed)
+}
+
+// pending reports whether the overlay holds writes not yet settled.
+func (s *store) pending() bool { return s.Tree().Root() != s.committed.Root() }
+
+// get is the committed value of k.
+func (s *store) get(k string) string {
+	v, _ := s.committed.Get([]byte(k))
+	return string(v)
 }
 
 // dump is the committed contents, in key order.
-func (s *memStore) dump() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.kv))
-	for k := range s.kv {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+func (s *store) dump() string {
 	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%q=%q\n", k, s.kv[k])
-	}
+	s.committed.Ascend(func(k, v []byte) bool {
+		fmt.Fprintf(&b, "%q=%q\n", k, v)
+		return true
+	})
 	return b.String()
 }
 

@@ -146,7 +146,18 @@ func phalaFuncs() []hostFunc {
 	}
 }
 
+// checkKey traps on a key no entry can have: an empty one (the store
+// refuses it, as iteration could never reach it) or one over the limit.
 func checkKey(n uint32) {
+	if n == 0 {
+		raise("storage: empty key")
+	}
+	checkBound(n)
+}
+
+// checkBound traps on a storage_next bound over the key limit; an empty
+// bound is allowed (no prefix, or from the first key).
+func checkBound(n uint32) {
 	if n > abi.MaxKeyBytes {
 		raise("storage: key of %d bytes, at most %d", n, abi.MaxKeyBytes)
 	}
@@ -198,8 +209,8 @@ func storageDelete(ctx context.Context, mod api.Module, stack []uint64) {
 func storageNext(ctx context.Context, mod api.Module, stack []uint64) {
 	s := stateOf(ctx)
 	ap, an, pp, pn := api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
-	checkKey(an)
-	checkKey(pn)
+	checkBound(an)
+	checkBound(pn)
 	s.charge(1000 + 10*(uint64(an)+uint64(pn)))
 	k, ok := s.call.Store.Next(clone(read(mod, ap, an)), clone(read(mod, pp, pn)))
 	if !ok {

@@ -151,6 +151,27 @@ func hostCases() []hostCase {
 			outcome: ok, gas: 1 + 7 + 2000 + 20*(3+5),
 		},
 		{
+			name: "storage_set with an empty key", imports: []string{"storage_set"},
+			code: func(c *Contract) []byte {
+				return Code(I32Const(0), I32Const(0), I32Const(0), I32Const(1), Call(c.Host("storage_set")), I32Const(0))
+			},
+			outcome: trapped, reason: "storage: empty key",
+		},
+		{
+			name: "storage_get with an empty key", imports: []string{"storage_get"},
+			code: func(c *Contract) []byte {
+				return Code(I32Const(0), I32Const(0), Call(c.Host("storage_get")), Drop, I32Const(0))
+			},
+			outcome: trapped, reason: "storage: empty key",
+		},
+		{
+			name: "storage_delete with an empty key", imports: []string{"storage_delete"},
+			code: func(c *Contract) []byte {
+				return Code(I32Const(0), I32Const(0), Call(c.Host("storage_delete")), I32Const(0))
+			},
+			outcome: trapped, reason: "storage: empty key",
+		},
+		{
 			name: "storage_set with a value over the limit", imports: []string{"storage_set"},
 			code: func(c *Contract) []byte {
 				return Code(I32Const(0), I32Const(1), I32Const(0), I32Const(abi.MaxValueBytes+1), Call(c.Host("storage_set")), I32Const(0))
@@ -361,7 +382,7 @@ func TestHostFunctions(t *testing.T) {
 			}
 			store := newStore()
 			for k, v := range tc.store {
-				store.kv[k] = []byte(v)
+				store.put(k, v)
 			}
 			res := run(t, m.e, code, call(contract.EntryCommand, tc.input, store))
 			expect(t, m.name+"/"+tc.name, res, tc.outcome, tc.reason, tc.output)

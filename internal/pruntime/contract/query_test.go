@@ -17,7 +17,7 @@ func TestQueriesAreReadOnly(t *testing.T) {
 	for _, m := range modes(t) {
 		code := compile(t, m.e, kitchen(t))
 		store := newStore()
-		store.kv["k"] = []byte("v")
+		store.put("k", "v")
 		cases := []struct {
 			name    string
 			input   []byte
@@ -35,8 +35,8 @@ func TestQueriesAreReadOnly(t *testing.T) {
 			res := run(t, m.e, code, call(contract.EntryQuery, tc.input, store))
 			expect(t, m.name+"/query "+tc.name, res, tc.outcome, tc.reason, tc.output)
 		}
-		if len(store.pending) != 0 || string(store.kv["k"]) != "v" {
-			t.Errorf("%s: queries changed the store: pending %v, k=%q", m.name, store.pending, store.kv["k"])
+		if store.pending() || store.get("k") != "v" {
+			t.Errorf("%s: queries changed the store: pending %v, k=%q", m.name, store.pending(), store.get("k"))
 		}
 	}
 }
@@ -49,7 +49,7 @@ func TestConcurrentQueriesShareThePool(t *testing.T) {
 	for _, m := range modes(t) {
 		code := compile(t, m.e, kitchen(t))
 		store := newStore()
-		store.kv["k"] = []byte("stored")
+		store.put("k", "stored")
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		for g := range 8 {
