@@ -2,6 +2,7 @@ package kvtree
 
 import (
 	"encoding/binary"
+	"maps"
 	"testing"
 )
 
@@ -68,12 +69,16 @@ func groundChain(t *testing.T, tr Tree) (Tree, model) {
 	}
 	// Paths deeper than the reserved stack buffers still work.
 	assertMatches(t, tr, m)
-	half := tr
+	// Deleting the upper half joins subtrees all along the chain; the
+	// result must still be the tree its contents define.
+	half, halfModel := tr, maps.Clone(m)
 	for _, k := range m.sortedKeys()[depth/2:] {
 		half = half.Delete([]byte(k))
+		delete(halfModel, k)
 	}
 	if half.Len() != depth/2 {
 		t.Fatalf("deleting half of the keys left %d", half.Len())
 	}
+	assertMatches(t, half, halfModel)
 	return tr, m
 }

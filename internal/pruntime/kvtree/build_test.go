@@ -57,11 +57,17 @@ func TestBuildCopiesItsInput(t *testing.T) {
 }
 
 func TestBuildThenUpdatesMatchTheModel(t *testing.T) {
+	for _, kd := range kinds() {
+		t.Run(kd.name, func(t *testing.T) { buildThenUpdates(t, kd.empty) })
+	}
+}
+
+func buildThenUpdates(t *testing.T, empty Tree) {
 	m := model{}
 	for i := range 1000 {
 		m[fmt.Sprintf("%04d", i*7%1000)] = fmt.Sprint(i)
 	}
-	tr := build(t, m)
+	tr := buildFrom(t, empty, m)
 	assertMatches(t, tr, m)
 	for i := range 1000 {
 		k := fmt.Sprintf("%04d", i*13%1500)

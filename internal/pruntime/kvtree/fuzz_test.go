@@ -55,69 +55,77 @@ func FuzzOperations(f *testing.F) {
 		if len(data) > maxFuzzInput {
 			data = data[:maxFuzzInput]
 		}
-		r := &opReader{data: data}
-		var tr Tree
-		m := model{}
-		type saved struct {
-			tree Tree
-			want model
-		}
-		var versions []saved
-		for {
-			op, ok := r.byte()
-			if !ok {
-				break
-			}
-			switch op % 4 {
-			case 0:
-				k, v := r.bytes(4), r.bytes(8)
-				if len(k) == 0 {
-					assertPanics(t, func() { tr.Set(k, v) })
-					continue
-				}
-				tr = tr.Set(k, v)
-				m[string(k)] = string(v)
-				if got, ok := tr.Get(k); !ok || string(got) != string(v) {
-					t.Fatalf("Get(%q) right after Set = %q, %v; want %q", k, got, ok, v)
-				}
-			case 1:
-				k := r.bytes(4)
-				tr = tr.Delete(k)
-				delete(m, string(k))
-				if _, ok := tr.Get(k); ok {
-					t.Fatalf("Get(%q) right after Delete found it", k)
-				}
-			case 2:
-				after, prefix := r.bytes(4), r.bytes(3)
-				got, ok := tr.Next(after, prefix)
-				want, wok := m.next(string(after), string(prefix))
-				if ok != wok || string(got) != want {
-					t.Fatalf("Next(%q, %q) = %q, %v; model %q, %v", after, prefix, got, ok, want, wok)
-				}
-			case 3:
-				v := saved{tree: tr, want: maps.Clone(m)}
-				if len(versions) < maxSavedVersions {
-					versions = append(versions, v)
-				} else {
-					versions[int(op/4)%maxSavedVersions] = v
-				}
-			}
-			if tr.Len() != len(m) {
-				t.Fatalf("Len() = %d, model has %d", tr.Len(), len(m))
-			}
-		}
-		assertMatches(t, tr, m)
-		rebuilt, err := Tree{}.Build(m.entries())
-		if err != nil {
-			t.Fatalf("Build of the model: %v", err)
-		}
-		if rebuilt.Root() != tr.Root() {
-			t.Fatalf("root %x after the operations, %x rebuilt from the same contents", tr.Root(), rebuilt.Root())
-		}
-		for _, v := range versions {
-			assertMatches(t, v.tree, v.want)
+		for _, kd := range kinds() {
+			t.Run(kd.name, func(t *testing.T) { fuzzOperations(t, kd.empty, data) })
 		}
 	})
+}
+
+// fuzzOperations runs the operations data encodes on empty, checking each
+// against the model, then the final and every saved version in full.
+func fuzzOperations(t *testing.T, empty Tree, data []byte) {
+	r := &opReader{data: data}
+	tr := empty
+	m := model{}
+	type saved struct {
+		tree Tree
+		want model
+	}
+	var versions []saved
+	for {
+		op, ok := r.byte()
+		if !ok {
+			break
+		}
+		switch op % 4 {
+		case 0:
+			k, v := r.bytes(4), r.bytes(8)
+			if len(k) == 0 {
+				assertPanics(t, func() { tr.Set(k, v) })
+				continue
+			}
+			tr = tr.Set(k, v)
+			m[string(k)] = string(v)
+			if got, ok := tr.Get(k); !ok || string(got) != string(v) {
+				t.Fatalf("Get(%q) right after Set = %q, %v; want %q", k, got, ok, v)
+			}
+		case 1:
+			k := r.bytes(4)
+			tr = tr.Delete(k)
+			delete(m, string(k))
+			if _, ok := tr.Get(k); ok {
+				t.Fatalf("Get(%q) right after Delete found it", k)
+			}
+		case 2:
+			after, prefix := r.bytes(4), r.bytes(3)
+			got, ok := tr.Next(after, prefix)
+			want, wok := m.next(string(after), string(prefix))
+			if ok != wok || string(got) != want {
+				t.Fatalf("Next(%q, %q) = %q, %v; model %q, %v", after, prefix, got, ok, want, wok)
+			}
+		case 3:
+			v := saved{tree: tr, want: maps.Clone(m)}
+			if len(versions) < maxSavedVersions {
+				versions = append(versions, v)
+			} else {
+				versions[int(op/4)%maxSavedVersions] = v
+			}
+		}
+		if tr.Len() != len(m) {
+			t.Fatalf("Len() = %d, model has %d", tr.Len(), len(m))
+		}
+	}
+	assertMatches(t, tr, m)
+	rebuilt, err := empty.Build(m.entries())
+	if err != nil {
+		t.Fatalf("Build of the model: %v", err)
+	}
+	if rebuilt.Root() != tr.Root() {
+		t.Fatalf("root %x after the operations, %x rebuilt from the same contents", tr.Root(), rebuilt.Root())
+	}
+	for _, v := range versions {
+		assertMatches(t, v.tree, v.want)
+	}
 }
 
 func assertPanics(t *testing.T, fn func()) {

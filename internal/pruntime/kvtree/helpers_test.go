@@ -10,6 +10,20 @@ import (
 	"testing"
 )
 
+// kind is an empty tree of one of the two kinds the model tests run on.
+type kind struct {
+	name  string
+	empty Tree
+}
+
+// kinds are the unkeyed zero Tree and a keyed tree, the kind pRuntime
+// runs: every randomized, fuzz and history-independence test covers both,
+// because a keyed tree's priorities decide the shape and so every root a
+// worker signs.
+func kinds() []kind {
+	return []kind{{"unkeyed", Tree{}}, {"keyed", Keyed([32]byte{0x5e, 0xed})}}
+}
+
 // model is the specification Tree is checked against: a plain map.
 type model map[string]string
 

@@ -38,9 +38,15 @@ func randValue(r *rand.Rand) []byte {
 }
 
 func TestTreeBehavesLikeAMapUnderRandomOperations(t *testing.T) {
+	for _, kd := range kinds() {
+		t.Run(kd.name, func(t *testing.T) { randomOperations(t, kd.empty) })
+	}
+}
+
+func randomOperations(t *testing.T, empty Tree) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 1))
-		var tr Tree
+		tr := empty
 		m := model{}
 		for step := range 400 {
 			k := randKey(r, 1)
@@ -80,10 +86,21 @@ func TestTreeBehavesLikeAMapUnderRandomOperations(t *testing.T) {
 				}
 			}
 		}
+		// assertMatches checks the root under the tree's own seed; this
+		// also catches an update that dropped or changed it.
+		if rebuilt := buildFrom(t, empty, m); rebuilt.Root() != tr.Root() {
+			t.Fatalf("seed %d: root %x after the operations, %x rebuilt from the same contents", seed, tr.Root(), rebuilt.Root())
+		}
 	}
 }
 
 func TestOldVersionsAreUnchangedByLaterUpdates(t *testing.T) {
+	for _, kd := range kinds() {
+		t.Run(kd.name, func(t *testing.T) { oldVersionsUnchanged(t, kd.empty) })
+	}
+}
+
+func oldVersionsUnchanged(t *testing.T, empty Tree) {
 	r := rand.New(rand.NewPCG(7, 7))
 	type version struct {
 		tree Tree
@@ -91,7 +108,7 @@ func TestOldVersionsAreUnchangedByLaterUpdates(t *testing.T) {
 		root [32]byte
 	}
 	var versions []version
-	var tr Tree
+	tr := empty
 	m := model{}
 	for range 300 {
 		versions = append(versions, version{tree: tr, want: maps.Clone(m), root: tr.Root()})
@@ -110,6 +127,9 @@ func TestOldVersionsAreUnchangedByLaterUpdates(t *testing.T) {
 			t.Fatalf("version %d: root changed from %x to %x", i, v.root, v.tree.Root())
 		}
 		assertMatches(t, v.tree, v.want)
+		if rebuilt := buildFrom(t, empty, v.want); rebuilt.Root() != v.root {
+			t.Fatalf("version %d: root %x, %x rebuilt from the same contents", i, v.root, rebuilt.Root())
+		}
 	}
 }
 
@@ -261,11 +281,17 @@ func must(v []byte, ok bool) []byte {
 }
 
 func TestUpdatesCopyOnlyAPath(t *testing.T) {
+	for _, kd := range kinds() {
+		t.Run(kd.name, func(t *testing.T) { updatesCopyOnlyAPath(t, kd.empty) })
+	}
+}
+
+func updatesCopyOnlyAPath(t *testing.T, empty Tree) {
 	m := model{}
 	for i := range 10_000 {
 		m[fmt.Sprintf("k%05d", i*2)] = "v"
 	}
-	base := build(t, m)
+	base := buildFrom(t, empty, m)
 	old := map[*node]bool{}
 	var collect func(n *node)
 	collect = func(n *node) {
