@@ -98,9 +98,26 @@ func TestContextRefusesWritesAndEmitsInQueries(t *testing.T) {
 	}
 }
 
-func TestStoreRefusesOversizeKeysAndValuesBeforeTheHost(t *testing.T) {
+// TestStoreRefusesEmptyAndOversizeKeysAndValuesBeforeTheHost runs outside
+// WebAssembly, where any host call panics: every case here must be
+// settled by the SDK alone.
+func TestStoreRefusesEmptyAndOversizeKeysAndValuesBeforeTheHost(t *testing.T) {
 	s := (&Context{entry: EntryCommand}).Store()
-	if err := s.Set(make([]byte, MaxKeyBytes+1), nil); !errors.Is(err, ErrLimit) {
+	for _, key := range [][]byte{nil, {}} {
+		if err := s.Set(key, []byte("v")); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "storage key is empty") {
+			t.Errorf("empty key %#v: %v", key, err)
+		}
+		if _, ok := s.Get(key); ok {
+			t.Error("the empty key cannot be present")
+		}
+		if s.Has(key) {
+			t.Error("the empty key cannot be present")
+		}
+		if err := s.Delete(key); err != nil {
+			t.Errorf("deleting the empty key: %v", err)
+		}
+	}
+	if err := s.Set(make([]byte, MaxKeyBytes+1), nil); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "storage key is 257 bytes, limit 256") {
 		t.Errorf("long key: %v", err)
 	}
 	if err := s.Set([]byte("k"), make([]byte, MaxValueBytes+1)); !errors.Is(err, ErrLimit) {

@@ -2,8 +2,8 @@ package contractsdk
 
 import "iter"
 
-// Store is the contract's key-value storage: byte keys of at most
-// MaxKeyBytes, byte values of at most MaxValueBytes, iterated in byte-wise
+// Store is the contract's key-value storage: byte keys of 1..MaxKeyBytes
+// bytes, byte values of at most MaxValueBytes, iterated in byte-wise
 // key order. Get it from Context.Store. In a query it is read-only: Set and
 // Delete return ErrReadOnly.
 //
@@ -20,11 +20,11 @@ type Store struct {
 	readOnly bool
 }
 
-// Get returns the value stored at key. A key longer than MaxKeyBytes
-// cannot have been stored, so it is reported absent without asking the
-// host.
+// Get returns the value stored at key. An empty key or one longer than
+// MaxKeyBytes cannot have been stored, so it is reported absent without
+// asking the host (which would trap).
 func (s Store) Get(key []byte) ([]byte, bool) {
-	if len(key) > MaxKeyBytes {
+	if !storable(key) {
 		return nil, false
 	}
 	n := hostStorageGet(key)
@@ -40,13 +40,22 @@ func (s Store) Get(key []byte) ([]byte, bool) {
 
 // Has reports whether key has a value. It costs as much gas as Get.
 func (s Store) Has(key []byte) bool {
-	return len(key) <= MaxKeyBytes && hostStorageGet(key) >= 0
+	return storable(key) && hostStorageGet(key) >= 0
 }
 
-// Set stores value at key.
+// storable reports whether key is one the host can store: 1..MaxKeyBytes
+// bytes. The empty key is refused because iteration, which starts after
+// the empty key, could never reach it.
+func storable(key []byte) bool { return len(key) > 0 && len(key) <= MaxKeyBytes }
+
+// Set stores value at key. An empty key, or a key or value over its
+// limit, is ErrLimit (the host would trap).
 func (s Store) Set(key, value []byte) error {
 	if s.readOnly {
 		return ErrReadOnly
+	}
+	if len(key) == 0 {
+		return errorOf(ErrLimit, "storage key is empty")
 	}
 	if len(key) > MaxKeyBytes {
 		return errorOf(ErrLimit, "storage key is "+itoa(len(key))+" bytes, limit "+itoa(MaxKeyBytes))
@@ -58,12 +67,14 @@ func (s Store) Set(key, value []byte) error {
 	return nil
 }
 
-// Delete removes key; deleting an absent key does nothing.
+// Delete removes key; deleting an absent key does nothing. An empty key
+// or one longer than MaxKeyBytes is absent, so the host (which would
+// trap) is not asked.
 func (s Store) Delete(key []byte) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if len(key) > MaxKeyBytes {
+	if !storable(key) {
 		return nil
 	}
 	hostStorageDelete(key)
