@@ -271,7 +271,7 @@ func (c *Client) query(ctx context.Context, path string, height int64) (*queryAn
 	if r.Code != 0 {
 		return nil, protocol.FromWire(r.Codespace, r.Code, r.Log)
 	}
-	return &queryAnswer{key: r.Key, value: r.Value, height: r.Height, ops: r.ProofOps}, nil
+	return &queryAnswer{value: r.Value, height: r.Height, ops: r.ProofOps}, nil
 }
 
 // AccountUnverified reads an account without checking its proof: for the
@@ -338,12 +338,19 @@ func decodeSeq(raw []byte) (uint64, error) {
 }
 
 type queryAnswer struct {
-	key, value []byte
-	height     int64
-	ops        *cmtcrypto.ProofOps
+	value  []byte
+	height int64
+	ops    *cmtcrypto.ProofOps
 }
 
+// verifiedQuery answers a proven path, its proof checked against the key
+// the protocol assigns the path: the key the node names is not trusted, or
+// it could answer with another record's proof.
 func (c *Client) verifiedQuery(ctx context.Context, path string) (*queryAnswer, error) {
+	key, err := protocol.StateKey(path)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: %s: %w", path, err)
+	}
 	q, err := c.query(ctx, path, 0)
 	if err != nil {
 		return nil, err
@@ -352,7 +359,7 @@ func (c *Client) verifiedQuery(ctx context.Context, path string) (*queryAnswer, 
 	if err != nil {
 		return nil, err
 	}
-	if err := protocol.VerifyState(q.key, q.value, q.ops, appHash); err != nil {
+	if err := protocol.VerifyState(key, q.value, q.ops, appHash); err != nil {
 		return nil, fmt.Errorf("sdk: %s at %d: %w", path, q.height, err)
 	}
 	return q, nil

@@ -11,11 +11,8 @@ import (
 	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
 	"github.com/cosmos/iavl"
 
-	"github.com/phala-go/phala/internal/chain/accounts"
-	"github.com/phala-go/phala/internal/chain/contracts"
 	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/keys"
-	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/protocol"
@@ -44,16 +41,6 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 			return queryError(err), nil
 		}
 		return &abci.QueryResponse{Value: protocol.MustMarshal(rec.messages()), Height: h}, nil
-	case strings.HasPrefix(req.Path, protocol.QueryAccount):
-		addr, err := protocol.ParseAddress(strings.TrimPrefix(req.Path, protocol.QueryAccount))
-		if err != nil {
-			return queryError(err), nil
-		}
-		return a.proveState(req.Height, accounts.StateKey(addr)), nil
-	case req.Path == protocol.QueryParams:
-		return a.proveState(req.Height, governance.ParamsStateKey()), nil
-	case req.Path == protocol.QueryGovNonce:
-		return a.proveState(req.Height, governance.NonceStateKey()), nil
 	case req.Path == protocol.QueryEpoch:
 		// Assembled from several records, so answered without a proof.
 		snap := store.Snapshot{T: a.latest()}
@@ -68,60 +55,18 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (resp *abci.Query
 			return queryError(protocol.Errorf(protocol.ErrUnknownCluster, "%x", id)), nil
 		}
 		return &abci.QueryResponse{Value: protocol.MustMarshal(&c), Height: a.height}, nil
-	case req.Path == protocol.QueryPolicy:
-		return a.proveState(req.Height, registry.PolicyStateKey()), nil
 	case req.Path == protocol.QueryWorkers:
 		// A listing has no single proof; verify each record with its own
 		// query when it matters.
 		return &abci.QueryResponse{Value: protocol.MustMarshal(registry.Workers(store.Snapshot{T: a.latest()})), Height: a.height}, nil
-	case strings.HasPrefix(req.Path, protocol.QueryWorker):
-		pub, err := hex.DecodeString(strings.TrimPrefix(req.Path, protocol.QueryWorker))
-		if err != nil || len(pub) != 32 {
-			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex worker key", req.Path)), nil
-		}
-		return a.proveState(req.Height, registry.WorkerStateKey(pub)), nil
-	case req.Path == protocol.QueryContractEpoch:
-		return a.proveState(req.Height, keys.EpochStateKey()), nil
-	case strings.HasPrefix(req.Path, protocol.QueryCode):
-		hash, err := hexID(req.Path, protocol.QueryCode, "code hash")
-		if err != nil {
-			return queryError(err), nil
-		}
-		return a.proveState(req.Height, contracts.CodeStateKey(hash)), nil
-	case strings.HasPrefix(req.Path, protocol.QueryContract):
-		id, err := hexID(req.Path, protocol.QueryContract, "contract id")
-		if err != nil {
-			return queryError(err), nil
-		}
-		return a.proveState(req.Height, contracts.ContractStateKey(id)), nil
-	case strings.HasPrefix(req.Path, protocol.QueryCommand):
-		idHex, indexText, _ := strings.Cut(strings.TrimPrefix(req.Path, protocol.QueryCommand), "/")
-		id, err := hexID(protocol.QueryCommand+idHex, protocol.QueryCommand, "contract id")
-		if err != nil {
-			return queryError(err), nil
-		}
-		index, err := strconv.ParseUint(indexText, 10, 64)
-		if err != nil {
-			return queryError(protocol.Errorf(protocol.ErrBadQuery, "%q: want contracts/command/<id hex>/<index>", req.Path)), nil
-		}
-		return a.proveState(req.Height, contracts.CommandStateKey(id, index)), nil
-	case strings.HasPrefix(req.Path, protocol.QueryNextSeq):
-		o, err := protocol.ParseOrigin(strings.TrimPrefix(req.Path, protocol.QueryNextSeq))
-		if err != nil {
-			return queryError(err), nil
-		}
-		return a.proveState(req.Height, mq.NextSeqStateKey(o)), nil
 	}
-	return queryError(protocol.Errorf(protocol.ErrUnknownQueryPath, "%q", req.Path)), nil
-}
-
-// hexID reads the 32-byte hex id that follows prefix in path.
-func hexID(path, prefix, what string) ([]byte, error) {
-	id, err := hex.DecodeString(strings.TrimPrefix(path, prefix))
-	if err != nil || len(id) != 32 {
-		return nil, protocol.Errorf(protocol.ErrBadQuery, "%q: want a 32-byte hex %s", path, what)
+	// Every other path reads one record, at the key the protocol assigns
+	// it: the key the client checks the proof against.
+	key, err := protocol.StateKey(req.Path)
+	if err != nil {
+		return queryError(err), nil
 	}
-	return id, nil
+	return a.proveState(req.Height, key), nil
 }
 
 // proveState answers the value at key in the state after block height (0:
