@@ -1,6 +1,7 @@
 package meter
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
@@ -92,7 +93,7 @@ func (m *module) depthIndex() uint32 { return uint32(len(m.globals)) + 1 }
 func (m *module) flagIndex() uint32  { return uint32(len(m.globals)) + 2 }
 
 func (m *module) globalSection(b []byte) []byte {
-	b = appendU32(b, uint32(len(m.globals))+3)
+	b = binary.AppendUvarint(b, uint64(len(m.globals)+3))
 	b = append(b, m.globalsRaw...)
 	b = append(b, byte(abi.I64), 0x01, opI64Const, 0x00, opEnd) // gas
 	b = append(b, byte(abi.I32), 0x01, opI32Const, 0x00, opEnd) // depth
@@ -101,13 +102,13 @@ func (m *module) globalSection(b []byte) []byte {
 }
 
 func (m *module) exportSection(b []byte) []byte {
-	b = appendU32(b, uint32(len(m.exports))+3)
+	b = binary.AppendUvarint(b, uint64(len(m.exports)+3))
 	b = append(b, m.exportsRaw...)
 	for i, name := range []string{GasGlobal, DepthGlobal, MemFailedGlobal} {
-		b = appendU32(b, uint32(len(name)))
+		b = binary.AppendUvarint(b, uint64(len(name)))
 		b = append(b, name...)
 		b = append(b, kindGlobal)
-		b = appendU32(b, m.gasIndex()+uint32(i))
+		b = binary.AppendUvarint(b, uint64(m.gasIndex())+uint64(i))
 	}
 	return b
 }
@@ -118,7 +119,7 @@ func (m *module) codeSection(c *Config) ([]byte, error) {
 		size = m.bodies[len(m.bodies)-1].end - m.codeStart
 	}
 	out := make([]byte, 0, size*2)
-	out = appendU32(out, uint32(len(m.bodies)))
+	out = binary.AppendUvarint(out, uint64(len(m.bodies)))
 	var fc funcCode
 	var body []byte
 	for i, b := range m.bodies {
@@ -126,7 +127,7 @@ func (m *module) codeSection(c *Config) ([]byte, error) {
 			return nil, err
 		}
 		body = m.emitBody(body[:0], &fc, c)
-		out = appendU32(out, uint32(len(body)))
+		out = binary.AppendUvarint(out, uint64(len(body)))
 		out = append(out, body...)
 	}
 	return out, nil
@@ -163,7 +164,7 @@ func (m *module) emitBody(b []byte, fc *funcCode, c *Config) []byte {
 			next++
 		}
 	}
-	e.b = appendU32(e.b, uint32(fc.localDecls+len(extra)))
+	e.b = binary.AppendUvarint(e.b, uint64(fc.localDecls+len(extra)))
 	e.b = append(e.b, fc.localsRaw...)
 	for _, t := range extra {
 		e.b = append(e.b, 0x01, t)
@@ -195,12 +196,12 @@ func (m *module) emitBody(b []byte, fc *funcCode, c *Config) []byte {
 		case kBulkMem:
 			e.dynamicCharge(1, c.Costs.BulkByteShift)
 			e.b = append(e.b, opLocalGet)
-			e.b = appendU32(e.b, e.i32)
+			e.b = binary.AppendUvarint(e.b, uint64(e.i32))
 			e.b = append(e.b, raw...)
 		case kBulkTable:
 			e.dynamicCharge(c.Costs.TableElement, 0)
 			e.b = append(e.b, opLocalGet)
-			e.b = appendU32(e.b, e.i32)
+			e.b = binary.AppendUvarint(e.b, uint64(e.i32))
 			e.b = append(e.b, raw...)
 		case kTableGrow:
 			e.tableGrow(raw, in.table)
@@ -297,7 +298,7 @@ func (e *emitter) grow(raw []byte) {
 func (e *emitter) tableGrow(raw []byte, table uint32) {
 	e.dynamicCharge(e.c.Costs.TableElement, 0)
 	e.b = append(e.b, opMisc, miscTableSize)
-	e.b = appendU32(e.b, table)
+	e.b = binary.AppendUvarint(e.b, uint64(table))
 	e.b = append(e.b, opI64ExtendU)
 	e.op(opLocalGet, e.i32)
 	e.b = append(e.b, opI64ExtendU, opI64Add, opI64Const)
@@ -321,7 +322,7 @@ func (e *emitter) failIf() {
 func (e *emitter) canon32() {
 	e.op(opLocalTee, e.f32)
 	e.b = append(e.b, opF32Const)
-	e.b = appendLE(e.b, uint64(CanonicalNaN32), 4)
+	e.b = binary.LittleEndian.AppendUint32(e.b, CanonicalNaN32)
 	e.op(opLocalGet, e.f32)
 	e.op(opLocalGet, e.f32)
 	e.b = append(e.b, opF32Eq, opSelect)
@@ -331,7 +332,7 @@ func (e *emitter) canon32() {
 func (e *emitter) canon64() {
 	e.op(opLocalTee, e.f64)
 	e.b = append(e.b, opF64Const)
-	e.b = appendLE(e.b, CanonicalNaN64, 8)
+	e.b = binary.LittleEndian.AppendUint64(e.b, CanonicalNaN64)
 	e.op(opLocalGet, e.f64)
 	e.op(opLocalGet, e.f64)
 	e.b = append(e.b, opF64Eq, opSelect)
@@ -339,21 +340,13 @@ func (e *emitter) canon64() {
 
 func (e *emitter) op(op byte, idx uint32) {
 	e.b = append(e.b, op)
-	e.b = appendU32(e.b, idx)
+	e.b = binary.AppendUvarint(e.b, uint64(idx))
 }
 
 func appendSection(b []byte, id byte, payload []byte) []byte {
 	b = append(b, id)
-	b = appendU32(b, uint32(len(payload)))
+	b = binary.AppendUvarint(b, uint64(len(payload)))
 	return append(b, payload...)
-}
-
-func appendU32(b []byte, v uint32) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
 }
 
 func appendS64(b []byte, v int64) []byte {
@@ -365,11 +358,4 @@ func appendS64(b []byte, v int64) []byte {
 		}
 		b = append(b, c|0x80)
 	}
-}
-
-func appendLE(b []byte, v uint64, n int) []byte {
-	for i := 0; i < n; i++ {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
 }

@@ -18,10 +18,7 @@
 package meter
 
 import (
-	"cmp"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
@@ -187,10 +184,4 @@ func valTypeName(b byte) string {
 		return "externref"
 	}
 	return fmt.Sprintf("0x%02x", b)
-}
-
-// sortedKeys makes the order of checks, hence the error reported first,
-// deterministic.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.SortedFunc(maps.Keys(m), cmp.Compare[string])
 }

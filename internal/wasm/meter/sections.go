@@ -1,6 +1,8 @@
 package meter
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/phala-go/phala/protocol"
@@ -317,7 +319,7 @@ func (m *module) checkWhole(c *Config) error {
 	if m.dataCount >= 0 && m.dataCount != m.dataSegs {
 		return invalidAt(end, "data count section says %d segments, data section has %d", m.dataCount, m.dataSegs)
 	}
-	for _, name := range sortedKeys(c.Exports) {
+	for _, name := range slices.Sorted(maps.Keys(c.Exports)) { // sorted: the error reported first is deterministic
 		want := c.Exports[name]
 		e, ok := m.exports[name]
 		if !ok {

@@ -180,15 +180,9 @@ func TableSize(table uint32) []byte { return Misc(16, table) }
 // RefNull pushes a null funcref.
 func RefNull() []byte { return []byte{0xd0, 0x70} }
 
-// ULEB encodes v as unsigned LEB128.
-func ULEB(v uint64) []byte {
-	var out []byte
-	for v >= 0x80 {
-		out = append(out, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(out, byte(v))
-}
+// ULEB encodes v as unsigned LEB128 (Go's unsigned varint is the same
+// encoding).
+func ULEB(v uint64) []byte { return binary.AppendUvarint(nil, v) }
 
 // SLEB encodes v as signed LEB128.
 func SLEB(v int64) []byte {
