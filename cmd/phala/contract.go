@@ -31,7 +31,6 @@ var (
 	errBadIndex       = errors.New("not a command index")
 	errBadHeight      = errors.New("must be >= 0")
 	errNotContractDir = errors.New("not a contract directory")
-	errBadFlag        = errors.New("bad flag")
 )
 
 // Errors of contract calls that went through.
@@ -68,7 +67,6 @@ outcome is not ok prints its result and exits with status 1.`,
 	}
 	var from string
 	cmd.PersistentFlags().StringVar(&from, "from", "", "signing key (name in the keyring or key file path)")
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{fmt.Errorf("%w: %v", errBadFlag, err)} })
 	cmd.AddCommand(contractBuildCmd(g), contractDeployCmd(g, &from), contractInstantiateCmd(g, &from),
 		contractCommandCmd(g, &from), contractQueryCmd(g, &from), contractShowCmd(g), contractResultCmd(g))
 	return cmd
@@ -80,7 +78,7 @@ func contractBuildCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build [DIR] [-o FILE]",
 		Short: "Build the contract in DIR (default .) reproducibly and print its code hash",
-		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
@@ -126,7 +124,7 @@ func contractDeployCmd(g *globals, from *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "deploy FILE --from KEY",
 		Short: "Upload a contract module (gzipped); code already on chain is not uploaded again",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wasm, err := os.ReadFile(args[0])
 			if err != nil {
@@ -170,7 +168,6 @@ func contractInstantiateCmd(g *globals, from *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "instantiate --code HASH --cluster NAME --init JSON|@FILE [--salt S] [--gas N] --from KEY",
 		Short: "Create an instance of uploaded code in a cluster; its init arguments are encrypted to the cluster",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "code", "cluster", "init"); err != nil {
 				return err
@@ -242,7 +239,6 @@ func contractCommandCmd(g *globals, from *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "command --contract ID --input JSON|@FILE [--gas N] --from KEY",
 		Short: "Send an encrypted command to a contract and wait for its result",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, plain, err := contractCall(cmd, contract, input, raw)
 			if err != nil {
@@ -296,7 +292,6 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query --contract ID --input JSON|@FILE [--min-height H] [--gas N] [--worker HEX] [--allow-sim] --from KEY",
 		Short: "Ask a verified worker of the contract's cluster a read-only query, encrypted and signed",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, plain, err := contractCall(cmd, contract, input, raw)
 			if err != nil {

@@ -22,7 +22,7 @@ func contractShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a contract's record, proven: code, cluster, status, init result, keys per epoch, commands",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := idArg("contract", args[0])
 			if err != nil {
@@ -71,7 +71,7 @@ func contractResultCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "result ID INDEX",
 		Short: "Show a command's record, proven: sender, epoch, acceptance, and its result once landed",
-		Args:  usageArgs(cobra.ExactArgs(2)),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := idArg("contract", args[0])
 			if err != nil {

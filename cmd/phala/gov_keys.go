@@ -53,7 +53,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	addGatekeeper := &cobra.Command{
 		Use:   "add-gatekeeper WORKER --admin KEY",
 		Short: "Make a registered worker a gatekeeper (the first one starts key epoch 1)",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := workerArg(args[0])
 			if err != nil {
@@ -65,7 +65,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	removeGatekeeper := &cobra.Command{
 		Use:   "remove-gatekeeper WORKER --admin KEY",
 		Short: "Take a gatekeeper's power away at once (the last gatekeeper cannot be removed)",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := workerArg(args[0])
 			if err != nil {
@@ -81,7 +81,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	createCluster := &cobra.Command{
 		Use:   "create-cluster NAME --admin KEY",
 		Short: "Create a cluster: workers that share a cluster key (once an epoch exists, a rotation gives it its key)",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := clusterArg(args[0])
 			if err != nil {
@@ -93,7 +93,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	addToCluster := &cobra.Command{
 		Use:   "add-to-cluster NAME WORKER --admin KEY",
 		Short: "Put a registered worker (not a gatekeeper) in a cluster; the gatekeepers hand it the cluster's key",
-		Args:  usageArgs(cobra.ExactArgs(2)),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := clusterArg(args[0])
 			if err != nil {
@@ -109,7 +109,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	removeFromCluster := &cobra.Command{
 		Use:   "remove-from-cluster NAME WORKER --admin KEY",
 		Short: "Take a worker out of a cluster: it gets none of the cluster's future keys",
-		Args:  usageArgs(cobra.ExactArgs(2)),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := clusterArg(args[0])
 			if err != nil {
@@ -129,7 +129,6 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	rotate := &cobra.Command{
 		Use:   "rotate --admin KEY",
 		Short: "Rotate the keys now: a fresh epoch secret, every earlier epoch retired (follow it with `phala keys epoch`)",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return execute(cmd, protocol.ActionRotate, protocol.RotateArgs{})
 		},

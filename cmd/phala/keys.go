@@ -18,7 +18,7 @@ func keysCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "add NAME",
 			Short: "Generate a new key",
-			Args:  usageArgs(cobra.ExactArgs(1)),
+			Args:  cobra.ExactArgs(1),
 			RunE: func(_ *cobra.Command, args []string) error {
 				name := args[0]
 				if name == "" || strings.ContainsAny(name, `/\.`) {
@@ -39,7 +39,6 @@ func keysCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "list",
 			Short: "List keys",
-			Args:  usageArgs(cobra.NoArgs),
 			RunE: func(*cobra.Command, []string) error {
 				entries, err := os.ReadDir(g.keyring)
 				if os.IsNotExist(err) {
@@ -69,7 +68,7 @@ func keysCmd(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use:   "show NAME|FILE",
 			Short: "Show a key's address and public key",
-			Args:  usageArgs(cobra.ExactArgs(1)),
+			Args:  cobra.ExactArgs(1),
 			RunE: func(_ *cobra.Command, args []string) error {
 				k, err := g.loadKey(args[0])
 				if err != nil {

@@ -19,7 +19,6 @@ func epochCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "epoch",
 		Short: "Show the key epoch: activation, next rotation, a rotation under way, gatekeepers, clusters and who holds the current keys",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := g.client(ctx)
@@ -41,7 +40,7 @@ func clusterCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cluster NAME",
 		Short: "Show a cluster: its id, its key in the current epoch and its members",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := clusterArg(args[0])
 			if err != nil {

@@ -30,17 +30,25 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
+// errBadFlag: a flag that does not exist or a value it cannot take.
+var errBadFlag = errors.New("bad flag")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot(os.Stdout).ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "phala:", err)
-		if errors.As(err, new(usageError)) {
-			os.Exit(exitConfig)
-		}
-		os.Exit(exitError)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is the exit status of a command that failed with err.
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
+		return exitConfig
+	}
+	return exitError
 }
 
 // globals are the flags every command shares.
@@ -63,17 +71,37 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.node, "node", "tcp://127.0.0.1:26657", "node RPC address")
 	root.PersistentFlags().StringVar(&g.keyring, "keyring", filepath.Join(home, ".phala", "keys"), "directory of named key files")
 	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), contractCmd(g), workerCmd(g), govCmd(g), versionCmd(g))
+	usageErrors(root)
 	return root
 }
 
-// usageArgs makes a wrong number of positional arguments a usage error.
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
+// usageErrors makes every mistake in the shape of a command line a usage
+// error, for all of root's commands at once: a bad flag or flag value (the
+// root's FlagErrorFunc serves every command), and positional arguments a
+// command does not take. A command without subcommands that sets no Args
+// takes none.
+func usageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w: %v", errBadFlag, err)}
+	})
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		for _, c := range cmd.Commands() {
+			if c.Args == nil && !c.HasSubCommands() {
+				c.Args = cobra.NoArgs
+			}
+			if check := c.Args; check != nil {
+				c.Args = func(cmd *cobra.Command, args []string) error {
+					if err := check(cmd, args); err != nil {
+						return usageError{err}
+					}
+					return nil
+				}
+			}
+			walk(c)
 		}
-		return nil
 	}
+	walk(root)
 }
 
 func (g *globals) client(ctx context.Context) (*sdk.Client, error) {

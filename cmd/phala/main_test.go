@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/devnet"
@@ -26,6 +31,71 @@ func run(t *testing.T, ctx context.Context, g []string, args ...string) (string,
 	root.SetArgs(append(append([]string{}, g...), args...))
 	err := root.ExecuteContext(ctx)
 	return out.String(), err
+}
+
+// TestEveryCommandRefusesAMalformedCommandLineAsAUsageError: arguments a
+// command does not take, an unknown flag and a flag value of the wrong
+// type are usage errors (exit status 2) for every command, found before
+// the node is contacted (the node address points nowhere).
+func TestEveryCommandRefusesAMalformedCommandLineAsAUsageError(t *testing.T) {
+	ctx := context.Background()
+	g := []string{"--node", "tcp://127.0.0.1:1", "--keyring", t.TempDir()}
+	// usage fails unless err is a usage error wrapping want (if not nil)
+	// and saying one of texts.
+	usage := func(t *testing.T, err error, want error, texts ...string) {
+		t.Helper()
+		says := slices.ContainsFunc(texts, func(s string) bool { return strings.Contains(fmt.Sprint(err), s) })
+		if !errors.As(err, new(usageError)) || exitCode(err) != exitConfig || want != nil && !errors.Is(err, want) || !says {
+			t.Fatalf("got %v (exit status %d), want a usage error (exit status %d) saying one of %q", err, exitCode(err), exitConfig, texts)
+		}
+	}
+	// The control: a well-formed command line gets as far as the node.
+	addr := strings.Repeat("ab", 20)
+	if _, err := run(t, ctx, g, "query", "account", addr); err == nil || exitCode(err) != exitError || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("query account %s: %v, want a failure to reach the node (exit status %d)", addr, err, exitError)
+	}
+	var leaves []string
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if !c.HasSubCommands() {
+			leaves = append(leaves, strings.TrimPrefix(c.CommandPath(), "phala "))
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(io.Discard))
+	if len(leaves) < 30 {
+		t.Fatalf("found %d commands: %q", len(leaves), leaves)
+	}
+	for _, leaf := range leaves {
+		t.Run(leaf, func(t *testing.T) {
+			path := strings.Fields(leaf)
+			_, err := run(t, ctx, g, append(path, "x", "y", "z")...)
+			usage(t, err, nil, `unknown command "x" for "phala `+leaf+`"`, "received 3")
+			_, err = run(t, ctx, g, append(path, "--no-such-flag")...)
+			usage(t, err, errBadFlag, "unknown flag: --no-such-flag")
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		text string
+	}{
+		{"query account without an address", []string{"query", "account"}, "accepts 1 arg(s), received 0"},
+		{"query account of two addresses", []string{"query", "account", addr, addr}, "accepts 1 arg(s), received 2"},
+		{"tx transfer --amount not a number", []string{"tx", "transfer", "--amount", "x"}, `invalid argument "x" for "--amount"`},
+		{"tx push-message with an argument", []string{"tx", "push-message", "hello"}, `unknown command "hello" for "phala tx push-message"`},
+		{"gov set-attestation-policy --max-age not a number", []string{"gov", "set-attestation-policy", "--max-age", "old"}, `invalid argument "old" for "--max-age"`},
+		{"gov allow-measurement with an argument", []string{"gov", "allow-measurement", "ab"}, `unknown command "ab"`},
+		{"query messages --height not a number", []string{"query", "messages", "--height", "top"}, `invalid argument "top" for "--height"`},
+		{"version with an argument", []string{"version", "now"}, `unknown command "now" for "phala version"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, ctx, g, tc.args...)
+			usage(t, err, nil, tc.text)
+		})
+	}
 }
 
 // TestCLIAgainstDevnet drives keys, transactions, verified queries, key

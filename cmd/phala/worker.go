@@ -16,7 +16,6 @@ func workerCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List registered workers: status, attestation, measurement, freshness, endpoint",
-		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := g.client(ctx)
@@ -44,7 +43,7 @@ func workerCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show PUBKEY",
 		Short: "Show a worker, verified: proof of its record and its attestation checked again",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pub, err := hex.DecodeString(args[0])
 			if err != nil || len(pub) != 32 {
