@@ -5,6 +5,11 @@
 // against it, so both refuse exactly the same modules.
 package abi
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Module is the host module name; it is also the ABI version.
 const Module = "phala_v1"
 
@@ -22,10 +27,50 @@ const (
 	F64 ValType = 0x7c
 )
 
+// Reference types: a module may use them in its own tables, globals and
+// functions, but no host function takes or returns one.
+const (
+	FuncRef   ValType = 0x70
+	ExternRef ValType = 0x6f
+)
+
+// String names the type as the WebAssembly text format does (a byte that
+// is no type of WebAssembly 2.0 in hexadecimal), for error messages.
+func (t ValType) String() string {
+	switch t {
+	case I32:
+		return "i32"
+	case I64:
+		return "i64"
+	case F32:
+		return "f32"
+	case F64:
+		return "f64"
+	case FuncRef:
+		return "funcref"
+	case ExternRef:
+		return "externref"
+	}
+	return fmt.Sprintf("0x%02x", byte(t))
+}
+
 // FuncType is a function signature.
 type FuncType struct {
 	Params  []ValType
 	Results []ValType
+}
+
+// String formats the signature as "(i32, i32) -> (i64)", for error
+// messages.
+func (t FuncType) String() string {
+	names := func(v []ValType) string {
+		s := make([]string, len(v))
+		for i, b := range v {
+			s[i] = b.String()
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(t.Params) + ") -> (" + names(t.Results) + ")"
 }
 
 func sig(params []ValType, results ...ValType) FuncType {

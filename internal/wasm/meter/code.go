@@ -65,7 +65,7 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 		return err
 	}
 	entries := r.offset()
-	total := uint64(len(typ.params))
+	total := uint64(len(typ.Params))
 	if total > uint64(c.MaxLocals) {
 		return fc.invalid(b.start, "%d parameters, more than %d locals", total, c.MaxLocals)
 	}
@@ -86,7 +86,7 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 	fc.localsRaw = m.wasm[entries:r.offset()]
 	fc.localDecls = n
 	fc.locals = int(total)
-	fc.declared = int64(total) - int64(len(typ.params))
+	fc.declared = int64(total) - int64(len(typ.Params))
 	if err := m.decodeInstrs(r, c, fc); err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 		case op == 0x10: // call
 			var f uint32
 			if f, err = r.funcIndex(len(m.funcs)); err == nil {
-				pushes = max(1, int64(len(m.types[m.funcs[f]].results)))
+				pushes = max(1, int64(len(m.types[m.funcs[f]].Results)))
 				if int(f) >= m.imported {
 					in.kind = kCall
 				}
@@ -183,7 +183,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 		case op == 0x11: // call_indirect
 			var t uint32
 			if t, err = r.typeIndex(len(m.types)); err == nil {
-				pushes = max(1, int64(len(m.types[t].results)))
+				pushes = max(1, int64(len(m.types[t].Results)))
 				err = m.tableIndex(r)
 				in.kind = kCall
 			}

@@ -19,7 +19,6 @@ package meter
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/protocol"
@@ -146,42 +145,4 @@ func Instrument(wasm []byte, c Config) ([]byte, error) {
 		return nil, err
 	}
 	return m.instrument(&c)
-}
-
-// String formats a signature as in the ABI tables, for error messages.
-func (t funcType) String() string {
-	return formatSig(t.params, t.results)
-}
-
-func formatABI(t abi.FuncType) string {
-	return formatSig(valTypes(t.Params), valTypes(t.Results))
-}
-
-func formatSig(params, results []byte) string {
-	names := func(v []byte) string {
-		s := make([]string, len(v))
-		for i, b := range v {
-			s[i] = valTypeName(b)
-		}
-		return strings.Join(s, ", ")
-	}
-	return "(" + names(params) + ") -> (" + names(results) + ")"
-}
-
-func valTypeName(b byte) string {
-	switch b {
-	case byte(abi.I32):
-		return "i32"
-	case byte(abi.I64):
-		return "i64"
-	case byte(abi.F32):
-		return "f32"
-	case byte(abi.F64):
-		return "f64"
-	case funcRef:
-		return "funcref"
-	case externRef:
-		return "externref"
-	}
-	return fmt.Sprintf("0x%02x", b)
 }

@@ -1,6 +1,7 @@
 package meter
 
 import (
+	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -44,7 +45,7 @@ type body struct {
 
 // global is a global's type.
 type global struct {
-	typ     byte
+	typ     abi.ValType
 	mutable bool
 }
 
@@ -54,11 +55,11 @@ type module struct {
 	wasm     []byte
 	sections []section
 
-	types       []funcType
+	types       []abi.FuncType
 	funcs       []uint32 // type index of every function, imported ones first
 	imported    int      // how many of funcs are imports
 	tables      []limits
-	tableTypes  []byte
+	tableTypes  []abi.ValType
 	memories    int
 	memoryPages uint32 // the memory's initial size
 	globals     []global
@@ -178,7 +179,7 @@ func (m *module) decodeTypes(r *reader) error {
 	if err != nil {
 		return err
 	}
-	m.types = make([]funcType, n)
+	m.types = make([]abi.FuncType, n)
 	for i := range m.types {
 		if m.types[i], err = r.funcType(); err != nil {
 			return err
@@ -220,9 +221,9 @@ func (m *module) decodeImports(r *reader, c *Config) error {
 		if !ok {
 			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s is not in the host ABI at byte %d", mod, name, off)
 		}
-		if !m.types[ti].equal(want) {
+		if !sameSig(m.types[ti], want) {
 			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s has signature %s, the ABI's is %s at byte %d",
-				mod, name, m.types[ti], formatABI(want), off)
+				mod, name, m.types[ti], want, off)
 		}
 		m.funcs = append(m.funcs, ti)
 	}

@@ -328,8 +328,8 @@ func (m *module) checkWhole(c *Config) error {
 		if e.kind != kindFunc {
 			return protocol.Errorf(protocol.ErrModuleExports, "export %q is not a function (kind %d)", name, e.kind)
 		}
-		if got := m.types[m.funcs[e.idx]]; !got.equal(want) {
-			return protocol.Errorf(protocol.ErrModuleExports, "export %q has signature %s, want %s", name, got, formatABI(want))
+		if got := m.types[m.funcs[e.idx]]; !sameSig(got, want) {
+			return protocol.Errorf(protocol.ErrModuleExports, "export %q has signature %s, want %s", name, got, want)
 		}
 	}
 	if c.Memory != "" {

@@ -7,36 +7,30 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-// Reference types of WebAssembly 2.0.
-const (
-	funcRef   = 0x70
-	externRef = 0x6f
-)
-
 // valType reads a value type. The types of later proposals are refused as
 // unsupported features; any other byte is malformed.
-func (r *reader) valType() (byte, error) {
+func (r *reader) valType() (abi.ValType, error) {
 	off := r.offset()
 	b, err := r.byte()
 	if err != nil {
 		return 0, err
 	}
-	switch b {
-	case byte(abi.I32), byte(abi.I64), byte(abi.F32), byte(abi.F64), funcRef, externRef:
-		return b, nil
+	switch t := abi.ValType(b); t {
+	case abi.I32, abi.I64, abi.F32, abi.F64, abi.FuncRef, abi.ExternRef:
+		return t, nil
 	}
 	return 0, typeError(b, off)
 }
 
 // refType reads a reference type (tables, element segments, ref.null).
-func (r *reader) refType() (byte, error) {
+func (r *reader) refType() (abi.ValType, error) {
 	off := r.offset()
 	b, err := r.byte()
 	if err != nil {
 		return 0, err
 	}
-	if b == funcRef || b == externRef {
-		return b, nil
+	if t := abi.ValType(b); t == abi.FuncRef || t == abi.ExternRef {
+		return t, nil
 	}
 	return 0, typeError(b, off)
 }
@@ -53,46 +47,34 @@ func typeError(b byte, off int) error {
 	return invalidAt(off, "unknown value type 0x%02x", b)
 }
 
-// funcType is a function signature as the module declares it.
-type funcType struct {
-	params, results []byte
+// sameSig reports whether two signatures are the same.
+func sameSig(a, b abi.FuncType) bool {
+	return slices.Equal(a.Params, b.Params) && slices.Equal(a.Results, b.Results)
 }
 
-func (t funcType) equal(s abi.FuncType) bool {
-	return slices.Equal(t.params, valTypes(s.Params)) && slices.Equal(t.results, valTypes(s.Results))
-}
-
-func valTypes(v []abi.ValType) []byte {
-	out := make([]byte, len(v))
-	for i, t := range v {
-		out[i] = byte(t)
-	}
-	return out
-}
-
-func (r *reader) funcType() (funcType, error) {
+func (r *reader) funcType() (abi.FuncType, error) {
 	off := r.offset()
 	form, err := r.byte()
 	if err != nil {
-		return funcType{}, err
+		return abi.FuncType{}, err
 	}
 	switch form {
 	case 0x60:
 	case 0x4e, 0x4f, 0x50, 0x5e, 0x5f:
-		return funcType{}, protocol.Errorf(protocol.ErrNonDeterministic, "GC composite type 0x%02x at byte %d", form, off)
+		return abi.FuncType{}, protocol.Errorf(protocol.ErrNonDeterministic, "GC composite type 0x%02x at byte %d", form, off)
 	default:
-		return funcType{}, invalidAt(off, "type form 0x%02x, want 0x60", form)
+		return abi.FuncType{}, invalidAt(off, "type form 0x%02x, want 0x60", form)
 	}
-	var t funcType
-	for _, dst := range []*[]byte{&t.params, &t.results} {
+	var t abi.FuncType
+	for _, dst := range []*[]abi.ValType{&t.Params, &t.Results} {
 		n, err := r.count(1, "value type")
 		if err != nil {
-			return funcType{}, err
+			return abi.FuncType{}, err
 		}
-		v := make([]byte, n)
+		v := make([]abi.ValType, n)
 		for i := range v {
 			if v[i], err = r.valType(); err != nil {
-				return funcType{}, err
+				return abi.FuncType{}, err
 			}
 		}
 		*dst = v

@@ -82,10 +82,13 @@ func New() *Module { return &Module{exported: map[string]bool{}} }
 
 // Type adds (or finds) a function type and returns its index.
 func (m *Module) Type(t abi.FuncType) uint32 {
-	enc := append([]byte{0x60}, Vec(len(t.Params))...)
-	enc = append(enc, valTypes(t.Params)...)
-	enc = append(enc, Vec(len(t.Results))...)
-	enc = append(enc, valTypes(t.Results)...)
+	enc := []byte{0x60}
+	for _, v := range [][]abi.ValType{t.Params, t.Results} {
+		enc = append(enc, Vec(len(v))...)
+		for _, b := range v {
+			enc = append(enc, byte(b))
+		}
+	}
 	for i, have := range m.types {
 		if string(have) == string(enc) {
 			return uint32(i)
@@ -304,12 +307,4 @@ func limits(min, max uint32) []byte {
 		return append([]byte{0x00}, ULEB(uint64(min))...)
 	}
 	return append(append([]byte{0x01}, ULEB(uint64(min))...), ULEB(uint64(max))...)
-}
-
-func valTypes(v []abi.ValType) []byte {
-	out := make([]byte, len(v))
-	for i, t := range v {
-		out[i] = byte(t)
-	}
-	return out
 }
