@@ -45,6 +45,7 @@ import (
 
 	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/internal/pruntime/contract"
+	"github.com/phala-go/phala/internal/pruntime/kvtree"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -227,11 +228,17 @@ func (in *Instance) Clone() *Instance {
 
 func (in *Instance) call(tb testing.TB, entry contract.Entry, caller protocol.Address, input []byte) *Result {
 	tb.Helper()
+	// As on a worker, a query reads the committed version and any other
+	// call writes to an overlay of it, kept only if the call succeeds
+	// (both O(1): no copy of the state).
 	height, gas := in.Height, in.m.opts.QueryGas
+	var store contract.Store = kvtree.NewReadOnly(in.State.t)
+	var overlay *kvtree.Overlay
 	if entry != contract.EntryQuery {
 		height, gas = in.Height+1, in.m.opts.CommandGas
+		overlay = kvtree.NewOverlay(in.State.t)
+		store = overlay
 	}
-	state := in.State.Clone()
 	res, err := in.m.engine.Run(tb.Context(), in.m.code, &contract.Call{
 		Entry:    entry,
 		Input:    input,
@@ -241,7 +248,7 @@ func (in *Instance) call(tb testing.TB, entry contract.Entry, caller protocol.Ad
 		Time:     Time(height),
 		Seed:     seed(in.ID, entry, height),
 		GasLimit: gas,
-		Store:    state,
+		Store:    store,
 		Debug:    in.m.opts.Debug,
 	})
 	if err != nil {
@@ -250,7 +257,7 @@ func (in *Instance) call(tb testing.TB, entry contract.Entry, caller protocol.Ad
 	if entry != contract.EntryQuery {
 		in.Height = height
 		if res.Outcome == protocol.OutcomeOK {
-			in.State = state
+			in.State = &Store{t: overlay.Tree()}
 		}
 	}
 	return res

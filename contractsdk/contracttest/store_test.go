@@ -4,6 +4,7 @@ package contracttest_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,8 +29,10 @@ func next(keys []string, after, prefix string) (string, bool) {
 
 func TestStoreNextIsTheSmallestKeyWithThePrefixAfterAfter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	word := func() string {
-		b := make([]byte, rng.IntN(4))
+	// word is 0..3 bytes, for bounds; keys are 1..3 (no store holds the
+	// empty key).
+	word := func(least int) string {
+		b := make([]byte, least+rng.IntN(4-least))
 		for i := range b {
 			b[i] = "ab\x00\xff"[rng.IntN(4)]
 		}
@@ -39,7 +42,7 @@ func TestStoreNextIsTheSmallestKeyWithThePrefixAfterAfter(t *testing.T) {
 		s := contracttest.NewStore()
 		live := map[string]bool{}
 		for range rng.IntN(30) {
-			k := word()
+			k := word(1)
 			if rng.IntN(4) == 0 {
 				s.Delete([]byte(k))
 				delete(live, k)
@@ -56,7 +59,7 @@ func TestStoreNextIsTheSmallestKeyWithThePrefixAfterAfter(t *testing.T) {
 			t.Fatalf("round %d: Len %d, want %d", round, s.Len(), len(keys))
 		}
 		for range 20 {
-			after, prefix := word(), word()
+			after, prefix := word(0), word(0)
 			got, ok := s.Next([]byte(after), []byte(prefix))
 			want, wantOK := next(keys, after, prefix)
 			if ok != wantOK || string(got) != want {
@@ -91,6 +94,18 @@ func TestStoreKeepsCopiesAndClonesAreIndependent(t *testing.T) {
 	if c.Equal(s) || s.Equal(c) {
 		t.Fatal("different stores are Equal")
 	}
+	same := contracttest.NewStore()
+	same.Set([]byte("n"), []byte("x"))
+	same.Set([]byte("k"), []byte("v2"))
+	same.Set([]byte("n"), nil)
+	if !same.Equal(c) {
+		t.Fatal("stores with the same contents, reached in another order, are not Equal")
+	}
+	next, _ := c.Next(nil, nil)
+	next[0] = 'x'
+	if again, _ := c.Next(nil, nil); string(again) != "k" {
+		t.Fatal("Next returned the stored key")
+	}
 	s.Delete([]byte("absent"))
 	var all []string
 	for k, v := range c.All() {
@@ -101,5 +116,28 @@ func TestStoreKeepsCopiesAndClonesAreIndependent(t *testing.T) {
 	}
 	if v, ok := c.Get([]byte("n")); !ok || v == nil || !bytes.Equal(v, []byte{}) {
 		t.Fatalf("an empty value is present and empty: %q %v", v, ok)
+	}
+}
+
+// TestStoreRefusesTheEmptyKeyAsAWorkersDoes: the engine traps on the
+// empty key before reaching the store, so a Set of it is a bug and
+// panics, as the worker's tree does; reads and deletes find nothing.
+func TestStoreRefusesTheEmptyKeyAsAWorkersDoes(t *testing.T) {
+	s := contracttest.NewStore()
+	s.Set([]byte("a"), []byte("1"))
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "empty key") {
+				t.Errorf("Set of the empty key: recovered %v, want a panic naming the empty key", r)
+			}
+		}()
+		s.Set(nil, []byte("v"))
+	}()
+	if v, ok := s.Get(nil); ok {
+		t.Fatalf("the empty key holds %q", v)
+	}
+	s.Delete([]byte{})
+	if k, ok := s.Next(nil, nil); s.Len() != 1 || !ok || string(k) != "a" {
+		t.Fatalf("after the refused Set: %d keys, first %q %v", s.Len(), k, ok)
 	}
 }
