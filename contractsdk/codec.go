@@ -11,6 +11,7 @@ type Codec[T any] interface {
 }
 
 // NewCodec makes a Codec of two functions, for a contract's own types.
+// An error decodeFn returns is reported as ErrDecode (still wrapping it).
 func NewCodec[T any](appendFn func(dst []byte, v T) []byte, decodeFn func(data []byte) (T, error)) Codec[T] {
 	return funcCodec[T]{appendFn, decodeFn}
 }
@@ -21,7 +22,10 @@ type funcCodec[T any] struct {
 }
 
 func (c funcCodec[T]) Append(dst []byte, v T) []byte { return c.appendFn(dst, v) }
-func (c funcCodec[T]) Decode(data []byte) (T, error) { return c.decodeFn(data) }
+func (c funcCodec[T]) Decode(data []byte) (T, error) {
+	v, err := c.decodeFn(data)
+	return v, decodeFailed(err)
+}
 
 // Uint64Codec encodes a uint64 as 8 big-endian bytes, so that keys iterate
 // in numeric order.

@@ -67,26 +67,36 @@ func TestCodecsRefuseBytesTheyDidNotWrite(t *testing.T) {
 		{"bool 2", func(b []byte) error { _, err := contractsdk.BoolCodec{}.Decode(b); return err }, []byte{2}},
 		{"bool empty", func(b []byte) error { _, err := contractsdk.BoolCodec{}.Decode(b); return err }, nil},
 		{"address short", func(b []byte) error { _, err := contractsdk.AddressCodec{}.Decode(b); return err }, make([]byte, 19)},
+		{"NewCodec's own error", func(b []byte) error { _, err := pairCodec.Decode(b); return err }, []byte{1}},
 	}
 	for _, c := range cases {
 		if err := c.dec(c.in); !errors.Is(err, contractsdk.ErrDecode) {
 			t.Errorf("%s: got %v, want ErrDecode", c.name, err)
 		}
 	}
+	_, err := pairCodec.Decode(nil)
+	if !errors.Is(err, errNotPair) || err.Error() != "want 2 bytes: stored value does not decode" {
+		t.Errorf("NewCodec's decode error %q lost the function's own error", err)
+	}
 }
 
+type pair struct{ a, b byte }
+
+var errNotPair = errors.New("want 2 bytes")
+
+// pairCodec is a contract's own codec, made with NewCodec.
+var pairCodec = contractsdk.NewCodec(
+	func(dst []byte, p pair) []byte { return append(dst, p.a, p.b) },
+	func(b []byte) (pair, error) {
+		if len(b) != 2 {
+			return pair{}, errNotPair
+		}
+		return pair{b[0], b[1]}, nil
+	})
+
 func TestNewCodecUsesTheGivenFunctions(t *testing.T) {
-	type pair struct{ a, b byte }
-	c := contractsdk.NewCodec(
-		func(dst []byte, p pair) []byte { return append(dst, p.a, p.b) },
-		func(b []byte) (pair, error) {
-			if len(b) != 2 {
-				return pair{}, errors.New("want 2 bytes")
-			}
-			return pair{b[0], b[1]}, nil
-		})
-	roundTrip(t, c, pair{1, 2})
-	if _, err := c.Decode(nil); err == nil {
-		t.Fatal("custom decode error lost")
+	roundTrip(t, pairCodec, pair{1, 2})
+	if got := pairCodec.Append([]byte("p/"), pair{3, 4}); string(got) != "p/\x03\x04" {
+		t.Fatalf("Append: %q", got)
 	}
 }

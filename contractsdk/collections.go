@@ -38,7 +38,8 @@ func NewItem[V any](name string, codec Codec[V]) Item[V] {
 	return Item[V]{key: namespace(name), codec: codec}
 }
 
-// Get returns the item's value, and whether it is set.
+// Get returns the item's value, and whether it is set. The error is
+// ErrDecode if the stored bytes do not decode.
 func (it Item[V]) Get(ctx *Context) (V, bool, error) {
 	return get(ctx, it.key, it.codec)
 }
@@ -93,7 +94,7 @@ func (m Map[K, V]) Delete(ctx *Context, k K) error {
 }
 
 // Keys iterates over the map's keys in ascending order of their encoding.
-// A key that does not decode yields its error and ends the iteration.
+// A key that does not decode yields an ErrDecode and ends the iteration.
 // Each step costs one host call (plus one per Get of the value).
 func (m Map[K, V]) Keys(ctx *Context) iter.Seq2[K, error] {
 	return keys(ctx, m.prefix, nil, m.key)
@@ -145,7 +146,7 @@ func get[V any](ctx *Context, key []byte, codec Codec[V]) (V, bool, error) {
 	}
 	v, err := codec.Decode(b)
 	if err != nil {
-		return zero, true, err
+		return zero, true, decodeFailed(err)
 	}
 	return v, true, nil
 }
@@ -155,6 +156,7 @@ func keys[K any](ctx *Context, prefix, after []byte, codec Codec[K]) iter.Seq2[K
 	return func(yield func(K, error) bool) {
 		for raw := range ctx.Store().KeysAfter(prefix, after) {
 			k, err := codec.Decode(raw[len(prefix):])
+			err = decodeFailed(err)
 			if !yield(k, err) || err != nil {
 				return
 			}

@@ -29,11 +29,28 @@ var (
 // the values involved. It avoids fmt, which would add about 750 KB to every
 // contract.
 type sdkError struct {
-	kind error
-	msg  string
+	kind  error
+	msg   string
+	cause error // the error this one reports, if any
 }
 
 func (e *sdkError) Error() string { return e.msg + ": " + e.kind.Error() }
-func (e *sdkError) Unwrap() error { return e.kind }
+
+func (e *sdkError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
 
 func errorOf(kind error, msg string) error { return &sdkError{kind: kind, msg: msg} }
+
+// decodeFailed makes a codec's refusal of stored bytes an ErrDecode, as
+// the collections document, while errors.Is still finds the codec's own
+// error in it.
+func decodeFailed(err error) error {
+	if err == nil || errors.Is(err, ErrDecode) {
+		return err
+	}
+	return &sdkError{kind: ErrDecode, msg: err.Error(), cause: err}
+}

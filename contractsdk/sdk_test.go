@@ -282,6 +282,18 @@ func TestCollectionsStoreTypedValuesInKeyOrder(t *testing.T) {
 	}
 }
 
+// TestCollectionsReportUndecodableBytesAsErrDecode uses a codec of the
+// contract's own whose Decode returns a plain error: Get and Keys report
+// it as ErrDecode, still wrapping the codec's error.
+func TestCollectionsReportUndecodableBytesAsErrDecode(t *testing.T) {
+	c := deploy(t)
+	want := `{"get":{"error":"picky: not ok: stored value does not decode","decode":true,"own":true},` +
+		`"keys":{"error":"picky: not ok: stored value does not decode","decode":true,"own":true}}`
+	if got := string(contracttest.Output(t, c.Command(t, bob, call("undecodable", "")))); got != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestAMissingHandlerIsAnErrorNotACrash(t *testing.T) {
 	c, res := noQuery.Instantiate(t, deployer, nil)
 	if out := contracttest.Output(t, res); string(out) != "ready" {

@@ -22,7 +22,24 @@ var (
 	counter = contractsdk.NewItem("counter", contractsdk.Uint64Codec{})
 	scores  = contractsdk.NewMap("scores", contractsdk.Int64Codec{}, contractsdk.StringCodec{})
 	members = contractsdk.NewSet("members", contractsdk.AddressCodec{})
+	picky   = contractsdk.NewMap[string, string]("picky", pickyCodec{}, pickyCodec{})
 )
+
+// pickyCodec is a contract's own Codec (not made with NewCodec) that
+// writes any string but reads back only "ok", refusing the rest with an
+// error of its own.
+type pickyCodec struct{}
+
+var errNotOK = errors.New("picky: not ok")
+
+func (pickyCodec) Append(dst []byte, v string) []byte { return append(dst, v...) }
+
+func (pickyCodec) Decode(b []byte) (string, error) {
+	if string(b) != "ok" {
+		return "", errNotOK
+	}
+	return "ok", nil
+}
 
 func handle(ctx *contractsdk.Context, input []byte) ([]byte, error) {
 	op, args, err := jsonmsg.ParseCall(input)
@@ -108,6 +125,8 @@ func handle(ctx *contractsdk.Context, input []byte) ([]byte, error) {
 		ctx.Log(args.String("message"))
 	case "collections":
 		err = collections(ctx, e, args)
+	case "undecodable":
+		err = undecodable(ctx, e)
 	default:
 		return nil, errors.New("unknown op " + op)
 	}
@@ -171,5 +190,33 @@ func collections(ctx *contractsdk.Context, e *jsonmsg.Encoder, args *jsonmsg.Obj
 		e.Text(m)
 	}
 	e.EndArray().Key("caller_is_member").Bool(members.Has(ctx, ctx.Caller()))
+	return nil
+}
+
+// undecodable stores a key and a value pickyCodec refuses to read, and
+// reports the errors Get and Keys then return: their text, and whether
+// errors.Is finds ErrDecode and the codec's own error in them.
+func undecodable(ctx *contractsdk.Context, e *jsonmsg.Encoder) error {
+	if err := picky.Set(ctx, "bad", "bad"); err != nil {
+		return err
+	}
+	_, _, getErr := picky.Get(ctx, "bad")
+	var keysErr error
+	for _, err := range picky.Keys(ctx) {
+		keysErr = err
+	}
+	for _, r := range []struct {
+		name string
+		err  error
+	}{{"get", getErr}, {"keys", keysErr}} {
+		if r.err == nil {
+			return errors.New(r.name + " decoded what the codec refuses")
+		}
+		e.Key(r.name).BeginObject().
+			Key("error").String(r.err.Error()).
+			Key("decode").Bool(errors.Is(r.err, contractsdk.ErrDecode)).
+			Key("own").Bool(errors.Is(r.err, errNotOK)).
+			EndObject()
+	}
 	return nil
 }
