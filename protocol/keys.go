@@ -351,17 +351,15 @@ type ClusterArgs struct {
 // RotateArgs is empty: governance asks for a rotation now.
 type RotateArgs struct{}
 
-// EpochInfo is the chain's record of the key epochs (query keys/epoch).
+// EpochInfo is the chain's view of the key epochs (query keys/epoch): the
+// stored EpochRecord, whose fields it encodes inline, and what the keys
+// module assembles around it from other records.
 type EpochInfo struct {
-	Current     uint64          `cbor:"current"`
-	ActivatedAt int64           `cbor:"activated_at"`
-	Clusters    []ClusterPubkey `cbor:"clusters"`
-	Lost        bool            `cbor:"lost"` // the current secret was lost; a rotation is under way
-	Pending     *PendingEpoch   `cbor:"pending"`
-	NextAuto    int64           `cbor:"next_auto"` // height of the next automatic rotation; 0: none
-	Gatekeepers [][]byte        `cbor:"gatekeepers"`
-	Holders     [][]byte        `cbor:"holders"` // gatekeepers known to hold the current secret
-	Served      []Recipient     `cbor:"served"`  // members served the current epoch, at which key
+	EpochRecord
+	NextAuto    int64       `cbor:"next_auto"` // height of the next automatic rotation; 0: none
+	Gatekeepers [][]byte    `cbor:"gatekeepers"`
+	Holders     [][]byte    `cbor:"holders"` // gatekeepers known to hold the current secret
+	Served      []Recipient `cbor:"served"`  // members served the current epoch, at which key
 }
 
 // PendingEpoch is a rotation under way.

@@ -54,8 +54,13 @@ func TestEpochReportShowsHoldersServedMembersAndRemovedHolders(t *testing.T) {
 	alpha := protocol.ClusterID("alpha")
 	pub, next := []byte("current cluster key"), []byte("next cluster key")
 	info := &protocol.EpochInfo{
-		Current: 4, ActivatedAt: 120, NextAuto: 1120,
-		Clusters:    []protocol.ClusterPubkey{{Cluster: alpha, Pubkey: pub}},
+		EpochRecord: protocol.EpochRecord{
+			Current: 4, ActivatedAt: 120,
+			Clusters: []protocol.ClusterPubkey{{Cluster: alpha, Pubkey: pub}},
+			Pending: &protocol.PendingEpoch{Epoch: 5, Phase: protocol.PhaseActivating, RequestedAt: 130, ProposeAt: 133, ActivateAt: 140,
+				Clusters: []protocol.ClusterPubkey{{Cluster: alpha, Pubkey: next}}},
+		},
+		NextAuto:    1120,
 		Gatekeepers: [][]byte{gk1, gk2},
 		Holders:     [][]byte{gk1},
 		Served: []protocol.Recipient{
@@ -64,8 +69,6 @@ func TestEpochReportShowsHoldersServedMembersAndRemovedHolders(t *testing.T) {
 			{Worker: m1, Role: protocol.RoleMember, Cluster: alpha},
 			{Worker: oldM, Role: protocol.RoleMember, Cluster: alpha},
 		},
-		Pending: &protocol.PendingEpoch{Epoch: 5, Phase: protocol.PhaseActivating, RequestedAt: 130, ProposeAt: 133, ActivateAt: 140,
-			Clusters: []protocol.ClusterPubkey{{Cluster: alpha, Pubkey: next}}},
 	}
 	r := &epochReport{
 		info:     info,
@@ -98,8 +101,8 @@ func TestEpochReportShowsHoldersServedMembersAndRemovedHolders(t *testing.T) {
 // TestEpochReportShowsLossAndEmergency: a lost secret and the emergency
 // rotation replacing it are spelled out.
 func TestEpochReportShowsLossAndEmergency(t *testing.T) {
-	info := &protocol.EpochInfo{Current: 3, ActivatedAt: 50, Lost: true, Gatekeepers: [][]byte{key32(1)},
-		Pending: &protocol.PendingEpoch{Epoch: 4, Phase: protocol.PhaseAnnounce, Emergency: true, RequestedAt: 90, ProposeAt: 93}}
+	info := &protocol.EpochInfo{Gatekeepers: [][]byte{key32(1)}, EpochRecord: protocol.EpochRecord{Current: 3, ActivatedAt: 50, Lost: true,
+		Pending: &protocol.PendingEpoch{Epoch: 4, Phase: protocol.PhaseAnnounce, Emergency: true, RequestedAt: 90, ProposeAt: 93}}}
 	mustContain(t, render(&epochReport{info: info, status: map[string]string{}}),
 		"secret lost       YES: commands for epoch 3 are refused; an emergency rotation replaces it\n",
 		"rotation          to epoch 4 (EMERGENCY), requested at block 90, phase announce: members announce fresh keys; proposals are asked for at block 93",

@@ -13,8 +13,9 @@ import (
 // keys, whether its secret was lost, and the rotation under way. Its
 // encoding is the value at EpochStateKey, which clients read with a proof.
 func Epoch(s store.KV) protocol.EpochRecord {
-	e := loadEpoch(s)
-	return protocol.EpochRecord{Current: e.Current, ActivatedAt: e.ActivatedAt, Clusters: e.Clusters, Lost: e.Lost, Pending: e.Pending}
+	var e protocol.EpochRecord
+	read(s, keyEpoch, &e)
+	return e
 }
 
 // CheckCommandEpoch applies the rule every encrypted command obeys: it is

@@ -47,7 +47,7 @@ func addGatekeeper(ctx *module.Context, raw []byte) error {
 	if err := announceGatekeepers(ctx); err != nil {
 		return err
 	}
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	switch {
 	case first && e.Pending == nil:
 		return requestRotation(ctx, &e, e.Current > 0 && e.Lost)
@@ -96,7 +96,7 @@ func createCluster(ctx *module.Context, raw []byte) error {
 	}
 	// A cluster created after the epoch began has no key in it yet: rotate
 	// to give it one. (Cluster keys are only published in proposals.)
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	if e.Current > 0 && e.Pending == nil {
 		return requestRotation(ctx, &e, false)
 	}
@@ -126,7 +126,7 @@ func addToCluster(ctx *module.Context, raw []byte) error {
 	if err := announceCluster(ctx, &c); err != nil {
 		return err
 	}
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	if e.Current > 0 && !e.Lost && clusterHasKey(&e, c.Cluster) {
 		return serve(ctx, e.Current, a.Worker)
 	}
@@ -157,7 +157,7 @@ func rotate(ctx *module.Context, raw []byte) error {
 	if err := module.DecodeArgs(protocol.ActionRotate, raw, &a); err != nil {
 		return err
 	}
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	if e.Pending != nil {
 		return protocol.Errorf(protocol.ErrRotationPending, "epoch %d is in phase %s", e.Pending.Epoch, e.Pending.Phase)
 	}
@@ -167,6 +167,6 @@ func rotate(ctx *module.Context, raw []byte) error {
 	return requestRotation(ctx, &e, false)
 }
 
-func clusterHasKey(e *epochState, cluster []byte) bool {
+func clusterHasKey(e *protocol.EpochRecord, cluster []byte) bool {
 	return slices.ContainsFunc(e.Clusters, func(c protocol.ClusterPubkey) bool { return bytes.Equal(c.Cluster, cluster) })
 }

@@ -38,7 +38,7 @@ func (*Module) Name() string { return protocol.ModuleKeys }
 //	gk/<worker>              gatekeeper: holder flag of the current epoch
 //	cl/<cluster>             ClusterUpdate (name, sorted members)
 //	wc/<worker>              the worker's cluster id
-//	epoch                    epochState
+//	epoch                    EpochRecord
 //	ann/<worker>             KeyAnnouncement: the worker's next key
 //	served/<epoch>/<worker>  Recipient: the key that worker was served at
 //	wait/<worker>            height since which it waits to be served
@@ -74,22 +74,7 @@ func write(s store.KV, key []byte, v any) { kv(s).Set(key, protocol.MustMarshal(
 // EpochStateKey is the full store key of the epoch record, for proofs.
 func EpochStateKey() []byte { return join([]byte(protocol.ModuleKeys+"/"), keyEpoch) }
 
-// epochState is the chain's record of the key epochs.
-type epochState struct {
-	Current     uint64                   `cbor:"current"`
-	ActivatedAt int64                    `cbor:"activated_at"`
-	Clusters    []protocol.ClusterPubkey `cbor:"clusters"`
-	Lost        bool                     `cbor:"lost"`
-	Pending     *protocol.PendingEpoch   `cbor:"pending"`
-}
-
-func loadEpoch(s store.KV) epochState {
-	var e epochState
-	read(s, keyEpoch, &e)
-	return e
-}
-
-func saveEpoch(s store.KV, e *epochState) { write(s, keyEpoch, e) }
+func saveEpoch(s store.KV, e *protocol.EpochRecord) { write(s, keyEpoch, e) }
 
 type gatekeeperEntry struct {
 	Holder bool `cbor:"holder"` // known to hold the current epoch secret
@@ -252,8 +237,8 @@ func emit(ctx *module.Context, topic string, v any) error {
 
 // Info assembles the public EpochInfo (query keys/epoch).
 func Info(s store.KV, params protocol.Params) protocol.EpochInfo {
-	e := loadEpoch(s)
-	info := protocol.EpochInfo{Current: e.Current, ActivatedAt: e.ActivatedAt, Clusters: e.Clusters, Lost: e.Lost, Pending: e.Pending, Gatekeepers: Gatekeepers(s)}
+	e := Epoch(s)
+	info := protocol.EpochInfo{EpochRecord: e, Gatekeepers: Gatekeepers(s)}
 	if params.RotationInterval > 0 && e.Current > 0 && e.Pending == nil {
 		info.NextAuto = e.ActivatedAt + int64(params.RotationInterval)
 	}

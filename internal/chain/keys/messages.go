@@ -74,7 +74,7 @@ func epochCheck(got, want uint64) error {
 // the secret to exactly the gatekeepers and each cluster's key to exactly
 // its members, at the keys the chain asked for.
 func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	if e.Pending == nil || e.Pending.Phase != protocol.PhasePropose {
 		want := e.Current + 1
 		if e.Pending != nil && e.Pending.Phase == protocol.PhaseActivating {
@@ -142,7 +142,7 @@ func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
 // at the key the chain knows it holds (its registered key, or the key it
 // announced late).
 func delivery(ctx *module.Context, d *protocol.KeyDelivery) error {
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	if err := epochCheck(d.Epoch, e.Current); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 	if !ok {
 		return protocol.Errorf(protocol.ErrBadAnnouncement, "worker %x is neither a gatekeeper nor a cluster member", a.Worker)
 	}
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	switch {
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseAnnounce && a.Epoch == e.Pending.Epoch:
 		write(ctx.State, join(prefixAnnounce, a.Worker), &a)

@@ -13,7 +13,7 @@ import (
 // AnnounceWindow blocks to announce fresh encryption keys, then the
 // gatekeepers are asked for a proposal. emergency marks a rotation forced
 // by the loss of the current secret.
-func requestRotation(ctx *module.Context, e *epochState, emergency bool) error {
+func requestRotation(ctx *module.Context, e *protocol.EpochRecord, emergency bool) error {
 	next := e.Current + 1
 	e.Pending = &protocol.PendingEpoch{
 		Epoch:       next,
@@ -34,7 +34,7 @@ func requestRotation(ctx *module.Context, e *epochState, emergency bool) error {
 // keys where announced) and asks the gatekeepers to propose. It is asked
 // again whenever the recipients change before a proposal lands (a
 // gatekeeper came back, a member restarted).
-func askForProposal(ctx *module.Context, e *epochState) error {
+func askForProposal(ctx *module.Context, e *protocol.EpochRecord) error {
 	p := e.Pending
 	p.Phase = protocol.PhasePropose
 	p.Recipients = recipients(ctx.State, p.Epoch)
@@ -49,7 +49,7 @@ func askForProposal(ctx *module.Context, e *epochState) error {
 // EndBlock moves rotations along: automatic triggers, the end of the
 // announce window, activation, and the detection of a lost secret.
 func (*Module) EndBlock(ctx *module.Context) error {
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	h := ctx.Block.Height
 	since, someoneWaits := longestWait(ctx.State)
 	switch {
@@ -96,7 +96,7 @@ func anyHolder(s store.KV) bool {
 // previous epoch's keys and its previous encryption key. Members that were
 // not served (they missed the window) are served now, at their current
 // key.
-func activate(ctx *module.Context, e *epochState) error {
+func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 	p := e.Pending
 	old := e.Current
 	e.Current, e.ActivatedAt, e.Clusters, e.Lost, e.Pending = p.Epoch, ctx.Block.Height, p.Clusters, false, nil
@@ -174,7 +174,7 @@ func KeyChanged(ctx *module.Context, rec *protocol.WorkerRecord) error {
 	if _, _, ok := roleOf(ctx.State, rec.Pubkey); !ok {
 		return nil
 	}
-	e := loadEpoch(ctx.State)
+	e := Epoch(ctx.State)
 	setHolder(ctx.State, rec.Pubkey, false)
 	if e.Current > 0 {
 		kv(ctx.State).Delete(join(prefixServed, u64(e.Current), rec.Pubkey))
