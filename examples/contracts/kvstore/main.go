@@ -9,10 +9,12 @@
 //	query    {"get": {"key": "…"}}                    owner and readers only
 //	query    {"list": {}} or {"list": {"after": "…"}} keys the caller owns or may read
 //
-// A get of a key the caller may not read fails exactly like a get of a key
-// that does not exist, so queries reveal nothing about other accounts'
-// keys. (A put of a key someone else owns does reveal that it exists: the
-// first writer owns it.)
+// A get of a key the caller may not read gets the same reply as a get of
+// a key that does not exist. The reply is all that is hidden: the gas the
+// query used, which the querier is told, still reveals whether the key
+// exists and about how large its entry is (reading a stored entry costs
+// gas per byte; reading an absent one does not). A put of a key someone
+// else owns reveals that it exists too: the first writer owns it.
 package main
 
 import (
@@ -252,7 +254,9 @@ func query(ctx *contractsdk.Context, input []byte) ([]byte, error) {
 	return nil, errors.New("unknown query " + strconv.Quote(method) + " (want get or list)")
 }
 
-// get answers {"key", "value", "owner"} to the owner and the readers.
+// get answers {"key", "value", "owner"} to the owner and the readers, and
+// everyone else as if the key did not exist (in its reply, not its gas:
+// see the package documentation).
 func get(ctx *contractsdk.Context, key string) ([]byte, error) {
 	e, ok, err := entries.Get(ctx, key)
 	if err != nil {
