@@ -5,8 +5,8 @@
 // pRuntime uses it for commands, in chain order, where every member of a
 // cluster must compute byte-identical results, and for queries, which run
 // concurrently while pRuntime syncs. The engine owns the wazero runtime,
-// the compile cache (in memory only, keyed by code hash) and the pools of
-// warm query instances. It never reads a clock or a random source of its
+// the compile cache (in memory only, keyed by code hash) and the warm
+// query instances. It never reads a clock or a random source of its
 // own, never lets a contract fault escape as anything but a Result, and
 // never writes a contract's storage itself: the caller's Store is the only
 // state, and the caller discards it on a non-ok outcome.
@@ -31,7 +31,12 @@ import (
 type Config struct {
 	Interpreter    bool         // wazero's interpreter instead of the compiler (tests run both)
 	Log            *slog.Logger // destination of debug_log / stdout / stderr when a Call has Debug set; nil discards
-	QueryInstances int          // warm instances kept per code for queries (default 4)
+	QueryInstances int          // warm instances kept per contract for queries (default 4)
+
+	// QueryIdleMemory bounds the linear memory, in bytes, that warm query
+	// instances hold in all (default DefaultQueryIdleMemory); the least
+	// recently used are closed first.
+	QueryIdleMemory uint64
 
 	// QueryInitGas is the budget of _initialize when a query needs a new
 	// instance (default DefaultQueryInitGas). It is not charged to the
@@ -41,8 +46,9 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultQueryInstances = 4
-	DefaultQueryInitGas   = 1 << 28
+	DefaultQueryInstances  = 4
+	DefaultQueryInitGas    = 1 << 28
+	DefaultQueryIdleMemory = 256 << 20
 )
 
 // ErrClosed is returned by an Engine used after Close.
@@ -53,6 +59,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	rt  wazero.Runtime
+
+	idle *idleSet // warm query instances
 
 	mu     sync.Mutex
 	closed bool
@@ -72,7 +80,6 @@ type Code struct {
 	hash     [32]byte
 	compiled wazero.CompiledModule
 	metered  bool // false only for the benchmarks' uninstrumented baseline
-	pool     *pool
 }
 
 // Hash is the code hash: the SHA-256 of the module as uploaded.
@@ -86,6 +93,9 @@ func New(ctx context.Context, c Config) (*Engine, error) {
 	if c.QueryInitGas == 0 {
 		c.QueryInitGas = DefaultQueryInitGas
 	}
+	if c.QueryIdleMemory == 0 {
+		c.QueryIdleMemory = DefaultQueryIdleMemory
+	}
 	rc := wazero.NewRuntimeConfigCompiler()
 	if c.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
@@ -98,7 +108,10 @@ func New(ctx context.Context, c Config) (*Engine, error) {
 		WithCloseOnContextDone(true).
 		WithDebugInfoEnabled(false).
 		WithCustomSections(false)
-	e := &Engine{cfg: c, log: c.Log, rt: wazero.NewRuntimeWithConfig(ctx, rc), codes: map[[32]byte]*compiling{}}
+	e := &Engine{
+		cfg: c, log: c.Log, rt: wazero.NewRuntimeWithConfig(ctx, rc), codes: map[[32]byte]*compiling{},
+		idle: &idleSet{perContract: c.QueryInstances, maxBytes: c.QueryIdleMemory},
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +133,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closed = true
 	e.codes = nil
 	e.mu.Unlock()
+	e.idle.clear()
 	return e.rt.Close(ctx)
 }
 
@@ -185,7 +199,7 @@ func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered 
 		}
 		return nil, protocol.Errorf(protocol.ErrInvalidModule, "code %x: %v", hash[:8], err)
 	}
-	return &Code{hash: hash, compiled: compiled, metered: metered, pool: &pool{max: e.cfg.QueryInstances}}, nil
+	return &Code{hash: hash, compiled: compiled, metered: metered}, nil
 }
 
 func (e *Engine) isClosed() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -81,36 +82,87 @@ func (in *instance) depthExceeded() bool {
 
 func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
 
-// pool keeps up to max initialised instances of one code for queries.
-// Instances are taken out for a call and put back after a clean one, so
-// one instance never runs two calls at once.
-type pool struct {
-	max  int
-	mu   sync.Mutex
-	idle []*instance
+// idleSet holds the warm query instances of every contract, oldest
+// first. An instance is kept for the contract that last ran it, never
+// handed to another contract built from the same code (its globals and
+// heap may hold what it read from that contract's state). It keeps at most
+// perContract instances of one contract, so one instance never runs two
+// calls at once, and at most maxBytes of linear memory in all, closing the
+// least recently used first: queries are free to send, so without a bound
+// a querier could make the enclave keep 32 MiB for every contract it
+// touched.
+type idleSet struct {
+	perContract int
+	maxBytes    uint64
+
+	mu    sync.Mutex
+	list  []idleInstance
+	bytes uint64
 }
 
-func (p *pool) get() *instance {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
-		in := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		return in
+type idleInstance struct {
+	contract [32]byte
+	code     *Code
+	in       *instance
+	size     uint64
+}
+
+// get takes out the contract's most recently used instance of code, or
+// returns nil.
+func (s *idleSet) get(contract [32]byte, code *Code) *instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.list) - 1; i >= 0; i-- {
+		if it := s.list[i]; it.contract == contract && it.code == code {
+			s.list = slices.Delete(s.list, i, i+1)
+			s.bytes -= it.size
+			return it.in
+		}
 	}
 	return nil
 }
 
-// put returns a clean instance to the pool, or closes it when the pool is
-// full.
-func (p *pool) put(ctx context.Context, in *instance) {
-	p.mu.Lock()
-	if len(p.idle) < p.max {
-		p.idle = append(p.idle, in)
-		in = nil
+// put keeps a clean instance as the contract's most recently used one,
+// closing it instead when the contract already has its share, and closing
+// the least recently used instances while the set holds more memory than
+// allowed.
+func (s *idleSet) put(ctx context.Context, contract [32]byte, code *Code, in *instance) {
+	it := idleInstance{contract: contract, code: code, in: in, size: memorySize(in.mod)}
+	var evicted []*instance
+	s.mu.Lock()
+	n := 0
+	for _, o := range s.list {
+		if o.contract == contract && o.code == code {
+			n++
+		}
 	}
-	p.mu.Unlock()
-	if in != nil {
+	if n >= s.perContract {
+		evicted = append(evicted, in)
+	} else {
+		s.list = append(s.list, it)
+		s.bytes += it.size
+		for s.bytes > s.maxBytes {
+			s.bytes -= s.list[0].size
+			evicted = append(evicted, s.list[0].in)
+			s.list = slices.Delete(s.list, 0, 1)
+		}
+	}
+	s.mu.Unlock()
+	for _, in := range evicted {
 		in.close(ctx)
 	}
+}
+
+// clear forgets every instance (Close closes them with the runtime).
+func (s *idleSet) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list, s.bytes = nil, 0
+}
+
+func memorySize(mod api.Module) uint64 {
+	if m := mod.Memory(); m != nil {
+		return uint64(m.Size())
+	}
+	return 0
 }

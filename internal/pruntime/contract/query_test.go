@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/phala-go/phala/internal/pruntime/contract"
+	"github.com/phala-go/phala/internal/wasm/abi"
+	. "github.com/phala-go/phala/internal/wasm/wasmtest"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -121,5 +123,85 @@ func TestQueryInstanceStartUpFailureIsAResult(t *testing.T) {
 	res := run(t, e, compile(t, e, kitchen(t)), call(contract.EntryQuery, cmd('G', "k"), newStore()))
 	if res.Outcome != protocol.OutcomeOutOfGas || res.Reason != contract.ReasonOutOfGas || res.GasUsed != 0 {
 		t.Errorf("%+v, want out_of_gas with no gas used", res)
+	}
+}
+
+// counter is a contract whose query counts, in linear memory, the queries
+// its instance has answered, and traps on a non-empty input: what a warm
+// instance carries from one query to the next, made visible.
+func counter(pages uint32) []byte {
+	c := NewContract(pages, "output_write")
+	c.Entry(abi.ExportQuery, nil, Code(
+		LocalGet(0), If(BlockEmpty), Unreachable, End,
+		I32Const(2048), I32Const(2048), Mem(I32Load, 2, 0), I32Const(1), I32Add, Mem(I32Store, 2, 0),
+		output(c, 2048, 4)))
+	return c.Encode()
+}
+
+// queryAs runs a counter query as contract id and returns its output.
+func queryAs(t *testing.T, e *contract.Engine, code *contract.Code, id byte, input string) *contract.Result {
+	t.Helper()
+	c := call(contract.EntryQuery, []byte(input), newStore())
+	c.Contract = [32]byte{id}
+	return run(t, e, code, c)
+}
+
+// TestWarmInstancesBelongToOneContract: a clean query's instance is reused
+// by that contract's next query, never by another contract built from the
+// same code, and a trap discards it.
+func TestWarmInstancesBelongToOneContract(t *testing.T) {
+	t.Parallel()
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryInstances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	code := compile(t, e, counter(1))
+	steps := []struct {
+		id      byte
+		input   string
+		outcome string
+		count   int32
+	}{
+		{'A', "", protocol.OutcomeOK, 1},
+		{'A', "", protocol.OutcomeOK, 2}, // warm
+		{'B', "", protocol.OutcomeOK, 1}, // same code, its own instance
+		{'A', "", protocol.OutcomeOK, 3}, // A's instance survived B's query
+		{'A', "trap", protocol.OutcomeTrap, 0},
+		{'A', "", protocol.OutcomeOK, 1}, // the trapped instance was discarded
+		{'B', "", protocol.OutcomeOK, 2},
+	}
+	for i, s := range steps {
+		res := queryAs(t, e, code, s.id, s.input)
+		if s.outcome == protocol.OutcomeOK {
+			expect(t, fmt.Sprintf("step %d (%c)", i, s.id), res, s.outcome, "", le32(s.count))
+		} else {
+			expect(t, fmt.Sprintf("step %d (%c)", i, s.id), res, s.outcome, contract.ReasonUnreachable, nil)
+		}
+	}
+}
+
+// TestIdleInstancesStayWithinTheirMemory: with room for one instance's
+// memory, keeping a second contract's instance closes the least recently
+// used one.
+func TestIdleInstancesStayWithinTheirMemory(t *testing.T) {
+	t.Parallel()
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryIdleMemory: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	code := compile(t, e, counter(1))
+	for i, s := range []struct {
+		id    byte
+		count int32
+	}{
+		{'A', 1}, {'A', 2}, // one page fits
+		{'B', 1}, // keeping B's closes A's
+		{'A', 1}, // so A starts over, and keeping it closes B's
+		{'B', 1},
+		{'B', 2},
+	} {
+		expect(t, fmt.Sprintf("step %d (%c)", i, s.id), queryAs(t, e, code, s.id, ""), protocol.OutcomeOK, "", le32(s.count))
 	}
 }

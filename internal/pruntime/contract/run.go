@@ -81,9 +81,9 @@ type Result struct {
 // host-side failures (context cancelled, engine closed, internal bug).
 //
 // Init and command calls run in a fresh instance whose _initialize runs
-// inside the call's gas. Queries run in a warm instance from the code's
-// pool (initialised with Config.QueryInitGas, not charged), are read-only,
-// and may run concurrently.
+// inside the call's gas. Queries run in a warm instance the same
+// contract left (initialised with Config.QueryInitGas, not charged), are
+// read-only, and may run concurrently.
 func (e *Engine) Run(ctx context.Context, code *Code, c *Call) (*Result, error) {
 	if code == nil || c == nil || c.Store == nil {
 		return nil, errors.New("contract: Run needs a code, a call and a store")
@@ -118,7 +118,7 @@ func (e *Engine) Run(ctx context.Context, code *Code, c *Call) (*Result, error) 
 }
 
 func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Result, error) {
-	in := code.pool.get()
+	in := e.idle.get(s.call.Contract, code)
 	if in == nil {
 		var err error
 		if in, err = e.instantiate(ctx, code); err != nil {
@@ -142,7 +142,7 @@ func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Resul
 	res, err := e.finish(ctx, s, in.entries[EntryQuery])
 	if err == nil && (res.Outcome == protocol.OutcomeOK || res.Outcome == protocol.OutcomeError) {
 		s.inst = nil
-		code.pool.put(ctx, in)
+		e.idle.put(ctx, s.call.Contract, code, in)
 	} else {
 		in.close(ctx) // a trap may leave the instance in any state
 	}
