@@ -358,6 +358,25 @@ type EpochRecord struct {
 	Pending     *PendingEpoch   `cbor:"pending"`
 }
 
+// CheckSealedFor applies the rule every encrypted command and init obeys,
+// on the chain and in clients before sealing: it is sealed to a key of the
+// current epoch, whose secret is not lost. Anything sealed to a retired
+// epoch is refused so that, once its keys are erased, nothing sealed to
+// them is ever run again.
+func (r *EpochRecord) CheckSealedFor(epoch uint64) error {
+	switch {
+	case r.Current == 0:
+		return Errorf(ErrNoEpoch, "no key epoch has been activated")
+	case epoch < r.Current:
+		return Errorf(ErrRetiredEpoch, "epoch %d retired; current is %d", epoch, r.Current)
+	case epoch > r.Current:
+		return Errorf(ErrFutureEpoch, "epoch %d, current is %d", epoch, r.Current)
+	case r.Lost:
+		return Errorf(ErrEpochLost, "epoch %d", epoch)
+	}
+	return nil
+}
+
 // ClusterKey returns cluster's public key in the current epoch, if it has
 // one.
 func (r *EpochRecord) ClusterKey(cluster []byte) ([]byte, bool) {

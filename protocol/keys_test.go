@@ -3,6 +3,8 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/phala-go/phala/protocol"
@@ -35,5 +37,34 @@ func TestEpochInfoEncodesItsRecordInline(t *testing.T) {
 	}
 	if got := protocol.MustMarshal(&back); !bytes.Equal(got, want) {
 		t.Fatalf("decoded EpochInfo re-encodes to %x, want %x", got, want)
+	}
+}
+
+// TestCheckSealedForRefusesEveryEpochButALiveCurrentOne: what is sealed
+// must name the current epoch, and only while its secret is not lost; each
+// refusal has its own code and names the epochs.
+func TestCheckSealedForRefusesEveryEpochButALiveCurrentOne(t *testing.T) {
+	live := &protocol.EpochRecord{Current: 3}
+	lost := &protocol.EpochRecord{Current: 3, Lost: true}
+	cases := []struct {
+		name  string
+		rec   *protocol.EpochRecord
+		epoch uint64
+		want  *protocol.Error
+		msg   string
+	}{
+		{"before the first epoch", &protocol.EpochRecord{}, 0, protocol.ErrNoEpoch, "no key epoch"},
+		{"a retired epoch", live, 2, protocol.ErrRetiredEpoch, "epoch 2 retired; current is 3"},
+		{"a future epoch", live, 4, protocol.ErrFutureEpoch, "epoch 4, current is 3"},
+		{"a lost epoch", lost, 3, protocol.ErrEpochLost, "epoch 3"},
+	}
+	for _, c := range cases {
+		err := c.rec.CheckSealedFor(c.epoch)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v, want %v naming %q", c.name, err, c.want, c.msg)
+		}
+	}
+	if err := live.CheckSealedFor(3); err != nil {
+		t.Fatalf("the live current epoch: %v", err)
 	}
 }

@@ -46,7 +46,7 @@ func instantiate(ctx *module.Context, a *protocol.InstantiateArgs) error {
 		return protocol.Errorf(protocol.ErrUnknownCluster, "%x", a.Cluster)
 	}
 	e := keys.Epoch(ctx.State)
-	if err := keys.CheckCommandEpoch(&e, a.Epoch); err != nil {
+	if err := e.CheckSealedFor(a.Epoch); err != nil {
 		return err
 	}
 	if _, ok := e.ClusterKey(a.Cluster); !ok {
@@ -90,7 +90,7 @@ func command(ctx *module.Context, a *protocol.CommandArgs) error {
 		return protocol.Errorf(protocol.ErrContractNotActive, "contract %x is %s", a.Contract, c.Status)
 	}
 	e := keys.Epoch(ctx.State)
-	if err := keys.CheckCommandEpoch(&e, a.Epoch); err != nil {
+	if err := e.CheckSealedFor(a.Epoch); err != nil {
 		return err
 	}
 	if _, ok := c.KeyFor(a.Epoch); !ok {

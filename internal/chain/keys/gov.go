@@ -127,7 +127,7 @@ func addToCluster(ctx *module.Context, raw []byte) error {
 		return err
 	}
 	e := Epoch(ctx.State)
-	if e.Current > 0 && !e.Lost && clusterHasKey(&e, c.Cluster) {
+	if _, has := e.ClusterKey(c.Cluster); e.Current > 0 && !e.Lost && has {
 		return serve(ctx, e.Current, a.Worker)
 	}
 	return nil
@@ -165,8 +165,4 @@ func rotate(ctx *module.Context, raw []byte) error {
 		return protocol.Errorf(protocol.ErrNoGatekeepers, "add a gatekeeper first")
 	}
 	return requestRotation(ctx, &e, false)
-}
-
-func clusterHasKey(e *protocol.EpochRecord, cluster []byte) bool {
-	return slices.ContainsFunc(e.Clusters, func(c protocol.ClusterPubkey) bool { return bytes.Equal(c.Cluster, cluster) })
 }

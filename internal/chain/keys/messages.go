@@ -210,7 +210,7 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 	case e.Current > 0 && a.Epoch == e.Current:
 		// Missed the window: serve the current epoch at the announced key.
 		write(ctx.State, join(prefixAnnounce, a.Worker), &a)
-		if e.Lost || (role == protocol.RoleMember && !clusterHasKey(&e, cluster)) {
+		if _, has := e.ClusterKey(cluster); e.Lost || (role == protocol.RoleMember && !has) {
 			return nil
 		}
 		r := protocol.Recipient{Worker: a.Worker, Key: a.Key, Role: role, Cluster: cluster}

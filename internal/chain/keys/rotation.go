@@ -132,7 +132,8 @@ func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 	}
 	var unserved []protocol.Recipient
 	for _, r := range recipients(ctx.State, e.Current) {
-		if _, ok := served(ctx.State, e.Current, r.Worker); !ok && (r.Role == protocol.RoleGatekeeper || clusterHasKey(e, r.Cluster)) {
+		_, wasServed := served(ctx.State, e.Current, r.Worker)
+		if _, has := e.ClusterKey(r.Cluster); !wasServed && (r.Role == protocol.RoleGatekeeper || has) {
 			unserved = append(unserved, r)
 		}
 	}
@@ -148,7 +149,7 @@ func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 	// A cluster created while this epoch was being proposed has no key in
 	// it: rotate again so that it gets one.
 	for _, c := range clusters(ctx.State) {
-		if !clusterHasKey(e, c.Cluster) {
+		if _, has := e.ClusterKey(c.Cluster); !has {
 			return requestRotation(ctx, e, false)
 		}
 	}
@@ -192,7 +193,7 @@ func KeyChanged(ctx *module.Context, rec *protocol.WorkerRecord) error {
 	}
 	if e.Current > 0 && !e.Lost {
 		role, cluster, _ := roleOf(ctx.State, rec.Pubkey)
-		if role == protocol.RoleGatekeeper || clusterHasKey(&e, cluster) {
+		if _, has := e.ClusterKey(cluster); role == protocol.RoleGatekeeper || has {
 			return serve(ctx, e.Current, rec.Pubkey)
 		}
 	}
