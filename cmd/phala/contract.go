@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/hex"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,8 +24,6 @@ import (
 
 // Input errors of the contract commands, found before anything is sent.
 var (
-	errNotHex         = errors.New("not hex")
-	errIDLength       = errors.New("not 32 bytes")
 	errInputFile      = errors.New("cannot read the file")
 	errNotJSON        = errors.New("not valid JSON (add --raw to send other bytes)")
 	errRequired       = errors.New("required")
@@ -172,7 +171,7 @@ func contractInstantiateCmd(g *globals, from *string) *cobra.Command {
 			if err := requireFlags(cmd, "code", "cluster", "init"); err != nil {
 				return err
 			}
-			hash, err := idArg("--code", code)
+			hash, err := hexArg("--code", code, sha256.Size)
 			if err != nil {
 				return err
 			}
@@ -298,7 +297,7 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 				return err
 			}
 			if worker != "" {
-				if o.Worker, err = workerArg(worker); err != nil {
+				if o.Worker, err = hexArg("--worker", worker, ed25519.PublicKeySize); err != nil {
 					return err
 				}
 			}
@@ -375,7 +374,7 @@ func contractCall(cmd *cobra.Command, contract, input string, raw bool) (id, pla
 	if err := requireFlags(cmd, "contract", "input"); err != nil {
 		return nil, nil, err
 	}
-	if id, err = idArg("--contract", contract); err != nil {
+	if id, err = hexArg("--contract", contract, sha256.Size); err != nil {
 		return nil, nil, err
 	}
 	plain, err = callInput("input", input, raw)
@@ -389,18 +388,6 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
-}
-
-// idArg reads a 32-byte code hash or contract id given as hex.
-func idArg(flag, s string) ([]byte, error) {
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("%s %q: %w (%v)", flag, s, errNotHex, err)}
-	}
-	if len(b) != 32 {
-		return nil, usageError{fmt.Errorf("%s %q has %d bytes: %w", flag, s, len(b), errIDLength)}
-	}
-	return b, nil
 }
 
 // callInput reads the value of --init or --input: the text itself, or

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -24,7 +25,7 @@ func contractShowCmd(g *globals) *cobra.Command {
 		Short: "Show a contract's record, proven: code, cluster, status, init result, keys per epoch, commands",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idArg("contract", args[0])
+			id, err := hexArg("contract", args[0], sha256.Size)
 			if err != nil {
 				return err
 			}
@@ -73,7 +74,7 @@ func contractResultCmd(g *globals) *cobra.Command {
 		Short: "Show a command's record, proven: sender, epoch, acceptance, and its result once landed",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idArg("contract", args[0])
+			id, err := hexArg("contract", args[0], sha256.Size)
 			if err != nil {
 				return err
 			}

@@ -75,41 +75,42 @@ func TestContractCommandsRefuseBadInputBeforeSending(t *testing.T) {
 		name string
 		args []string
 		want error
+		text string // in the message, if set
 	}{
-		{"build: no such directory", []string{"contract", "build", missing}, fs.ErrNotExist},
-		{"build: a file, not a directory", []string{"contract", "build", keyPath}, errNotContractDir},
-		{"deploy: unreadable module", []string{"contract", "deploy", missing, "--from", keyPath}, errInputFile},
-		{"instantiate: code hash not hex", inst("--code", "zz"), errNotHex},
-		{"instantiate: code hash of 31 bytes", inst("--code", id[2:]), errIDLength},
-		{"instantiate: no --code", inst("--code", "<absent>"), errRequired},
-		{"instantiate: no --init", inst("--init", "<absent>"), errRequired},
-		{"instantiate: cluster name over 64 bytes", inst("--cluster", strings.Repeat("c", 65)), errClusterNameSize},
-		{"instantiate: init not JSON", inst("--init", "supply=5"), errNotJSON},
-		{"instantiate: unreadable @file", inst("--init", "@"+missing), errInputFile},
-		{"instantiate: @file not JSON", inst("--init", "@"+notJSON), errNotJSON},
-		{"instantiate: salt over 64 bytes", inst("--salt", strings.Repeat("s", 65)), protocol.ErrBadSalt},
-		{"instantiate: zero gas", inst("--gas", "0"), protocol.ErrBadGasLimit},
-		{"command: no --contract", []string{"contract", "command", "--input", "{}", "--from", keyPath}, errRequired},
-		{"command: no --input", []string{"contract", "command", "--contract", id, "--from", keyPath}, errRequired},
-		{"command: contract id of 33 bytes", []string{"contract", "command", "--contract", id + "ab", "--input", "{}", "--from", keyPath}, errIDLength},
-		{"command: truncated JSON", []string{"contract", "command", "--contract", id, "--input", `{"add":`, "--from", keyPath}, errNotJSON},
-		{"command: zero gas", cmd("command", "--gas", "0"), protocol.ErrBadGasLimit},
-		{"query: contract id not hex", []string{"contract", "query", "--contract", "0x" + id, "--input", "{}", "--from", keyPath}, errNotHex},
-		{"query: worker not hex", cmd("query", "--worker", "zz"), errWorkerNotHex},
-		{"query: worker key of 20 bytes", cmd("query", "--worker", id[:40]), errWorkerLength},
-		{"query: negative minimum height", cmd("query", "--min-height", "-1"), errBadHeight},
-		{"query: zero gas", cmd("query", "--gas", "0"), protocol.ErrBadGasLimit},
-		{"show: id not hex", []string{"contract", "show", "zz"}, errNotHex},
-		{"result: id of 1 byte", []string{"contract", "result", "ab", "0"}, errIDLength},
-		{"result: index not a number", []string{"contract", "result", id, "first"}, errBadIndex},
-		{"result: negative index", []string{"contract", "result", id, "--", "-1"}, errBadIndex},
-		{"command: gas not a number", cmd("command", "--gas", "lots"), errBadFlag},
-		{"query: unknown flag", cmd("query", "--allow-tdx"), errBadFlag},
+		{"build: no such directory", []string{"contract", "build", missing}, fs.ErrNotExist, ""},
+		{"build: a file, not a directory", []string{"contract", "build", keyPath}, errNotContractDir, ""},
+		{"deploy: unreadable module", []string{"contract", "deploy", missing, "--from", keyPath}, errInputFile, ""},
+		{"instantiate: code hash not hex", inst("--code", "zz"), errNotHex, `--code "zz": not hex`},
+		{"instantiate: code hash of 31 bytes", inst("--code", id[2:]), errLength, "has 31 bytes, not 32"},
+		{"instantiate: no --code", inst("--code", "<absent>"), errRequired, ""},
+		{"instantiate: no --init", inst("--init", "<absent>"), errRequired, ""},
+		{"instantiate: cluster name over 64 bytes", inst("--cluster", strings.Repeat("c", 65)), errClusterNameSize, ""},
+		{"instantiate: init not JSON", inst("--init", "supply=5"), errNotJSON, ""},
+		{"instantiate: unreadable @file", inst("--init", "@"+missing), errInputFile, ""},
+		{"instantiate: @file not JSON", inst("--init", "@"+notJSON), errNotJSON, ""},
+		{"instantiate: salt over 64 bytes", inst("--salt", strings.Repeat("s", 65)), protocol.ErrBadSalt, ""},
+		{"instantiate: zero gas", inst("--gas", "0"), protocol.ErrBadGasLimit, ""},
+		{"command: no --contract", []string{"contract", "command", "--input", "{}", "--from", keyPath}, errRequired, ""},
+		{"command: no --input", []string{"contract", "command", "--contract", id, "--from", keyPath}, errRequired, ""},
+		{"command: contract id of 33 bytes", []string{"contract", "command", "--contract", id + "ab", "--input", "{}", "--from", keyPath}, errLength, "has 33 bytes, not 32"},
+		{"command: truncated JSON", []string{"contract", "command", "--contract", id, "--input", `{"add":`, "--from", keyPath}, errNotJSON, ""},
+		{"command: zero gas", cmd("command", "--gas", "0"), protocol.ErrBadGasLimit, ""},
+		{"query: contract id not hex", []string{"contract", "query", "--contract", "0x" + id, "--input", "{}", "--from", keyPath}, errNotHex, "--contract \"0x"},
+		{"query: worker not hex", cmd("query", "--worker", "zz"), errNotHex, `--worker "zz": not hex`},
+		{"query: worker key of 20 bytes", cmd("query", "--worker", id[:40]), errLength, "has 20 bytes, not 32"},
+		{"query: negative minimum height", cmd("query", "--min-height", "-1"), errBadHeight, ""},
+		{"query: zero gas", cmd("query", "--gas", "0"), protocol.ErrBadGasLimit, ""},
+		{"show: id not hex", []string{"contract", "show", "zz"}, errNotHex, `contract "zz": not hex`},
+		{"result: id of 1 byte", []string{"contract", "result", "ab", "0"}, errLength, `contract "ab" has 1 bytes, not 32`},
+		{"result: index not a number", []string{"contract", "result", id, "first"}, errBadIndex, ""},
+		{"result: negative index", []string{"contract", "result", id, "--", "-1"}, errBadIndex, ""},
+		{"command: gas not a number", cmd("command", "--gas", "lots"), errBadFlag, ""},
+		{"query: unknown flag", cmd("query", "--allow-tdx"), errBadFlag, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(t, ctx, g, tc.args...)
-			if !errors.Is(err, tc.want) || !errors.As(err, new(usageError)) {
-				t.Fatalf("got %v, want a usage error wrapping %v", err, tc.want)
+			if !errors.Is(err, tc.want) || !errors.As(err, new(usageError)) || !strings.Contains(fmt.Sprint(err), tc.text) {
+				t.Fatalf("got %v, want a usage error wrapping %v and saying %q", err, tc.want, tc.text)
 			}
 		})
 	}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/hex"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -50,20 +50,12 @@ func govCmd(g *globals) *cobra.Command {
 		}
 		return g.send(cmd, payer, call)
 	}
-	measurementArg := func(s string) ([]byte, error) {
-		b, err := hex.DecodeString(s)
-		if err != nil || len(b) != 32 {
-			return nil, usageError{fmt.Errorf("--measurement %q: want 32 hex bytes", s)}
-		}
-		return b, nil
-	}
-
 	var meas, note string
 	allow := &cobra.Command{
 		Use:   "allow-measurement --measurement HEX --admin KEY",
 		Short: "Add a pRuntime build to the registry's allowlist",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := measurementArg(meas)
+			m, err := hexArg("--measurement", meas, sha256.Size)
 			if err != nil {
 				return err
 			}
@@ -76,7 +68,7 @@ func govCmd(g *globals) *cobra.Command {
 		Use:   "revoke-measurement --measurement HEX --admin KEY",
 		Short: "Revoke a pRuntime build: every worker running it is retired at once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := measurementArg(meas)
+			m, err := hexArg("--measurement", meas, sha256.Size)
 			if err != nil {
 				return err
 			}

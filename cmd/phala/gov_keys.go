@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -14,30 +12,14 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-// Input errors of the key governance commands, found before anything is
-// sent.
-var (
-	errWorkerNotHex    = errors.New("not hex")
-	errWorkerLength    = errors.New("not a 32-byte identity key")
-	errClusterNameSize = fmt.Errorf("cluster names have 1 to %d bytes", maxClusterName)
-)
+// errClusterNameSize: a cluster name the keys module would refuse, found
+// before anything is sent.
+var errClusterNameSize = fmt.Errorf("cluster names have 1 to %d bytes", maxClusterName)
 
 // maxClusterName is the longest cluster name the keys module accepts
 // (internal/chain/keys, create_cluster); checked here too so that a bad
 // name is refused before it costs a fee.
 const maxClusterName = 64
-
-// workerArg reads a worker's identity key, given as hex.
-func workerArg(s string) ([]byte, error) {
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("worker %q: %w (%v)", s, errWorkerNotHex, err)}
-	}
-	if len(b) != ed25519.PublicKeySize {
-		return nil, usageError{fmt.Errorf("worker %q has %d bytes: %w (see `phala worker list`)", s, len(b), errWorkerLength)}
-	}
-	return b, nil
-}
 
 // clusterArg checks a cluster name.
 func clusterArg(name string) (string, error) {
@@ -55,7 +37,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 		Short: "Make a registered worker a gatekeeper (the first one starts key epoch 1)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := workerArg(args[0])
+			w, err := hexArg("worker", args[0], ed25519.PublicKeySize)
 			if err != nil {
 				return err
 			}
@@ -67,7 +49,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 		Short: "Take a gatekeeper's power away at once (the last gatekeeper cannot be removed)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := workerArg(args[0])
+			w, err := hexArg("worker", args[0], ed25519.PublicKeySize)
 			if err != nil {
 				return err
 			}
@@ -99,7 +81,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := workerArg(args[1])
+			w, err := hexArg("worker", args[1], ed25519.PublicKeySize)
 			if err != nil {
 				return err
 			}
@@ -115,7 +97,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := workerArg(args[1])
+			w, err := hexArg("worker", args[1], ed25519.PublicKeySize)
 			if err != nil {
 				return err
 			}

@@ -127,11 +127,11 @@ func TestKeyCommandsRefuseBadInputBeforeSending(t *testing.T) {
 		want error  // nil: only a usage error
 		text string // in the message
 	}{
-		{"worker not hex", []string{"gov", "add-gatekeeper", "zz" + good[2:], "--admin", "a"}, errWorkerNotHex, "not hex"},
-		{"worker too short", []string{"gov", "add-gatekeeper", "abcd", "--admin", "a"}, errWorkerLength, "has 2 bytes"},
-		{"worker too long", []string{"gov", "remove-gatekeeper", good + "00", "--admin", "a"}, errWorkerLength, "has 33 bytes"},
-		{"member not hex", []string{"gov", "add-to-cluster", "alpha", "0x" + good, "--admin", "a"}, errWorkerNotHex, "not hex"},
-		{"member too short", []string{"gov", "remove-from-cluster", "alpha", good[:62], "--admin", "a"}, errWorkerLength, "has 31 bytes"},
+		{"worker not hex", []string{"gov", "add-gatekeeper", "zz" + good[2:], "--admin", "a"}, errNotHex, `worker "zz` + good[2:] + `": not hex`},
+		{"worker too short", []string{"gov", "add-gatekeeper", "abcd", "--admin", "a"}, errLength, `worker "abcd" has 2 bytes, not 32`},
+		{"worker too long", []string{"gov", "remove-gatekeeper", good + "00", "--admin", "a"}, errLength, "has 33 bytes, not 32"},
+		{"member not hex", []string{"gov", "add-to-cluster", "alpha", "0x" + good, "--admin", "a"}, errNotHex, `worker "0x`},
+		{"member too short", []string{"gov", "remove-from-cluster", "alpha", good[:62], "--admin", "a"}, errLength, "has 31 bytes, not 32"},
 		{"empty cluster name", []string{"gov", "add-to-cluster", "", good, "--admin", "a"}, errClusterNameSize, `cluster name ""`},
 		{"cluster name too long", []string{"gov", "create-cluster", long, "--admin", "a"}, errClusterNameSize, "1 to 64 bytes"},
 		{"cluster name too long to show", []string{"keys", "cluster", long}, errClusterNameSize, "1 to 64 bytes"},

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,8 +31,13 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
-// errBadFlag: a flag that does not exist or a value it cannot take.
-var errBadFlag = errors.New("bad flag")
+// Usage errors of the command line's shape and of its hex arguments.
+var (
+	// errBadFlag: a flag that does not exist or a value it cannot take.
+	errBadFlag = errors.New("bad flag")
+	errNotHex  = errors.New("not hex")
+	errLength  = errors.New("wrong length")
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -102,6 +108,20 @@ func usageErrors(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// hexArg decodes s, the value of what (a flag or a positional argument),
+// as hex of exactly n bytes: keys, hashes and ids are refused before
+// anything is sent.
+func hexArg(what, s string, n int) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s %q: %w (%v)", what, s, errNotHex, err)}
+	}
+	if len(b) != n {
+		return nil, usageError{fmt.Errorf("%s %q has %d bytes, not %d: %w", what, s, len(b), n, errLength)}
+	}
+	return b, nil
 }
 
 func (g *globals) client(ctx context.Context) (*sdk.Client, error) {

@@ -98,6 +98,46 @@ func TestEveryCommandRefusesAMalformedCommandLineAsAUsageError(t *testing.T) {
 	}
 }
 
+// TestWorkerAndMeasurementArgumentsAreRefusedBeforeSending: worker keys,
+// measurements and TD registers that are not hex of their exact size are
+// usage errors naming the argument, found before the node is contacted.
+func TestWorkerAndMeasurementArgumentsAreRefusedBeforeSending(t *testing.T) {
+	ctx := context.Background()
+	g := []string{"--node", "tcp://127.0.0.1:1", "--keyring", t.TempDir()}
+	worker, meas, reg := strings.Repeat("ab", 32), strings.Repeat("cd", 32), strings.Repeat("00", 48)
+	measure := func(mrtd string, rtmrs ...string) []string {
+		args := []string{"worker", "measurement", "--mrtd", mrtd}
+		for _, r := range rtmrs {
+			args = append(args, "--rtmr", r)
+		}
+		return args
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want error
+		text string
+	}{
+		{"show: worker not hex", []string{"worker", "show", "zz"}, errNotHex, `worker "zz": not hex`},
+		{"show: worker of 31 bytes", []string{"worker", "show", worker[2:]}, errLength, "has 31 bytes, not 32"},
+		{"show: measurement not hex", []string{"worker", "show", worker, "--measurement", "xy"}, errNotHex, `--measurement "xy": not hex`},
+		{"show: measurement of 33 bytes", []string{"worker", "show", worker, "--measurement", meas + "00"}, errLength, "has 33 bytes, not 32"},
+		{"allow: measurement not hex", []string{"gov", "allow-measurement", "--measurement", "0x" + meas, "--admin", "a"}, errNotHex, `--measurement "0x`},
+		{"revoke: measurement of 1 byte", []string{"gov", "revoke-measurement", "--measurement", "cd", "--admin", "a"}, errLength, "has 1 bytes, not 32"},
+		{"measurement: no --mrtd", measure("", reg, reg, reg, reg), errLength, `--mrtd "" has 0 bytes, not 48`},
+		{"measurement: mrtd of 32 bytes", measure(meas, reg, reg, reg, reg), errLength, "has 32 bytes, not 48"},
+		{"measurement: three rtmrs", measure(reg, reg, reg, reg), errRTMRCount, "3 --rtmr"},
+		{"measurement: rtmr 2 not hex", measure(reg, reg, reg, "zz", reg), errNotHex, `--rtmr 2 "zz": not hex`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, ctx, g, tc.args...)
+			if !errors.Is(err, tc.want) || !errors.As(err, new(usageError)) || !strings.Contains(fmt.Sprint(err), tc.text) {
+				t.Fatalf("got %v, want a usage error wrapping %v and saying %q", err, tc.want, tc.text)
+			}
+		})
+	}
+}
+
 // TestCLIAgainstDevnet drives keys, transactions, verified queries, key
 // epochs and governance against one devnet started in-process, and checks
 // the CLI's refusals.
@@ -202,7 +242,7 @@ func TestCLIAgainstDevnet(t *testing.T) {
 	t.Run("key epochs and their governance", func(t *testing.T) { testKeyEpochsAndGovernance(t, ctx, d, g, admin) })
 
 	// Governance revokes the sim build: the worker is retired at once.
-	if _, err := run(t, ctx, g, "gov", "revoke-measurement", "--measurement", "zz", "--admin", admin); !errors.As(err, new(usageError)) {
+	if _, err := run(t, ctx, g, "gov", "revoke-measurement", "--measurement", "zz", "--admin", admin); !errors.As(err, new(usageError)) || !errors.Is(err, errNotHex) {
 		t.Fatalf("bad measurement: %v", err)
 	}
 	if _, err := run(t, ctx, g, "gov", "set-attestation-policy", "--max-age", "-1", "--admin", admin, "--from", d.KeyPath); !errors.Is(err, protocol.ErrBadPolicy) {

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +14,9 @@ import (
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
+
+// errRTMRCount: `worker measurement` needs RTMR0..3, each given once.
+var errRTMRCount = errors.New("want four, RTMR0..3 in order")
 
 func workerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "worker", Short: "Inspect registered workers"}
@@ -45,15 +52,15 @@ func workerCmd(g *globals) *cobra.Command {
 		Short: "Show a worker, verified: proof of its record and its attestation checked again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pub, err := hex.DecodeString(args[0])
-			if err != nil || len(pub) != 32 {
-				return usageError{fmt.Errorf("%q is not a 32-byte hex worker key", args[0])}
+			pub, err := hexArg("worker", args[0], ed25519.PublicKeySize)
+			if err != nil {
+				return err
 			}
 			o := sdk.VerifyOptions{AllowSim: allowSim}
 			for _, m := range measurements {
-				b, err := hex.DecodeString(m)
+				b, err := hexArg("--measurement", m, sha256.Size)
 				if err != nil {
-					return usageError{fmt.Errorf("--measurement %q: %v", m, err)}
+					return err
 				}
 				o.Measurements = append(o.Measurements, b)
 			}
@@ -97,15 +104,18 @@ func workerCmd(g *globals) *cobra.Command {
 		Use:   "measurement --mrtd HEX --rtmr HEX --rtmr HEX --rtmr HEX --rtmr HEX",
 		Short: "Compute the allowlist measurement of a TD build from MRTD and RTMR0..3",
 		RunE: func(*cobra.Command, []string) error {
-			m, err := hex.DecodeString(mrtd)
-			if err != nil || len(m) != 48 || len(rtmrs) != 4 {
-				return usageError{fmt.Errorf("want --mrtd of 48 hex bytes and four --rtmr")}
+			m, err := hexArg("--mrtd", mrtd, sha512.Size384)
+			if err != nil {
+				return err
+			}
+			if len(rtmrs) != 4 {
+				return usageError{fmt.Errorf("%d --rtmr: %w", len(rtmrs), errRTMRCount)}
 			}
 			var rs [][]byte
 			for i, r := range rtmrs {
-				b, err := hex.DecodeString(r)
-				if err != nil || len(b) != 48 {
-					return usageError{fmt.Errorf("--rtmr %d: want 48 hex bytes", i)}
+				b, err := hexArg(fmt.Sprintf("--rtmr %d", i), r, sha512.Size384)
+				if err != nil {
+					return err
 				}
 				rs = append(rs, b)
 			}
