@@ -43,16 +43,8 @@ func tokenDevnet(ctx context.Context, port int) (d *devnet.Devnet, c *sdk.Client
 	if res.Outcome != protocol.OutcomeOK {
 		check(fmt.Errorf("token init: %+v", res))
 	}
-	for {
-		info, _, err := c.Contract(ctx, id)
-		check(err)
-		ep, err := c.EpochRecord(ctx)
-		check(err)
-		if _, ok := info.KeyFor(ep.Current); ok {
-			return d, c, id, cleanup
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	check(c.WaitContractKey(ctx, id))
+	return d, c, id, cleanup
 }
 
 // queries measures the devnet worker's contract query throughput (token
@@ -223,23 +215,18 @@ func commands() {
 		acc, err := c.AccountUnverified(ctx, d.DevKey.Address())
 		check(err)
 		plain := fmt.Appendf(nil, `{"transfer": {"to": "%s", "amount": 1}}`, bob.Address())
-		args, _, err := sdk.SealContractCommand(c.ChainID(), rec, &info, d.DevKey.Address(), plain, 100_000_000)
+		raw, _, err := sdk.SignContractCommand(c.ChainID(), rec, &info, d.DevKey, acc.Nonce, fee, plain, 100_000_000)
 		check(err)
-		call, err := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, args)
-		check(err)
-		raw := protocol.SignTx(d.DevKey.Private, protocol.Tx{ChainID: c.ChainID(), Nonce: acc.Nonce, Fee: fee, Call: call})
 		start := time.Now()
 		_, err = c.Broadcast(ctx, raw)
 		check(err)
 		// The result is on chain once a committed block holds it; reading
 		// it with a proof takes one block more (the proof's app hash is in
 		// the next header), which is the client's cost, not the system's.
-		path := fmt.Sprintf("%s%x/%d", protocol.QueryCommand, id, i)
 		for {
-			res, err := c.RPC().ABCIQuery(ctx, path, nil)
+			st, ok, err := c.CommandStatusUnverified(ctx, id, uint64(i))
 			check(err)
-			var st protocol.CommandStatus
-			if res.Response.Code == 0 && protocol.Unmarshal(res.Response.Value, &st) == nil && st.Result != nil {
+			if ok && st.Result != nil {
 				if st.Result.Outcome != protocol.OutcomeOK {
 					check(fmt.Errorf("command %d: %+v", i, st.Result))
 				}

@@ -71,8 +71,28 @@ func (c *Client) Contract(ctx context.Context, id []byte) (protocol.ContractInfo
 // result, once landed), with its proof.
 func (c *Client) CommandStatus(ctx context.Context, id []byte, index uint64) (protocol.CommandStatus, bool, error) {
 	var st protocol.CommandStatus
-	ok, err := c.proven(ctx, protocol.QueryCommand+hex.EncodeToString(id)+"/"+strconv.FormatUint(index, 10), &st)
+	ok, err := c.proven(ctx, commandPath(id, index), &st)
 	return st, ok, err
+}
+
+// CommandStatusUnverified reads a command's status without checking its
+// proof: for a sender timing its own command, where a lie only misstates
+// when it landed and CommandStatus (one block later, with the proof)
+// tells the truth.
+func (c *Client) CommandStatusUnverified(ctx context.Context, id []byte, index uint64) (protocol.CommandStatus, bool, error) {
+	var st protocol.CommandStatus
+	q, err := c.query(ctx, commandPath(id, index), 0)
+	if err != nil || q.value == nil {
+		return st, false, err
+	}
+	if err := protocol.Unmarshal(q.value, &st); err != nil {
+		return st, false, fmt.Errorf("sdk: command %d of contract %x: %w", index, id, err)
+	}
+	return st, true, nil
+}
+
+func commandPath(id []byte, index uint64) string {
+	return protocol.QueryCommand + hex.EncodeToString(id) + "/" + strconv.FormatUint(index, 10)
 }
 
 // send sends call and turns a failed inclusion into an error, so that
@@ -155,6 +175,68 @@ func SealContractCommand(chainID string, rec *protocol.EpochRecord, contract *pr
 		return protocol.CommandArgs{}, nil, fmt.Errorf("sdk: seal command: %w", err)
 	}
 	return protocol.CommandArgs{Contract: contract.ID, Epoch: rec.Current, GasLimit: gasLimit, Ciphertext: ct}, secret, nil
+}
+
+// SignContractCommand seals plaintext from key to the contract's key of
+// the record's current epoch (see SealContractCommand) and signs the
+// transaction that sends it, with nonce and fee. It is for senders that
+// keep several commands in flight from one account, or time their
+// broadcast, which SendContractCommand's nonce lookup and wait cannot; the
+// caller broadcasts raw (Client.Broadcast) and finds the result with
+// secret.
+func SignContractCommand(chainID string, rec *protocol.EpochRecord, contract *protocol.ContractInfo, key *Key, nonce, fee uint64, plaintext []byte, gasLimit uint64) (raw, secret []byte, err error) {
+	args, secret, err := SealContractCommand(chainID, rec, contract, key.Address(), plaintext, gasLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	call, err := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return protocol.SignTx(key.Private, protocol.Tx{ChainID: chainID, Nonce: nonce, Fee: fee, Call: call}), secret, nil
+}
+
+// WaitContractKey waits until a command can be sealed to the contract:
+// the chain's current epoch is usable (not lost) and the contract's key
+// for it is published, as SealContractCommand requires. Members publish a
+// contract's key after its instantiation and after every rotation, so a
+// command sent right then would be refused. Both records are read with
+// their proofs, at the client's poll interval. A contract that does not
+// exist, or whose init failed, never gets a key: that is an error.
+func (c *Client) WaitContractKey(ctx context.Context, id []byte) error {
+	for {
+		rec, err := c.EpochRecord(ctx)
+		if err != nil {
+			return err
+		}
+		info, found, err := c.Contract(ctx, id)
+		if err != nil {
+			return err
+		}
+		ready, err := contractKeyReady(rec, &info, found, id)
+		if err != nil || ready {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sdk: waiting for contract %x's key of epoch %d: %w", id, rec.Current, ctx.Err())
+		case <-time.After(c.poll):
+		}
+	}
+}
+
+// contractKeyReady is WaitContractKey's test of one reading.
+func contractKeyReady(rec *protocol.EpochRecord, info *protocol.ContractInfo, found bool, id []byte) (bool, error) {
+	switch {
+	case !found:
+		return false, protocol.Errorf(protocol.ErrUnknownContract, "contract %x", id)
+	case info.Status == protocol.ContractFailed:
+		return false, protocol.Errorf(protocol.ErrContractNotActive, "contract %x is %s: its init failed, it will have no key", id, info.Status)
+	case info.Status != protocol.ContractActive, usableEpoch(rec) != nil:
+		return false, nil // init not landed yet; no epoch yet, or a lost one being replaced
+	}
+	_, ok := info.KeyFor(rec.Current)
+	return ok, nil
 }
 
 // usableEpoch refuses to seal anything to an epoch the chain would refuse.

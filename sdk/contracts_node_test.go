@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ func TestContractRoundTripOnANode(t *testing.T) {
 	secret := bytes.Repeat([]byte{0x33}, 32)
 	cluster := protocol.ClusterID("alpha")
 	gk, member := n.register("gk"), n.register("member")
+	if _, err := c.Govern(ctx, n.dev, protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"}, n.dev); !errors.Is(err, protocol.ErrNotAdmin) || !strings.Contains(err.Error(), "governance "+protocol.ActionCreateCluster) {
+		t.Fatalf("governance approved by a non-admin: %v", err)
+	}
 	n.gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
 	n.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: pubOf(member)})
 	n.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pubOf(gk)})
@@ -81,6 +85,12 @@ func TestContractRoundTripOnANode(t *testing.T) {
 	if err != nil || res.Outcome != protocol.OutcomeOK || string(reply) != "ready" {
 		t.Fatalf("init result %+v, reply %q: %v", res, reply, err)
 	}
+	if err := c.WaitContractKey(ctx, id); err != nil {
+		t.Fatalf("waiting for the published contract key: %v", err)
+	}
+	if err := c.WaitContractKey(ctx, bytes.Repeat([]byte{9}, 32)); !errors.Is(err, protocol.ErrUnknownContract) {
+		t.Fatalf("waiting for the key of an unknown contract: %v", err)
+	}
 
 	// A command: the SDK learns its index; the member opens it with the
 	// contract key and answers.
@@ -103,6 +113,12 @@ func TestContractRoundTripOnANode(t *testing.T) {
 	res, reply, err = c.WaitResult(ctx, id, 0, cmdSecret)
 	if err != nil || res.Outcome != protocol.OutcomeOK || string(reply) != "pong" {
 		t.Fatalf("command result %+v, reply %q: %v", res, reply, err)
+	}
+	if st, ok, err := c.CommandStatusUnverified(ctx, id, 0); err != nil || !ok || st.Result == nil || !bytes.Equal(protocol.MustMarshal(st.Result), protocol.MustMarshal(res)) {
+		t.Fatalf("unverified status of command 0: %+v %v %v", st, ok, err)
+	}
+	if _, ok, err := c.CommandStatusUnverified(ctx, id, 5); err != nil || ok {
+		t.Fatalf("unverified status of a command never sent: %v %v", ok, err)
 	}
 	// The next command gets the next index.
 	if index, _, _, err := c.SendContractCommand(ctx, n.dev, id, []byte("again"), 50_000); err != nil || index != 1 {
@@ -136,11 +152,9 @@ func (n *network) send(call protocol.Call, err error) *sdk.TxResult {
 
 func (n *network) gov(kind string, args any) {
 	n.t.Helper()
-	nonce, err := n.c.GovNonce(n.ctx)
-	if err != nil {
+	if _, err := n.c.Govern(n.ctx, n.dev, kind, args, n.admin); err != nil {
 		n.t.Fatal(err)
 	}
-	n.send(sdk.GovExecute(n.c.ChainID(), nonce, kind, args, n.admin))
 }
 
 // register registers a worker named name with a sim attestation; its

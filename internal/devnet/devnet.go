@@ -243,20 +243,9 @@ func (d *Devnet) setUpKeys(ctx context.Context, c *sdk.Client) error {
 // gov executes a governance action with the devnet's admin key, paid from
 // the dev account.
 func (d *Devnet) gov(ctx context.Context, c *sdk.Client, kind string, args any) error {
-	nonce, err := c.GovNonce(ctx)
+	res, err := c.Govern(ctx, d.DevKey, kind, args, d.Admin)
 	if err != nil {
-		return err
-	}
-	call, err := sdk.GovExecute(c.ChainID(), nonce, kind, args, d.Admin)
-	if err != nil {
-		return err
-	}
-	res, err := c.Send(ctx, d.DevKey, call)
-	if err != nil {
-		return fmt.Errorf("devnet: %s: %w", kind, err)
-	}
-	if res.Err != nil {
-		return fmt.Errorf("devnet: %s: %w", kind, res.Err)
+		return fmt.Errorf("devnet: %w", err)
 	}
 	d.o.Logger.Info("devnet set up", "action", kind, "height", res.Height)
 	return nil

@@ -54,7 +54,9 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	if res, reply, err := c.WaitInit(ctx, id, secret); err != nil || res.Outcome != protocol.OutcomeOK || string(reply) != `{"balance":1000000}` {
 		t.Fatalf("init: %+v %q %v", res, reply, err)
 	}
-	waitKey(t, ctx, c, id)
+	if err := c.WaitContractKey(ctx, id); err != nil {
+		t.Fatal(err)
+	}
 
 	var lastHeight int64
 	for i, amount := range []uint64{424242, 1} {
@@ -119,7 +121,9 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	if c, err = sdk.Dial(ctx, d.Addr.NodeRPC); err != nil {
 		t.Fatal(err)
 	}
-	waitKey(t, ctx, c, id)
+	if err := c.WaitContractKey(ctx, id); err != nil {
+		t.Fatal(err)
+	}
 	index, res, secret, err := c.SendContractCommand(ctx, alice, id, fmt.Appendf(nil, `{"transfer": {"to": "%s", "amount": 2}}`, bob.Address()), 100_000_000)
 	if err != nil || index != 2 {
 		t.Fatalf("transfer after the restart: index %d, %v", index, err)
@@ -130,24 +134,6 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	lastHeight = res.Height
 	if q := query(bob, `{"balance": {}}`); string(q.Output) != `{"balance":424245}` {
 		t.Fatalf("bob's balance after the restart: %+v", q)
-	}
-}
-
-func waitKey(t *testing.T, ctx context.Context, c *sdk.Client, id []byte) {
-	t.Helper()
-	for {
-		info, _, err := c.Contract(ctx, id)
-		ep, eerr := c.EpochRecord(ctx)
-		if err == nil && eerr == nil {
-			if _, ok := info.KeyFor(ep.Current); ok {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the contract's key was never published")
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 

@@ -77,17 +77,8 @@ func (e *Env) Gov(kind string, args any) {
 	e.T.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	nonce, err := e.C.GovNonce(e.Ctx)
-	if err != nil {
+	if _, err := e.C.Govern(e.Ctx, e.Payer, kind, args, e.TN.Keys.Admin); err != nil {
 		e.T.Fatal(err)
-	}
-	call, err := sdk.GovExecute(e.C.ChainID(), nonce, kind, args, e.TN.Keys.Admin)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	res, err := e.C.Send(e.Ctx, e.Payer, call)
-	if err != nil || res.Err != nil {
-		e.T.Fatalf("%s: %v %v", kind, err, res)
 	}
 }
 
@@ -180,15 +171,7 @@ func (e *Env) WaitWithin(patience time.Duration, what string, cond func() bool) 
 	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			info, _ := e.C.Epoch(context.Background())
-			h, _ := e.C.Height(context.Background())
-			var ws []string
-			for _, w := range e.workers {
-				i := w.PR.Runtime.Info()
-				ws = append(ws, fmt.Sprintf("%s: synced %d epoch %d gk %v holds %v registered %v egress %d contracts %d needs_state %v",
-					w.Name, i.SyncedHeight, i.Epoch, i.Gatekeeper, i.HoldsEpochKey, i.Registered, i.PendingEgress, i.Contracts, i.NeedsState))
-			}
-			e.T.Fatalf("waiting for %s at height %d: chain epochs %+v; workers: %s", what, h, info, strings.Join(ws, "; "))
+			e.T.Fatalf("waiting for %s: %s", what, e.state())
 		}
 		select {
 		case <-e.Ctx.Done():
@@ -196,6 +179,20 @@ func (e *Env) WaitWithin(patience time.Duration, what string, cond func() bool) 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// state describes the chain's epochs and every worker, for a wait that
+// failed.
+func (e *Env) state() string {
+	info, _ := e.C.Epoch(context.Background())
+	h, _ := e.C.Height(context.Background())
+	var ws []string
+	for _, w := range e.workers {
+		i := w.PR.Runtime.Info()
+		ws = append(ws, fmt.Sprintf("%s: synced %d epoch %d gk %v holds %v registered %v egress %d contracts %d needs_state %v",
+			w.Name, i.SyncedHeight, i.Epoch, i.Gatekeeper, i.HoldsEpochKey, i.Registered, i.PendingEgress, i.Contracts, i.NeedsState))
+	}
+	return fmt.Sprintf("at height %d: chain epochs %+v; workers: %s", h, info, strings.Join(ws, "; "))
 }
 
 // Epoch reads the chain's key epochs.

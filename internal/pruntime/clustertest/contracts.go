@@ -2,9 +2,11 @@ package clustertest
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/protocol"
@@ -81,18 +83,15 @@ func (e *Env) Instantiate(code []byte, cluster string, init []byte) ([]byte, []b
 	return id, reply
 }
 
-// WaitKey waits until the contract's key of the current epoch is
-// published, so that commands can be sealed to it.
+// WaitKey waits up to 90 s (as WaitFor) until a command can be sealed to
+// the contract (sdk.Client.WaitContractKey).
 func (e *Env) WaitKey(id []byte) {
 	e.T.Helper()
-	e.WaitFor("the contract's key of the current epoch", func() bool {
-		info, ok, err := e.C.Contract(e.Ctx, id)
-		if err != nil || !ok {
-			return false
-		}
-		_, has := info.KeyFor(e.Epoch().Current)
-		return has
-	})
+	ctx, cancel := context.WithTimeout(e.Ctx, 90*time.Second)
+	defer cancel()
+	if err := e.C.WaitContractKey(ctx, id); err != nil {
+		e.T.Fatalf("waiting for the contract's key of the current epoch: %v; %s", err, e.state())
+	}
 }
 
 // Outcome is a command's result as the chain recorded it, with its reply
@@ -177,15 +176,10 @@ func (e *Env) Broadcast(key *sdk.Key, contract []byte, inputs [][]byte, gasLimit
 		e.T.Fatal(err)
 	}
 	for i, in := range inputs {
-		args, _, err := sdk.SealContractCommand(e.C.ChainID(), rec, &info, key.Address(), in, gasLimit)
+		raw, _, err := sdk.SignContractCommand(e.C.ChainID(), rec, &info, key, acc.Nonce+uint64(i), fee, in, gasLimit)
 		if err != nil {
 			e.T.Fatal(err)
 		}
-		call, err := protocol.NewCall(protocol.ModuleContracts, protocol.MethodCommand, args)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		raw := protocol.SignTx(key.Private, protocol.Tx{ChainID: e.C.ChainID(), Nonce: acc.Nonce + uint64(i), Fee: fee, Call: call})
 		if _, err := e.C.Broadcast(e.Ctx, raw); err != nil {
 			e.T.Fatalf("broadcast command %d: %v", i, err)
 		}
