@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phala-go/phala/internal/chain/contracts"
 	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
@@ -183,8 +184,8 @@ func contractInstantiateCmd(g *globals, from *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(salt) > 64 {
-				return usageError{protocol.Errorf(protocol.ErrBadSalt, "--salt has %d bytes", len(salt))}
+			if len(salt) > contracts.MaxSalt {
+				return usageError{protocol.Errorf(protocol.ErrBadSalt, "--salt has %d bytes, limit %d", len(salt), contracts.MaxSalt)}
 			}
 			if err := gasArg(gas); err != nil {
 				return err

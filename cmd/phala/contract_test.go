@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phala-go/phala/internal/chain/contracts"
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/contractbuild"
 	"github.com/phala-go/phala/internal/devnet"
@@ -88,7 +89,7 @@ func TestContractCommandsRefuseBadInputBeforeSending(t *testing.T) {
 		{"instantiate: init not JSON", inst("--init", "supply=5"), errNotJSON, ""},
 		{"instantiate: unreadable @file", inst("--init", "@"+missing), errInputFile, ""},
 		{"instantiate: @file not JSON", inst("--init", "@"+notJSON), errNotJSON, ""},
-		{"instantiate: salt over 64 bytes", inst("--salt", strings.Repeat("s", 65)), protocol.ErrBadSalt, ""},
+		{"instantiate: salt over the limit", inst("--salt", strings.Repeat("s", contracts.MaxSalt+1)), protocol.ErrBadSalt, fmt.Sprintf("--salt has %d bytes, limit %d", contracts.MaxSalt+1, contracts.MaxSalt)},
 		{"instantiate: zero gas", inst("--gas", "0"), protocol.ErrBadGasLimit, ""},
 		{"command: no --contract", []string{"contract", "command", "--input", "{}", "--from", keyPath}, errRequired, ""},
 		{"command: no --input", []string{"contract", "command", "--contract", id, "--from", keyPath}, errRequired, ""},
