@@ -40,11 +40,9 @@ type segment struct {
 
 // funcCode is a decoded function body.
 type funcCode struct {
-	index      int // function index, for messages
 	localsRaw  []byte
-	localDecls int   // local declaration entries
-	locals     int   // parameters plus declared locals
-	declared   int64 // declared locals
+	localDecls int // local declaration entries
+	locals     int // parameters plus declared locals
 	instrs     []instr
 	segments   []segment
 	pushes     int64 // upper bound of the values the body pushes
@@ -58,8 +56,9 @@ type funcCode struct {
 func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 	idx := m.imported + fi
 	typ := m.types[m.funcs[idx]]
-	*fc = funcCode{index: idx, instrs: fc.instrs[:0], segments: fc.segments[:0]}
+	*fc = funcCode{instrs: fc.instrs[:0], segments: fc.segments[:0]}
 	r := newReader(m.wasm[b.start:b.end], b.start)
+	r.fn = idx
 	n, err := r.count(2, "local declaration")
 	if err != nil {
 		return err
@@ -67,7 +66,7 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 	entries := r.offset()
 	total := uint64(len(typ.Params))
 	if total > uint64(c.MaxLocals) {
-		return fc.invalid(b.start, "%d parameters, more than %d locals", total, c.MaxLocals)
+		return r.invalidAt(b.start, "%d parameters, more than %d locals", total, c.MaxLocals)
 	}
 	for range n {
 		off := r.offset()
@@ -77,7 +76,7 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 		}
 		total += uint64(k) // counted before anything is allocated: a few bytes can declare 2^32 locals
 		if total > uint64(c.MaxLocals) {
-			return fc.invalid(off, "declares more than %d locals", c.MaxLocals)
+			return r.invalidAt(off, "declares more than %d locals", c.MaxLocals)
 		}
 		if _, err := r.valType(); err != nil {
 			return err
@@ -86,17 +85,17 @@ func (m *module) decodeBody(fi int, b body, c *Config, fc *funcCode) error {
 	fc.localsRaw = m.wasm[entries:r.offset()]
 	fc.localDecls = n
 	fc.locals = int(total)
-	fc.declared = int64(total) - int64(len(typ.Params))
-	if err := m.decodeInstrs(r, c, fc); err != nil {
+	if err := m.decodeInstrs(r, fc); err != nil {
 		return err
 	}
-	fc.split(c)
+	fc.split(c, int64(total)-int64(len(typ.Params)))
 	return nil
 }
 
-// split cuts the instructions into segments and prices them.
-func (fc *funcCode) split(c *Config) {
-	cur := segment{first: 0, cost: fc.declared * c.Costs.Local, check: true}
+// split cuts the instructions into segments and prices them; the first
+// segment pays for the declared locals.
+func (fc *funcCode) split(c *Config, declared int64) {
+	cur := segment{first: 0, cost: declared * c.Costs.Local, check: true}
 	for i, in := range fc.instrs {
 		cur.cost += c.Costs.Instruction
 		switch in.kind {
@@ -119,11 +118,11 @@ const (
 
 // decodeInstrs decodes the instructions of a body up to its final end,
 // which must be its last byte.
-func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
+func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 	blocks := []blockKind{blkBlock} // the function's own label
 	for {
 		if r.done() {
-			return protocol.Errorf(protocol.ErrInvalidModule, "function %d body ends inside a block at byte %d", fc.index, r.offset())
+			return r.invalid("body ends inside a block")
 		}
 		off := r.offset()
 		op, _ := r.byte()
@@ -149,7 +148,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			}
 		case op == 0x05: // else
 			if blocks[len(blocks)-1] != blkIf {
-				return fc.invalid(off, "else outside an if")
+				return r.invalidAt(off, "else outside an if")
 			}
 			blocks[len(blocks)-1] = blkElse
 			in.kind = kElse
@@ -157,7 +156,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			blocks = blocks[:len(blocks)-1]
 			in.kind = kEnd
 		case op == 0x0c, op == 0x0d: // br, br_if
-			err = fc.label(r, len(blocks))
+			err = label(r, len(blocks))
 			in.kind = kJump
 			if op == 0x0d {
 				in.kind = kBrIf
@@ -166,7 +165,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			var n int
 			if n, err = r.count(1, "br_table label"); err == nil {
 				for i := 0; i <= n && err == nil; i++ {
-					err = fc.label(r, len(blocks))
+					err = label(r, len(blocks))
 				}
 			}
 			in.kind = kJump
@@ -174,7 +173,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			in.kind = kJump
 		case op == 0x10: // call
 			var f uint32
-			if f, err = r.funcIndex(len(m.funcs)); err == nil {
+			if f, err = m.funcIndex(r); err == nil {
 				pushes = max(1, int64(len(m.types[m.funcs[f]].Results)))
 				if int(f) >= m.imported {
 					in.kind = kCall
@@ -182,9 +181,9 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			}
 		case op == 0x11: // call_indirect
 			var t uint32
-			if t, err = r.typeIndex(len(m.types)); err == nil {
+			if t, err = m.typeIndex(r); err == nil {
 				pushes = max(1, int64(len(m.types[t].Results)))
-				err = m.tableIndex(r)
+				_, err = m.tableIndex(r)
 				in.kind = kCall
 			}
 		case op == 0x1a, op == 0x1b: // drop, select
@@ -196,19 +195,13 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 				}
 			}
 		case op >= 0x20 && op <= 0x22: // local.get/set/tee
-			var l uint32
-			if l, err = r.u32(); err == nil && int64(l) >= int64(fc.locals) {
-				err = fc.invalid(off, "local %d of %d", l, fc.locals)
-			}
+			_, err = r.index(fc.locals, "local %d of %d")
 		case op == 0x23, op == 0x24: // global.get/set
-			var g uint32
-			if g, err = r.u32(); err == nil && int64(g) >= int64(len(m.globals)) {
-				err = fc.invalid(off, "global %d of %d", g, len(m.globals))
-			}
+			_, err = r.index(m.globals, "global %d of %d")
 		case op == 0x25, op == 0x26: // table.get/set
-			err = m.tableIndex(r)
+			_, err = m.tableIndex(r)
 		case op >= 0x28 && op <= 0x3e: // loads and stores
-			err = m.memarg(r, fc)
+			err = r.memarg()
 			switch op {
 			case 0x38:
 				in.kind = kCanon32
@@ -216,7 +209,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 				in.kind = kCanon64
 			}
 		case op == 0x3f, op == 0x40: // memory.size, memory.grow
-			err = m.memIndex(r, fc)
+			err = r.memIndex()
 			if op == 0x40 {
 				in.kind = kGrow
 			}
@@ -239,17 +232,17 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 			_, err = r.refType()
 		case op == 0xd1: // ref.is_null
 		case op == 0xd2: // ref.func
-			_, err = r.funcIndex(len(m.funcs))
+			_, err = m.funcIndex(r)
 		case op == 0xfc:
-			err = m.decodeMisc(r, fc, &in)
+			err = m.decodeMisc(r, &in)
 		default:
-			return fc.unsupported(off, op)
+			return r.unsupported(off, op)
 		}
 		if err != nil {
 			return err
 		}
 		if m.memories == 0 && needsMemory(op, in.kind) {
-			return fc.invalid(off, "memory instruction 0x%02x without a memory", op)
+			return r.invalidAt(off, "memory instruction 0x%02x without a memory", op)
 		}
 		in.end = r.offset()
 		fc.pushes += pushes
@@ -264,7 +257,7 @@ func (m *module) decodeInstrs(r *reader, c *Config, fc *funcCode) error {
 		fc.instrs = append(fc.instrs, in)
 		if len(blocks) == 0 {
 			if !r.done() {
-				return fc.invalid(r.offset(), "%d bytes after the function's end", r.remaining())
+				return r.invalid("%d bytes after the function's end", r.remaining())
 			}
 			return nil
 		}
@@ -277,7 +270,7 @@ func needsMemory(op byte, kind uint8) bool {
 
 // decodeMisc decodes the 0xfc-prefixed instructions: saturating
 // truncation, bulk memory and table operations.
-func (m *module) decodeMisc(r *reader, fc *funcCode, in *instr) error {
+func (m *module) decodeMisc(r *reader, in *instr) error {
 	off := r.offset()
 	sub, err := r.u32()
 	if err != nil {
@@ -288,143 +281,118 @@ func (m *module) decodeMisc(r *reader, fc *funcCode, in *instr) error {
 		return nil
 	case sub == 8: // memory.init
 		in.kind = kBulkMem
-		if err := m.dataIndex(r, fc); err != nil {
+		if err := m.dataIndex(r); err != nil {
 			return err
 		}
-		return m.memIndex(r, fc)
+		return r.memIndex()
 	case sub == 9: // data.drop
-		return m.dataIndex(r, fc)
+		return m.dataIndex(r)
 	case sub == 10: // memory.copy
 		in.kind = kBulkMem
-		if err := m.memIndex(r, fc); err != nil {
+		if err := r.memIndex(); err != nil {
 			return err
 		}
-		return m.memIndex(r, fc)
+		return r.memIndex()
 	case sub == 11: // memory.fill
 		in.kind = kBulkMem
-		return m.memIndex(r, fc)
+		return r.memIndex()
 	case sub == 12: // table.init
 		in.kind = kBulkTable
-		if err := m.elemIndex(r, fc); err != nil {
+		if _, err := m.elemIndex(r); err != nil {
 			return err
 		}
-		return m.tableIndex(r)
+		_, err = m.tableIndex(r)
 	case sub == 13: // elem.drop
-		return m.elemIndex(r, fc)
+		_, err = m.elemIndex(r)
 	case sub == 14: // table.copy
 		in.kind = kBulkTable
-		if err := m.tableIndex(r); err != nil {
+		if _, err := m.tableIndex(r); err != nil {
 			return err
 		}
-		return m.tableIndex(r)
+		_, err = m.tableIndex(r)
 	case sub == 15: // table.grow
 		in.kind = kTableGrow
-		t, err := r.u32()
-		if err == nil && int64(t) >= int64(len(m.tables)) {
-			err = fc.invalid(off, "table %d of %d", t, len(m.tables))
-		}
-		in.table = t
-		return err
+		in.table, err = m.tableIndex(r)
 	case sub == 16: // table.size
-		return m.tableIndex(r)
+		_, err = m.tableIndex(r)
 	case sub == 17: // table.fill
 		in.kind = kBulkTable
-		return m.tableIndex(r)
+		_, err = m.tableIndex(r)
+	default:
+		return r.refuse(protocol.ErrNonDeterministic, off, "instruction 0xfc %d (unsupported proposal)", sub)
 	}
-	return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: instruction 0xfc %d (unsupported proposal) at byte %d", fc.index, sub, off)
+	return err
 }
 
-func (fc *funcCode) label(r *reader, depth int) error {
-	off := r.offset()
-	l, err := r.u32()
-	if err != nil {
-		return err
-	}
-	if int64(l) >= int64(depth) {
-		return fc.invalid(off, "branch to label %d at depth %d", l, depth)
-	}
-	return nil
+// label reads a branch's label, which must be one of the depth enclosing
+// blocks.
+func label(r *reader, depth int) error {
+	_, err := r.index(depth, "branch to label %d at depth %d")
+	return err
 }
 
-func (m *module) tableIndex(r *reader) error {
-	off := r.offset()
-	t, err := r.u32()
-	if err != nil {
-		return err
-	}
-	if int64(t) >= int64(len(m.tables)) {
-		return invalidAt(off, "table %d of %d", t, len(m.tables))
-	}
-	return nil
+func (m *module) typeIndex(r *reader) (uint32, error) {
+	return r.index(len(m.types), "type index %d out of range (%d types)")
 }
 
-func (m *module) dataIndex(r *reader, fc *funcCode) error {
-	off := r.offset()
-	d, err := r.u32()
-	if err != nil {
-		return err
-	}
+func (m *module) funcIndex(r *reader) (uint32, error) {
+	return r.index(len(m.funcs), "function index %d out of range (%d functions)")
+}
+
+func (m *module) tableIndex(r *reader) (uint32, error) {
+	return r.index(len(m.tables), "table %d of %d")
+}
+
+func (m *module) elemIndex(r *reader) (uint32, error) {
+	return r.index(m.elements, "element segment %d of %d")
+}
+
+// dataIndex reads the data segment of memory.init or data.drop; the format
+// requires a data count section before the code for them.
+func (m *module) dataIndex(r *reader) error {
 	if m.dataCount < 0 {
-		return fc.invalid(off, "data segment instruction without a data count section")
+		return r.invalid("data segment instruction without a data count section")
 	}
-	if int64(d) >= int64(m.dataCount) {
-		return fc.invalid(off, "data segment %d of %d", d, m.dataCount)
-	}
-	return nil
-}
-
-func (m *module) elemIndex(r *reader, fc *funcCode) error {
-	off := r.offset()
-	e, err := r.u32()
-	if err != nil {
-		return err
-	}
-	if int64(e) >= int64(m.elements) {
-		return fc.invalid(off, "element segment %d of %d", e, m.elements)
-	}
-	return nil
+	_, err := r.index(m.dataCount, "data segment %d of %d")
+	return err
 }
 
 // memIndex reads the memory index byte of memory.size/grow/fill/copy/init,
 // which WebAssembly 2.0 fixes at 0x00; anything else is the multi-memory
 // proposal.
-func (m *module) memIndex(r *reader, fc *funcCode) error {
+func (r *reader) memIndex() error {
 	off := r.offset()
 	b, err := r.byte()
 	if err != nil {
 		return err
 	}
 	if b != 0x00 {
-		return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: memory index byte 0x%02x (multiple memories) at byte %d", fc.index, b, off)
+		return r.refuse(protocol.ErrNonDeterministic, off, "memory index byte 0x%02x (multiple memories)", b)
 	}
 	return nil
 }
 
 // memarg reads a load or store's alignment and offset; the alignment's
 // bit 6 announces a memory index (multiple memories).
-func (m *module) memarg(r *reader, fc *funcCode) error {
+func (r *reader) memarg() error {
 	off := r.offset()
 	align, err := r.u32()
 	if err != nil {
 		return err
 	}
 	if align&0x40 != 0 {
-		return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: memory access with a memory index (multiple memories) at byte %d", fc.index, off)
+		return r.refuse(protocol.ErrNonDeterministic, off, "memory access with a memory index (multiple memories)")
 	}
 	if align >= 32 {
-		return fc.invalid(off, "alignment 2^%d", align)
+		return r.invalidAt(off, "alignment 2^%d", align)
 	}
 	_, err = r.u32()
 	return err
 }
 
-func (fc *funcCode) invalid(off int, format string, args ...any) error {
-	return invalidAt(off, "function %d: "+format, append([]any{fc.index}, args...)...)
-}
-
 // unsupported refuses an opcode: those of proposals the ABI leaves out are
 // ErrNonDeterministic, the rest are malformed.
-func (fc *funcCode) unsupported(off int, op byte) error {
+func (r *reader) unsupported(off int, op byte) error {
 	var what string
 	switch op {
 	case 0xfd:
@@ -438,7 +406,7 @@ func (fc *funcCode) unsupported(off int, op byte) error {
 	case 0x14, 0x15, 0xd3, 0xd4, 0xd5, 0xd6, 0xfb:
 		what = "typed function references / GC"
 	default:
-		return fc.invalid(off, "unknown opcode 0x%02x", op)
+		return r.invalidAt(off, "unknown opcode 0x%02x", op)
 	}
-	return protocol.Errorf(protocol.ErrNonDeterministic, "function %d: opcode 0x%02x (%s) at byte %d", fc.index, op, what, off)
+	return r.refuse(protocol.ErrNonDeterministic, off, "opcode 0x%02x (%s)", op, what)
 }

@@ -73,7 +73,7 @@ func (m *module) instrument(c *Config) ([]byte, error) {
 			out = appendSection(out, secExport, m.exportSection(nil))
 		case secCode:
 			ensure(sectionOrder[secExport])
-			code, err := m.codeSection(c)
+			code, err := m.codeSection(c, s)
 			if err != nil {
 				return nil, err
 			}
@@ -88,12 +88,12 @@ func (m *module) instrument(c *Config) ([]byte, error) {
 }
 
 // The instrumentation's globals, after the module's own.
-func (m *module) gasIndex() uint32   { return uint32(len(m.globals)) }
-func (m *module) depthIndex() uint32 { return uint32(len(m.globals)) + 1 }
-func (m *module) flagIndex() uint32  { return uint32(len(m.globals)) + 2 }
+func (m *module) gasIndex() uint32   { return uint32(m.globals) }
+func (m *module) depthIndex() uint32 { return uint32(m.globals) + 1 }
+func (m *module) flagIndex() uint32  { return uint32(m.globals) + 2 }
 
 func (m *module) globalSection(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(m.globals)+3))
+	b = binary.AppendUvarint(b, uint64(m.globals+3))
 	b = append(b, m.globalsRaw...)
 	b = append(b, byte(abi.I64), 0x01, opI64Const, 0x00, opEnd) // gas
 	b = append(b, byte(abi.I32), 0x01, opI32Const, 0x00, opEnd) // depth
@@ -113,12 +113,10 @@ func (m *module) exportSection(b []byte) []byte {
 	return b
 }
 
-func (m *module) codeSection(c *Config) ([]byte, error) {
-	size := 0
-	if len(m.bodies) > 0 {
-		size = m.bodies[len(m.bodies)-1].end - m.codeStart
-	}
-	out := make([]byte, 0, size*2)
+// codeSection returns the instrumented code section's payload; s is the
+// input's, whose size estimates it.
+func (m *module) codeSection(c *Config, s section) ([]byte, error) {
+	out := make([]byte, 0, 2*(s.end-s.start))
 	out = binary.AppendUvarint(out, uint64(len(m.bodies)))
 	var fc funcCode
 	var body []byte

@@ -43,12 +43,6 @@ type body struct {
 	start, end int // the body's bytes (locals and code), after its size
 }
 
-// global is a global's type.
-type global struct {
-	typ     abi.ValType
-	mutable bool
-}
-
 // module is what the instrumentation needs to know about a decoded module.
 // Sections it does not change are kept as byte ranges and copied out.
 type module struct {
@@ -59,10 +53,9 @@ type module struct {
 	funcs       []uint32 // type index of every function, imported ones first
 	imported    int      // how many of funcs are imports
 	tables      []limits
-	tableTypes  []abi.ValType
 	memories    int
 	memoryPages uint32 // the memory's initial size
-	globals     []global
+	globals     int
 	globalsRaw  []byte // the global section's entries, after its count
 	exportsRaw  []byte // the export section's entries, after its count
 	exports     map[string]export
@@ -70,7 +63,6 @@ type module struct {
 	dataCount   int // -1 when there is no data count section
 	dataSegs    int
 	bodies      []body
-	codeStart   int // offset of the code section's payload, for messages
 }
 
 // export is one export: its kind and index.
@@ -213,7 +205,7 @@ func (m *module) decodeImports(r *reader, c *Config) error {
 		if kind != kindFunc {
 			return protocol.Errorf(protocol.ErrModuleImports, "%s.%s is not a function (import kind %d) at byte %d", mod, name, kind, off)
 		}
-		ti, err := r.typeIndex(len(m.types))
+		ti, err := m.typeIndex(r)
 		if err != nil {
 			return err
 		}
@@ -231,18 +223,6 @@ func (m *module) decodeImports(r *reader, c *Config) error {
 	return nil
 }
 
-func (r *reader) typeIndex(ntypes int) (uint32, error) {
-	off := r.offset()
-	ti, err := r.u32()
-	if err != nil {
-		return 0, err
-	}
-	if int64(ti) >= int64(ntypes) {
-		return 0, invalidAt(off, "type index %d out of range (%d types)", ti, ntypes)
-	}
-	return ti, nil
-}
-
 func (m *module) decodeFunctions(r *reader, c *Config) error {
 	off := r.offset()
 	n, err := r.count(1, "function")
@@ -253,7 +233,7 @@ func (m *module) decodeFunctions(r *reader, c *Config) error {
 		return invalidAt(off, "%d functions, limit %d", m.imported+n, c.MaxFunctions)
 	}
 	for range n {
-		ti, err := r.typeIndex(len(m.types))
+		ti, err := m.typeIndex(r)
 		if err != nil {
 			return err
 		}
@@ -276,8 +256,7 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 		if !r.done() && r.buf[r.pos] == 0x40 {
 			return protocol.Errorf(protocol.ErrNonDeterministic, "table %d with an initialiser (function references) at byte %d", i, toff)
 		}
-		t, err := r.refType()
-		if err != nil {
+		if _, err := r.refType(); err != nil {
 			return err
 		}
 		l, err := r.limits("table")
@@ -288,7 +267,6 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 			return invalidAt(toff, "table %d starts with %d elements, limit %d", i, l.min, c.MaxTableElements)
 		}
 		m.tables = append(m.tables, l)
-		m.tableTypes = append(m.tableTypes, t)
 	}
 	return nil
 }

@@ -15,9 +15,10 @@ type reader struct {
 	buf  []byte
 	pos  int // offset in buf
 	base int // offset of buf[0] in the module, for error messages
+	fn   int // the function whose body buf is, named in errors; -1 outside bodies
 }
 
-func newReader(buf []byte, base int) *reader { return &reader{buf: buf, base: base} }
+func newReader(buf []byte, base int) *reader { return &reader{buf: buf, base: base, fn: -1} }
 
 // offset is the module offset of the next unread byte.
 func (r *reader) offset() int { return r.base + r.pos }
@@ -28,9 +29,26 @@ func (r *reader) done() bool { return r.pos >= len(r.buf) }
 
 // invalid returns an ErrInvalidModule at the reader's current offset.
 func (r *reader) invalid(format string, args ...any) error {
-	return invalidAt(r.offset(), format, args...)
+	return r.invalidAt(r.offset(), format, args...)
 }
 
+// invalidAt returns an ErrInvalidModule at module offset off.
+func (r *reader) invalidAt(off int, format string, args ...any) error {
+	return r.refuse(protocol.ErrInvalidModule, off, format, args...)
+}
+
+// refuse returns code with a message naming the problem, the function
+// being read (in a body) and the module offset off.
+func (r *reader) refuse(code *protocol.Error, off int, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if r.fn >= 0 {
+		msg = fmt.Sprintf("function %d: %s", r.fn, msg)
+	}
+	return protocol.Errorf(code, "%s at byte %d", msg, off)
+}
+
+// invalidAt returns an ErrInvalidModule at module offset off, for checks
+// outside any reader.
 func invalidAt(off int, format string, args ...any) error {
 	return protocol.Errorf(protocol.ErrInvalidModule, "%s at byte %d", fmt.Sprintf(format, args...), off)
 }
@@ -65,12 +83,12 @@ func (r *reader) u32() (uint32, error) {
 		v |= uint64(b&0x7f) << (7 * i)
 		if b&0x80 == 0 {
 			if v > 0xffffffff {
-				return 0, invalidAt(start, "integer too large")
+				return 0, r.invalidAt(start, "integer too large")
 			}
 			return uint32(v), nil
 		}
 	}
-	return 0, invalidAt(start, "integer representation too long")
+	return 0, r.invalidAt(start, "integer representation too long")
 }
 
 // signed reads a signed LEB128 of the given bit width (32, 33 or 64). The
@@ -95,7 +113,7 @@ func (r *reader) signed(bits int) (int64, error) {
 			sign := (b >> (used - 1)) & 1
 			upper := b >> used
 			if (sign == 0 && upper != 0) || (sign == 1 && upper != byte(1<<(7-used))-1) {
-				return 0, invalidAt(start, "integer too large")
+				return 0, r.invalidAt(start, "integer too large")
 			}
 		}
 		if shift < 64 && b&0x40 != 0 {
@@ -103,7 +121,7 @@ func (r *reader) signed(bits int) (int64, error) {
 		}
 		return v, nil
 	}
-	return 0, invalidAt(start, "integer representation too long")
+	return 0, r.invalidAt(start, "integer representation too long")
 }
 
 // count reads a vector length and refuses one that could not fit in the
@@ -116,9 +134,23 @@ func (r *reader) count(minSize int, what string) (int, error) {
 		return 0, err
 	}
 	if uint64(n)*uint64(minSize) > uint64(r.remaining()) {
-		return 0, invalidAt(start, "%s count %d exceeds the %d bytes left", what, n, r.remaining())
+		return 0, r.invalidAt(start, "%s count %d exceeds the %d bytes left", what, n, r.remaining())
 	}
 	return int(n), nil
+}
+
+// index reads an index and refuses one not below n, the size of its index
+// space; format describes the refusal from the index and n.
+func (r *reader) index(n int, format string) (uint32, error) {
+	off := r.offset()
+	i, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if int64(i) >= int64(n) {
+		return 0, r.invalidAt(off, format, i, n)
+	}
+	return i, nil
 }
 
 // name reads a length-prefixed UTF-8 name.
@@ -133,7 +165,7 @@ func (r *reader) name() (string, error) {
 		return "", err
 	}
 	if !utf8.Valid(b) {
-		return "", invalidAt(start, "name is not valid UTF-8")
+		return "", r.invalidAt(start, "name is not valid UTF-8")
 	}
 	return string(b), nil
 }

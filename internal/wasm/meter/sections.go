@@ -18,8 +18,7 @@ func (m *module) decodeGlobals(r *reader) error {
 	}
 	m.globalsRaw = r.buf[r.pos:]
 	for range n {
-		t, err := r.valType()
-		if err != nil {
+		if _, err := r.valType(); err != nil {
 			return err
 		}
 		mutOff := r.offset()
@@ -30,10 +29,10 @@ func (m *module) decodeGlobals(r *reader) error {
 		if mut > 1 {
 			return invalidAt(mutOff, "global mutability 0x%02x", mut)
 		}
-		if _, err := m.constExpr(r, len(m.globals)); err != nil {
+		if _, err := m.constExpr(r, m.globals); err != nil {
 			return err
 		}
-		m.globals = append(m.globals, global{typ: t, mutable: mut == 1})
+		m.globals++
 	}
 	return nil
 }
@@ -68,7 +67,7 @@ func (m *module) constExpr(r *reader, globals int) (offset, error) {
 	case 0xd0:
 		_, err = r.refType()
 	case 0xd2:
-		_, err = r.funcIndex(len(m.funcs))
+		_, err = m.funcIndex(r)
 	case 0xfd:
 		return offset{}, protocol.Errorf(protocol.ErrNonDeterministic, "v128 constant (SIMD) at byte %d", off)
 	default:
@@ -88,18 +87,6 @@ func (m *module) constExpr(r *reader, globals int) (offset, error) {
 type offset struct {
 	value uint32
 	ok    bool
-}
-
-func (r *reader) funcIndex(nfuncs int) (uint32, error) {
-	off := r.offset()
-	f, err := r.u32()
-	if err != nil {
-		return 0, err
-	}
-	if int64(f) >= int64(nfuncs) {
-		return 0, invalidAt(off, "function index %d out of range (%d functions)", f, nfuncs)
-	}
-	return f, nil
 }
 
 func (m *module) decodeExports(r *reader) error {
@@ -132,7 +119,7 @@ func (m *module) decodeExports(r *reader) error {
 		case kindMemory:
 			count = m.memories
 		case kindGlobal:
-			count = len(m.globals)
+			count = m.globals
 		case kindTag:
 			return protocol.Errorf(protocol.ErrNonDeterministic, "export %q of a tag (exception handling) at byte %d", name, off)
 		default:
@@ -180,7 +167,7 @@ func (m *module) decodeElements(r *reader) error {
 			if int64(table) >= int64(len(m.tables)) {
 				return invalidAt(off, "element segment %d targets table %d of %d", i, table, len(m.tables))
 			}
-			at, err := m.constExpr(r, len(m.globals))
+			at, err := m.constExpr(r, m.globals)
 			if err != nil {
 				return err
 			}
@@ -212,9 +199,9 @@ func (m *module) decodeElements(r *reader) error {
 		}
 		for range count {
 			if exprs {
-				_, err = m.constExpr(r, len(m.globals))
+				_, err = m.constExpr(r, m.globals)
 			} else {
-				_, err = r.funcIndex(len(m.funcs))
+				_, err = m.funcIndex(r)
 			}
 			if err != nil {
 				return err
@@ -252,7 +239,7 @@ func (m *module) decodeData(r *reader) error {
 			if m.memories == 0 {
 				return invalidAt(off, "active data segment %d without a memory", i)
 			}
-			at, err := m.constExpr(r, len(m.globals))
+			at, err := m.constExpr(r, m.globals)
 			if err != nil {
 				return err
 			}
@@ -282,7 +269,6 @@ func (m *module) decodeData(r *reader) error {
 }
 
 func (m *module) decodeCode(r *reader, c *Config) error {
-	m.codeStart = r.offset()
 	n, err := r.count(2, "function body")
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ func (r *reader) valType() (abi.ValType, error) {
 	case abi.I32, abi.I64, abi.F32, abi.F64, abi.FuncRef, abi.ExternRef:
 		return t, nil
 	}
-	return 0, typeError(b, off)
+	return 0, r.typeError(b, off)
 }
 
 // refType reads a reference type (tables, element segments, ref.null).
@@ -32,19 +32,19 @@ func (r *reader) refType() (abi.ValType, error) {
 	if t := abi.ValType(b); t == abi.FuncRef || t == abi.ExternRef {
 		return t, nil
 	}
-	return 0, typeError(b, off)
+	return 0, r.typeError(b, off)
 }
 
-func typeError(b byte, off int) error {
+func (r *reader) typeError(b byte, off int) error {
 	switch {
 	case b == 0x7b:
-		return protocol.Errorf(protocol.ErrNonDeterministic, "value type v128 (SIMD) at byte %d", off)
+		return r.refuse(protocol.ErrNonDeterministic, off, "value type v128 (SIMD)")
 	case b == 0x69 || b == 0x74:
-		return protocol.Errorf(protocol.ErrNonDeterministic, "exception reference type 0x%02x at byte %d", b, off)
+		return r.refuse(protocol.ErrNonDeterministic, off, "exception reference type 0x%02x", b)
 	case b == 0x63 || b == 0x64 || (b >= 0x6a && b <= 0x6e) || (b >= 0x71 && b <= 0x73):
-		return protocol.Errorf(protocol.ErrNonDeterministic, "typed/GC reference type 0x%02x at byte %d", b, off)
+		return r.refuse(protocol.ErrNonDeterministic, off, "typed/GC reference type 0x%02x", b)
 	}
-	return invalidAt(off, "unknown value type 0x%02x", b)
+	return r.invalidAt(off, "unknown value type 0x%02x", b)
 }
 
 // sameSig reports whether two signatures are the same.
@@ -61,9 +61,9 @@ func (r *reader) funcType() (abi.FuncType, error) {
 	switch form {
 	case 0x60:
 	case 0x4e, 0x4f, 0x50, 0x5e, 0x5f:
-		return abi.FuncType{}, protocol.Errorf(protocol.ErrNonDeterministic, "GC composite type 0x%02x at byte %d", form, off)
+		return abi.FuncType{}, r.refuse(protocol.ErrNonDeterministic, off, "GC composite type 0x%02x", form)
 	default:
-		return abi.FuncType{}, invalidAt(off, "type form 0x%02x, want 0x60", form)
+		return abi.FuncType{}, r.invalidAt(off, "type form 0x%02x, want 0x60", form)
 	}
 	var t abi.FuncType
 	for _, dst := range []*[]abi.ValType{&t.Params, &t.Results} {
@@ -99,11 +99,11 @@ func (r *reader) limits(what string) (limits, error) {
 	}
 	switch {
 	case flag == 0x02 || flag == 0x03:
-		return limits{}, protocol.Errorf(protocol.ErrNonDeterministic, "shared %s (threads) at byte %d", what, off)
+		return limits{}, r.refuse(protocol.ErrNonDeterministic, off, "shared %s (threads)", what)
 	case flag >= 0x04 && flag <= 0x07:
-		return limits{}, protocol.Errorf(protocol.ErrNonDeterministic, "64-bit %s at byte %d", what, off)
+		return limits{}, r.refuse(protocol.ErrNonDeterministic, off, "64-bit %s", what)
 	case flag > 0x01:
-		return limits{}, invalidAt(off, "%s limits flag 0x%02x", what, flag)
+		return limits{}, r.invalidAt(off, "%s limits flag 0x%02x", what, flag)
 	}
 	var l limits
 	if l.min, err = r.u32(); err != nil {
@@ -115,7 +115,7 @@ func (r *reader) limits(what string) (limits, error) {
 			return limits{}, err
 		}
 		if l.max < l.min {
-			return limits{}, invalidAt(off, "%s maximum %d below minimum %d", what, l.max, l.min)
+			return limits{}, r.invalidAt(off, "%s maximum %d below minimum %d", what, l.max, l.min)
 		}
 	}
 	return l, nil
@@ -142,7 +142,7 @@ func (r *reader) blockType(ntypes int) error {
 		return err
 	}
 	if idx < 0 || idx >= int64(ntypes) {
-		return invalidAt(off, "block type index %d out of range (%d types)", idx, ntypes)
+		return r.invalidAt(off, "block type index %d out of range (%d types)", idx, ntypes)
 	}
 	return nil
 }
