@@ -184,6 +184,13 @@ func TestContractKeyPublicationsIgnored(t *testing.T) {
 			s.mustOK(s.govTx(protocol.ActionRemoveWorkerFromCluster, protocol.ClusterArgs{Name: "alpha", Worker: pub(s.m.id)}))
 			return s.publish(s.m.id, 1, id)
 		}},
+		{"a key published by a member of another cluster", func(s *contractsSetup) []byte {
+			w := s.ta.registerWithKey("beta member")
+			s.mustOK(s.govTx(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "beta"}))
+			s.mustOK(s.govTx(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "beta", Worker: pub(w.id)}))
+			s.rotateTo(2, []byte("epoch 2 secret"), nil) // gives beta a key
+			return s.publish(w.id, 2, s.id)
+		}},
 		{"a key published by a gatekeeper", func(s *contractsSetup) []byte {
 			id := s.instantiateOK(s.a, []byte("second"), nil)
 			return s.publish(s.gk.id, 1, id)

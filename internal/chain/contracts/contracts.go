@@ -103,10 +103,10 @@ func Command(s store.KV, id []byte, index uint64) (protocol.CommandStatus, bool)
 }
 
 // saveContract writes an instance's record, keeping only the keys of the
-// current and later epochs: retired keys are useless (commands for their
-// epoch are refused) and must not mislead a client into sealing to one.
-func saveContract(s store.KV, c *protocol.ContractInfo) {
-	current := keys.Epoch(s).Current
+// current epoch (current) and later ones: retired keys are useless
+// (commands for their epoch are refused) and must not mislead a client
+// into sealing to one. Callers pass the epoch they already read.
+func saveContract(s store.KV, c *protocol.ContractInfo, current uint64) {
 	c.Keys = slices.DeleteFunc(c.Keys, func(k protocol.ContractPubkey) bool { return k.Epoch < current })
 	write(s, join(prefixContract, c.ID), c)
 }
@@ -174,7 +174,7 @@ func (*Module) EndBlock(ctx *module.Context) error {
 	for _, k := range stale {
 		id := k[len(prefixKeyEpoch)+8+1:]
 		if c, ok := Contract(ctx.State, id); ok && slices.ContainsFunc(c.Keys, func(p protocol.ContractPubkey) bool { return p.Epoch < current }) {
-			saveContract(ctx.State, &c)
+			saveContract(ctx.State, &c, current)
 		}
 		kv(ctx.State).Delete(k)
 	}

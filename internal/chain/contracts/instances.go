@@ -1,8 +1,6 @@
 package contracts
 
 import (
-	"bytes"
-
 	"github.com/phala-go/phala/internal/chain/keys"
 	"github.com/phala-go/phala/internal/chain/module"
 	"github.com/phala-go/phala/protocol"
@@ -73,7 +71,7 @@ func instantiate(ctx *module.Context, a *protocol.InstantiateArgs) error {
 	saveContract(ctx.State, &protocol.ContractInfo{
 		ID: id[:], CodeHash: a.CodeHash, Cluster: a.Cluster, Deployer: ctx.Tx.Signer, Salt: a.Salt,
 		CreatedAt: ctx.Block.Height, Status: protocol.ContractPending,
-	})
+	}, e.Current)
 	return emit(ctx, protocol.TopicInstantiate, msg)
 }
 
@@ -118,12 +116,6 @@ func command(ctx *module.Context, a *protocol.CommandArgs) error {
 		Contract: c.ID, Index: cmd.Index, Epoch: a.Epoch, Sender: ctx.Tx.Signer, Height: ctx.Block.Height,
 	})
 	c.Commands++
-	saveContract(ctx.State, &c)
+	saveContract(ctx.State, &c, e.Current)
 	return emit(ctx, protocol.ContractCommandTopic(c.ID), msg)
-}
-
-// isMember reports whether worker is an active member of cluster.
-func isMember(ctx *module.Context, worker, cluster []byte) bool {
-	c, ok := keys.WorkerCluster(ctx.State, worker)
-	return ok && bytes.Equal(c, cluster) && activeWorker(ctx, worker)
 }

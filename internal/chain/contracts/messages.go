@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -12,12 +13,6 @@ import (
 	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/protocol"
 )
-
-// activeWorker reports whether worker is registered and active.
-func activeWorker(ctx *module.Context, worker []byte) bool {
-	rec, ok := registry.Worker(ctx.State, worker)
-	return ok && rec.Status == protocol.StatusActive
-}
 
 // AuthorizeSender implements mq.Authorizer for the Contract origin: a
 // contract speaks through the active members of its cluster, and only in
@@ -31,8 +26,11 @@ func (*Module) AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) 
 	if !ok {
 		return protocol.Errorf(protocol.ErrUnknownContract, "message from contract %x", id)
 	}
-	if !isMember(ctx, sm.Signer, c.Cluster) {
-		return protocol.Errorf(protocol.ErrNotClusterWorker, "signer %x is not an active member of cluster %x of contract %x", sm.Signer, c.Cluster, id)
+	if wc, ok := keys.WorkerCluster(ctx.State, sm.Signer); !ok || !bytes.Equal(wc, c.Cluster) {
+		return protocol.Errorf(protocol.ErrNotClusterWorker, "signer %x is not a member of cluster %x of contract %x", sm.Signer, c.Cluster, id)
+	}
+	if err := registry.CheckActive(ctx.State, sm.Signer, protocol.ErrNotClusterWorker, protocol.ErrNotClusterWorker); err != nil {
+		return fmt.Errorf("member of contract %x's cluster: %w", id, err)
 	}
 	if owner, ok := protocol.ContractTopicOwner(m.Topic); !ok || !bytes.Equal(owner, id) {
 		return protocol.Errorf(protocol.ErrBadContractMessage, "contract %x sent on topic %q, outside its namespace", id, m.Topic)
@@ -94,7 +92,7 @@ func result(ctx *module.Context, m *protocol.Message) error {
 		if r.Outcome == protocol.OutcomeOK {
 			c.Status = protocol.ContractActive
 		}
-		saveContract(ctx.State, &c)
+		saveContract(ctx.State, &c, keys.Epoch(ctx.State).Current)
 		return nil
 	case protocol.ResultCommand:
 		st, ok := Command(ctx.State, id, r.Index)
@@ -135,36 +133,43 @@ func publication(ctx *module.Context, m *protocol.Message) error {
 			return protocol.Errorf(protocol.ErrBadContractMessage, "key publication of worker %x: key %d: %v", worker, i, err)
 		}
 	}
-	clusters, ok := publishable(keys.Epoch(ctx.State), p.Epoch)
-	if !ok {
+	// The worker is active (the registry authorized its origin); only its
+	// cluster, the same for every key, remains to be read.
+	e := keys.Epoch(ctx.State)
+	cluster, ok := keys.WorkerCluster(ctx.State, worker)
+	if !ok || !publishable(&e, p.Epoch, cluster) {
 		return nil
 	}
 	for _, k := range p.Keys {
 		c, ok := Contract(ctx.State, k.Contract)
-		if !ok || c.Status == protocol.ContractFailed || !isMember(ctx, worker, c.Cluster) {
+		if !ok || c.Status == protocol.ContractFailed || !bytes.Equal(c.Cluster, cluster) {
 			continue
 		}
-		if _, has := c.KeyFor(p.Epoch); has || !slices.ContainsFunc(clusters, func(cp protocol.ClusterPubkey) bool { return bytes.Equal(cp.Cluster, c.Cluster) }) {
+		if _, has := c.KeyFor(p.Epoch); has {
 			continue
 		}
 		c.Keys = append(c.Keys, protocol.ContractPubkey{Contract: c.ID, Epoch: p.Epoch, Pubkey: k.Pubkey})
 		slices.SortFunc(c.Keys, func(a, b protocol.ContractPubkey) int { return cmp.Compare(a.Epoch, b.Epoch) })
-		saveContract(ctx.State, &c)
+		saveContract(ctx.State, &c, e.Current)
 		kv(ctx.State).Set(keyEpochKey(p.Epoch, c.ID), store.Mark())
 	}
 	return nil
 }
 
-// publishable returns the cluster keys of epoch if members may publish
-// contract keys for it: the current epoch (unless its secret was lost), or
-// the pending one once its proposal has landed (members hold its cluster
-// keys then, and commands need its contract keys the moment it activates).
-func publishable(e protocol.EpochRecord, epoch uint64) ([]protocol.ClusterPubkey, bool) {
+// publishable reports whether members of cluster may publish contract
+// keys for epoch: the current epoch (unless its secret was lost), or the
+// pending one once its proposal has landed (members hold its cluster keys
+// then, and commands need its contract keys the moment it activates); and
+// only if the cluster has a key in that epoch.
+func publishable(e *protocol.EpochRecord, epoch uint64, cluster []byte) bool {
 	switch {
 	case e.Current > 0 && epoch == e.Current && !e.Lost:
-		return e.Clusters, true
+		_, ok := e.ClusterKey(cluster)
+		return ok
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseActivating && epoch == e.Pending.Epoch:
-		return e.Pending.Clusters, true
+		next := protocol.EpochRecord{Current: epoch, Clusters: e.Pending.Clusters} // the record once it activates
+		_, ok := next.ClusterKey(cluster)
+		return ok
 	}
-	return nil, false
+	return false
 }
