@@ -142,15 +142,7 @@ func (e *Engine) Close(ctx context.Context) error {
 // share one compilation. A module the ABI refuses fails with the meter's
 // protocol error; one wazero refuses with ErrInvalidModule.
 func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Code, error) {
-	return e.compile(ctx, wasm, true)
-}
-
-func (e *Engine) compile(ctx context.Context, wasm []byte, metered bool) (*Code, error) {
-	hash := protocol.CodeHash(wasm)
-	key := hash
-	if !metered {
-		key[0] ^= 0xff // the baseline must not share the metered code's entry
-	}
+	key := protocol.CodeHash(wasm)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -169,7 +161,7 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, metered bool) (*Code,
 	e.codes[key] = c
 	e.mu.Unlock()
 
-	c.code, c.err = e.build(ctx, wasm, hash, metered)
+	c.code, c.err = e.build(ctx, wasm, key, true)
 	if c.err != nil {
 		e.mu.Lock()
 		if e.codes != nil {

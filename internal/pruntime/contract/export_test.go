@@ -1,9 +1,14 @@
 package contract
 
-import "context"
+import (
+	"context"
+
+	"github.com/phala-go/phala/protocol"
+)
 
 // CompileUnmetered compiles wasm without the instrumentation, for the
-// benchmarks' baseline: the same engine and host functions, no metering.
+// benchmarks' baseline: the same engine and host functions, no metering,
+// and no compile cache (the cache holds metered code only).
 func (e *Engine) CompileUnmetered(ctx context.Context, wasm []byte) (*Code, error) {
-	return e.compile(ctx, wasm, false)
+	return e.build(ctx, wasm, protocol.CodeHash(wasm), false)
 }
