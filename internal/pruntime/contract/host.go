@@ -190,9 +190,7 @@ func storageSet(ctx context.Context, mod api.Module, stack []uint64) {
 		raise("storage: value of %d bytes, at most %d", vn, abi.MaxValueBytes)
 	}
 	s.charge(2000 + 20*(uint64(kn)+uint64(vn)))
-	k := clone(read(mod, kp, kn))
-	v := clone(read(mod, vp, vn))
-	s.call.Store.Set(k, v)
+	s.call.Store.Set(read(mod, kp, kn), read(mod, vp, vn))
 }
 
 func storageDelete(ctx context.Context, mod api.Module, stack []uint64) {
@@ -203,7 +201,7 @@ func storageDelete(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	checkKey(kn)
 	s.charge(2000 + 20*uint64(kn))
-	s.call.Store.Delete(clone(read(mod, kp, kn)))
+	s.call.Store.Delete(read(mod, kp, kn))
 }
 
 func storageNext(ctx context.Context, mod api.Module, stack []uint64) {
@@ -212,7 +210,7 @@ func storageNext(ctx context.Context, mod api.Module, stack []uint64) {
 	checkBound(an)
 	checkBound(pn)
 	s.charge(1000 + 10*(uint64(an)+uint64(pn)))
-	k, ok := s.call.Store.Next(clone(read(mod, ap, an)), clone(read(mod, pp, pn)))
+	k, ok := s.call.Store.Next(read(mod, ap, an), read(mod, pp, pn))
 	if !ok {
 		s.ret = s.ret[:0]
 		stack[0] = api.EncodeI64(-1)

@@ -14,13 +14,14 @@ import (
 	"github.com/phala-go/phala/internal/wasm/meter"
 )
 
-// instance is one instantiation of a Code, with the exports Run uses
-// looked up once. wazero instances take one call at a time.
+// instance is one instantiation of a Code. Each export is looked up once,
+// when first needed (in compiler mode every lookup allocates a call
+// engine), so a command instance looks up only _initialize and its entry.
+// wazero instances take one call at a time.
 type instance struct {
 	mod              api.Module
-	start            api.Function
-	entries          map[Entry]api.Function
-	gas, depth, flag api.MutableGlobal // nil in the uninstrumented baseline
+	entries          [EntryQuery + 1]api.Function // by Entry, looked up on first use
+	gas, depth, flag api.MutableGlobal            // nil in the uninstrumented baseline
 }
 
 // instantiate makes a fresh, anonymous instance (so that any number can
@@ -30,15 +31,7 @@ func (e *Engine) instantiate(ctx context.Context, code *Code) (*instance, error)
 	if err != nil {
 		return nil, fmt.Errorf("contract: instantiate code %x: %w", code.hash[:8], err)
 	}
-	in := &instance{
-		mod:   mod,
-		start: mod.ExportedFunction(abi.ExportStart),
-		entries: map[Entry]api.Function{
-			EntryInit:    mod.ExportedFunction(abi.ExportInit),
-			EntryCommand: mod.ExportedFunction(abi.ExportCommand),
-			EntryQuery:   mod.ExportedFunction(abi.ExportQuery),
-		},
-	}
+	in := &instance{mod: mod}
 	if code.metered {
 		var ok [3]bool
 		in.gas, ok[0] = mod.ExportedGlobal(meter.GasGlobal).(api.MutableGlobal)
@@ -50,6 +43,24 @@ func (e *Engine) instantiate(ctx context.Context, code *Code) (*instance, error)
 		}
 	}
 	return in, nil
+}
+
+// entryExports are the export names of the entry points, by Entry.
+var entryExports = [...]string{EntryInit: abi.ExportInit, EntryCommand: abi.ExportCommand, EntryQuery: abi.ExportQuery}
+
+// entry is the function of entry point e (the meter requires all three).
+func (in *instance) entry(e Entry) api.Function {
+	if in.entries[e] == nil {
+		in.entries[e] = in.mod.ExportedFunction(entryExports[e])
+	}
+	return in.entries[e]
+}
+
+// start runs _initialize (the meter requires it) within the gas reset
+// left.
+func (in *instance) start(ctx context.Context) error {
+	_, err := in.mod.ExportedFunction(abi.ExportStart).Call(ctx)
+	return err
 }
 
 // reset prepares the counters for a call with the given gas limit.

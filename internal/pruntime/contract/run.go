@@ -36,8 +36,9 @@ func (e Entry) String() string {
 
 // Store is the contract's storage as the caller provides it (a
 // transactional overlay: on a non-ok outcome the caller discards the
-// writes). Run copies keys and values in and out of guest memory, so the
-// Store may keep the slices it is given and return its own.
+// writes). The slices Run passes are views of guest memory, valid only
+// during the method: a Store copies what it keeps (kvtree does). The
+// slices it returns are copied into guest memory and never modified.
 type Store interface {
 	Get(key []byte) ([]byte, bool)
 	Set(key, value []byte)
@@ -109,12 +110,10 @@ func (e *Engine) Run(ctx context.Context, code *Code, c *Call) (*Result, error) 
 	defer in.close(ctx)
 	s.inst = in
 	in.reset(c.GasLimit)
-	if in.start != nil {
-		if _, err := in.start.Call(ctx); err != nil {
-			return e.fault(ctx, s, err)
-		}
+	if err := in.start(ctx); err != nil {
+		return e.fault(ctx, s, err)
 	}
-	return e.finish(ctx, s, in.entries[c.Entry])
+	return e.finish(ctx, s, in.entry(c.Entry))
 }
 
 func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Result, error) {
@@ -126,20 +125,18 @@ func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Resul
 		}
 		s.inst = in
 		in.reset(e.cfg.QueryInitGas)
-		if in.start != nil {
-			if _, err := in.start.Call(ctx); err != nil {
-				in.close(ctx)
-				res, herr := e.fault(ctx, s, err)
-				if res != nil {
-					res.GasUsed = 0 // the budget of a new query instance is not the query's
-				}
-				return res, herr
+		if err := in.start(ctx); err != nil {
+			in.close(ctx)
+			res, herr := e.fault(ctx, s, err)
+			if res != nil {
+				res.GasUsed = 0 // the budget of a new query instance is not the query's
 			}
+			return res, herr
 		}
 	}
 	s.inst = in
 	in.reset(s.call.GasLimit)
-	res, err := e.finish(ctx, s, in.entries[EntryQuery])
+	res, err := e.finish(ctx, s, in.entry(EntryQuery))
 	if err == nil && (res.Outcome == protocol.OutcomeOK || res.Outcome == protocol.OutcomeError) {
 		s.inst = nil
 		e.idle.put(ctx, s.call.Contract, code, in)
@@ -151,9 +148,6 @@ func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Resul
 
 // finish calls the entry point and turns what happened into a Result.
 func (e *Engine) finish(ctx context.Context, s *callState, fn api.Function) (*Result, error) {
-	if fn == nil {
-		return nil, errors.New("contract: instance lacks its entry point") // the meter requires it
-	}
 	ret, err := fn.Call(ctx, uint64(len(s.call.Input)))
 	if err != nil {
 		return e.fault(ctx, s, err)
