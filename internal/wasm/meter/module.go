@@ -52,7 +52,7 @@ type module struct {
 	types       []abi.FuncType
 	funcs       []uint32 // type index of every function, imported ones first
 	imported    int      // how many of funcs are imports
-	tables      []limits
+	tables      []table
 	memories    int
 	memoryPages uint32 // the memory's initial size
 	globals     int
@@ -63,6 +63,12 @@ type module struct {
 	dataCount   int // -1 when there is no data count section
 	dataSegs    int
 	bodies      []body
+}
+
+// table is a table's reference type and size range.
+type table struct {
+	typ abi.ValType
+	limits
 }
 
 // export is one export: its kind and index.
@@ -256,7 +262,8 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 		if !r.done() && r.buf[r.pos] == 0x40 {
 			return protocol.Errorf(protocol.ErrNonDeterministic, "table %d with an initialiser (function references) at byte %d", i, toff)
 		}
-		if _, err := r.refType(); err != nil {
+		t, err := r.refType()
+		if err != nil {
 			return err
 		}
 		l, err := r.limits("table")
@@ -266,7 +273,7 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 		if l.min > c.MaxTableElements {
 			return invalidAt(toff, "table %d starts with %d elements, limit %d", i, l.min, c.MaxTableElements)
 		}
-		m.tables = append(m.tables, l)
+		m.tables = append(m.tables, table{typ: t, limits: l})
 	}
 	return nil
 }

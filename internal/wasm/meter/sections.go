@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -18,7 +19,8 @@ func (m *module) decodeGlobals(r *reader) error {
 	}
 	m.globalsRaw = r.buf[r.pos:]
 	for range n {
-		if _, err := r.valType(); err != nil {
+		t, err := r.valType()
+		if err != nil {
 			return err
 		}
 		mutOff := r.offset()
@@ -29,7 +31,7 @@ func (m *module) decodeGlobals(r *reader) error {
 		if mut > 1 {
 			return invalidAt(mutOff, "global mutability 0x%02x", mut)
 		}
-		if _, err := m.constExpr(r, m.globals); err != nil {
+		if _, err := m.constExpr(r, t); err != nil {
 			return err
 		}
 		m.globals++
@@ -37,56 +39,54 @@ func (m *module) decodeGlobals(r *reader) error {
 	return nil
 }
 
-// constExpr reads a constant expression: one constant instruction and end.
-// globals is how many globals the expression may refer to. It returns the
-// expression's value when it is an i32.const (the only offset expression
-// WebAssembly 2.0 allows a module without imported globals).
-func (m *module) constExpr(r *reader, globals int) (offset, error) {
+// constExpr reads a constant expression of type want: one constant
+// instruction and end. WebAssembly 2.0 lets global.get read imported
+// globals only, and the ABI has none, so global.get is refused. It returns
+// the value of an i32.const (the offset of a segment).
+func (m *module) constExpr(r *reader, want abi.ValType) (uint32, error) {
 	off := r.offset()
 	op, err := r.byte()
 	if err != nil {
-		return offset{}, err
+		return 0, err
 	}
-	var v offset
+	var got abi.ValType
+	var v int64
 	switch op {
 	case 0x41:
-		var c int64
-		c, err = r.signed(32)
-		v = offset{value: uint32(c), ok: true}
+		got = abi.I32
+		v, err = r.signed(32)
 	case 0x42:
+		got = abi.I64
 		_, err = r.signed(64)
 	case 0x43:
+		got = abi.F32
 		_, err = r.bytes(4)
 	case 0x44:
+		got = abi.F64
 		_, err = r.bytes(8)
 	case 0x23:
-		var g uint32
-		if g, err = r.u32(); err == nil && int64(g) >= int64(globals) {
-			err = invalidAt(off, "constant expression reads global %d of %d", g, globals)
-		}
+		return 0, invalidAt(off, "global.get in a constant expression (it may read only imported globals)")
 	case 0xd0:
-		_, err = r.refType()
+		got, err = r.refType()
 	case 0xd2:
+		got = abi.FuncRef
 		_, err = m.funcIndex(r)
 	case 0xfd:
-		return offset{}, protocol.Errorf(protocol.ErrNonDeterministic, "v128 constant (SIMD) at byte %d", off)
+		return 0, protocol.Errorf(protocol.ErrNonDeterministic, "v128 constant (SIMD) at byte %d", off)
 	default:
-		return offset{}, invalidAt(off, "opcode 0x%02x in a constant expression", op)
+		return 0, invalidAt(off, "opcode 0x%02x in a constant expression", op)
 	}
 	if err != nil {
-		return offset{}, err
+		return 0, err
 	}
 	endOff := r.offset()
 	if end, err := r.byte(); err != nil || end != 0x0b {
-		return offset{}, invalidAt(endOff, "constant expression not terminated by end")
+		return 0, invalidAt(endOff, "constant expression not terminated by end")
 	}
-	return v, nil
-}
-
-// offset is the value of an i32.const constant expression.
-type offset struct {
-	value uint32
-	ok    bool
+	if got != want {
+		return 0, invalidAt(off, "constant expression of type %s, want %s", got, want)
+	}
+	return uint32(v), nil
 }
 
 func (m *module) decodeExports(r *reader) error {
@@ -158,28 +158,23 @@ func (m *module) decodeElements(r *reader) error {
 		active := flags&1 == 0
 		var elemOffset, elemTable uint32
 		if active {
-			table := uint32(0)
 			if flags&2 != 0 {
-				if table, err = r.u32(); err != nil {
+				if elemTable, err = r.u32(); err != nil {
 					return err
 				}
 			}
-			if int64(table) >= int64(len(m.tables)) {
-				return invalidAt(off, "element segment %d targets table %d of %d", i, table, len(m.tables))
+			if int64(elemTable) >= int64(len(m.tables)) {
+				return invalidAt(off, "element segment %d targets table %d of %d", i, elemTable, len(m.tables))
 			}
-			at, err := m.constExpr(r, m.globals)
-			if err != nil {
+			if elemOffset, err = m.constExpr(r, abi.I32); err != nil {
 				return err
 			}
-			if !at.ok {
-				return invalidAt(off, "element segment %d's offset is not an i32.const", i)
-			}
-			elemOffset, elemTable = at.value, table
 		}
 		exprs := flags&4 != 0
+		typ := abi.FuncRef
 		if flags&3 != 0 { // an explicit element kind or reference type
 			if exprs {
-				if _, err := r.refType(); err != nil {
+				if typ, err = r.refType(); err != nil {
 					return err
 				}
 			} else if kind, err := r.byte(); err != nil {
@@ -187,6 +182,9 @@ func (m *module) decodeElements(r *reader) error {
 			} else if kind != 0x00 {
 				return invalidAt(r.offset()-1, "element segment %d has element kind 0x%02x", i, kind)
 			}
+		}
+		if active && typ != m.tables[elemTable].typ {
+			return invalidAt(off, "element segment %d of %s targets table %d of %s", i, typ, elemTable, m.tables[elemTable].typ)
 		}
 		count, err := r.count(1, "element")
 		if err != nil {
@@ -199,7 +197,7 @@ func (m *module) decodeElements(r *reader) error {
 		}
 		for range count {
 			if exprs {
-				_, err = m.constExpr(r, m.globals)
+				_, err = m.constExpr(r, typ)
 			} else {
 				_, err = m.funcIndex(r)
 			}
@@ -239,14 +237,10 @@ func (m *module) decodeData(r *reader) error {
 			if m.memories == 0 {
 				return invalidAt(off, "active data segment %d without a memory", i)
 			}
-			at, err := m.constExpr(r, m.globals)
-			if err != nil {
+			if dataOffset, err = m.constExpr(r, abi.I32); err != nil {
 				return err
 			}
-			if !at.ok {
-				return invalidAt(off, "data segment %d's offset is not an i32.const", i)
-			}
-			dataOffset, active = at.value, true
+			active = true
 		case 1:
 		default:
 			return invalidAt(off, "data segment %d has flags %d", i, flags)
