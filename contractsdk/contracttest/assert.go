@@ -5,6 +5,8 @@ package contracttest
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
+	"math"
 	"strings"
 	"testing"
 
@@ -60,22 +62,39 @@ func Answer(res *Result) *Result {
 	return &c
 }
 
-// GzipSize returns the size of wasm compressed as sdk.UploadCode sends it
-// (gzip, best compression), which is what must fit in an upload
-// transaction.
-func GzipSize(tb testing.TB, wasm []byte) int {
+// CheckUploadSize fails the test unless m's module can be uploaded to a
+// chain with the default parameters (protocol.DefaultParams), with room
+// to spare: the module is at most max_code_bytes, and the whole signed
+// transaction sdk.UploadCode would send (the module gzipped at best
+// compression; a 50-byte chain id, CometBFT's longest; nonce and fee at
+// their largest) at most half of max_tx_bytes. A module over that half
+// can still be uploaded, but is half-way to the limit, and would not fit
+// a chain that kept max_tx_bytes at its old 1 MiB.
+func (m *Module) CheckUploadSize(tb testing.TB) {
 	tb.Helper()
+	p := protocol.DefaultParams()
+	if uint64(len(m.Wasm)) > p.MaxCodeBytes {
+		tb.Fatalf("module is %d bytes, more than max_code_bytes (%d)", len(m.Wasm), p.MaxCodeBytes)
+	}
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := zw.Write(wasm); err != nil {
+	if _, err := zw.Write(m.Wasm); err != nil {
 		tb.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("module: %d bytes, %d gzipped", len(wasm), buf.Len())
-	return buf.Len()
+	call, err := protocol.NewCall(protocol.ModuleContracts, protocol.MethodUploadCode, protocol.UploadCodeArgs{Code: buf.Bytes(), Compression: protocol.CompressionGzip})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	tx := protocol.SignTx(key, protocol.Tx{ChainID: strings.Repeat("c", 50), Nonce: math.MaxUint64, Fee: math.MaxUint64, Call: call})
+	tb.Logf("module: %d bytes, %d gzipped, upload transaction %d", len(m.Wasm), buf.Len(), len(tx))
+	if budget := p.MaxTxBytes / 2; uint64(len(tx)) > budget {
+		tb.Fatalf("upload transaction of %d bytes, over the budget of %d (half of max_tx_bytes)", len(tx), budget)
+	}
 }

@@ -6,21 +6,11 @@
 // in-memory store and a simulated chain of blocks, so that a contract's
 // tests exercise exactly what production runs. There is no fake host.
 //
-// A test package builds its contract once and shares it:
+// A test package builds its contract once, in TestMain, and shares it:
 //
 //	var module *contracttest.Module
 //
-//	func TestMain(m *testing.M) {
-//		ctx := context.Background()
-//		var err error
-//		if module, err = contracttest.Build(ctx, ".", contracttest.Options{}); err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			os.Exit(1)
-//		}
-//		code := m.Run()
-//		module.Close(ctx)
-//		os.Exit(code)
-//	}
+//	func TestMain(m *testing.M) { contracttest.Main(m, &module, ".", contracttest.Options{}) }
 //
 //	func TestTransfer(t *testing.T) {
 //		c, res := module.Instantiate(t, alice, []byte(`{"supply": 100}`))
@@ -39,6 +29,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +111,30 @@ func Build(ctx context.Context, dir string, o Options) (*Module, error) {
 	return m, nil
 }
 
+// Main is a contract test package's TestMain: it builds the contract in
+// dir (Build), sets *dst to the module for the package's tests, runs
+// them, closes the module and exits with their status. A failed build is
+// reported on stderr and exits with status 1 before any test runs.
+func Main(m *testing.M, dst **Module, dir string, o Options) {
+	os.Exit(runMain(m, dst, dir, o))
+}
+
+func runMain(m *testing.M, dst **Module, dir string, o Options) int {
+	ctx := context.Background()
+	mod, err := Build(ctx, dir, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*dst = mod
+	code := m.Run()
+	if err := mod.Close(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "contracttest: close: %v\n", err)
+		code = max(code, 1)
+	}
+	return code
+}
+
 // recordSources opens the module's source files once, while a test runs,
 // so that go test's cache keys on them (contractbuild.RecordForTest).
 func (m *Module) recordSources() {
@@ -148,6 +163,24 @@ func Load(ctx context.Context, wasm []byte, o Options) (*Module, error) {
 		return nil, fmt.Errorf("contracttest: compile: %w", err)
 	}
 	return &Module{Wasm: wasm, opts: o, engine: e, code: code}, nil
+}
+
+// Reload loads m's module again, in a new engine configured by o (to run
+// it with the interpreter, for instance), and closes that engine when the
+// test ends. The new engine has no warm query instances yet.
+func (m *Module) Reload(tb testing.TB, o Options) *Module {
+	tb.Helper()
+	r, err := Load(tb.Context(), m.Wasm, o)
+	if err != nil {
+		tb.Fatalf("contracttest: reload: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil {
+			tb.Errorf("contracttest: close: %v", err)
+		}
+	})
+	r.sources = m.sources
+	return r
 }
 
 // Close stops the module's engine.

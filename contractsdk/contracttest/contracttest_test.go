@@ -3,9 +3,10 @@
 package contracttest_test
 
 import (
-	"context"
+	"crypto/rand"
 	"fmt"
-	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,15 +17,7 @@ import (
 var probe *contracttest.Module
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	if probe, err = contracttest.Build(ctx, "../internal/probe", contracttest.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	probe.Close(ctx)
-	os.Exit(code)
+	contracttest.Main(m, &probe, "../internal/probe", contracttest.Options{})
 }
 
 var alice = contracttest.Account("alice")
@@ -94,5 +87,70 @@ func TestDefaultGasIsTheChainsDefault(t *testing.T) {
 	p := protocol.DefaultParams()
 	if contracttest.DefaultCommandGas != p.MaxCommandGas || contracttest.DefaultQueryGas != p.MaxQueryGas {
 		t.Fatalf("defaults %d/%d, chain %d/%d", contracttest.DefaultCommandGas, contracttest.DefaultQueryGas, p.MaxCommandGas, p.MaxQueryGas)
+	}
+}
+
+// recorder is a testing.TB that records the first failure instead of
+// failing the test, so that a test can check what a Check reports.
+type recorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	if r.msg == "" {
+		r.msg = fmt.Sprintf(format, args...)
+	}
+}
+func (r *recorder) Error(args ...any) { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
+
+// failure runs check with a recorder and returns what it reported ("" if
+// nothing).
+func failure(t *testing.T, check func(testing.TB)) string {
+	r := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(r)
+	}()
+	<-done
+	return r.msg
+}
+
+func TestCheckUploadSizeRefusesModulesTheChainWouldNot(t *testing.T) {
+	probe.CheckUploadSize(t)
+	random := make([]byte, 1<<20) // incompressible: gzip cannot bring it under half of 2 MiB with the envelope
+	rand.Read(random)
+	for name, tc := range map[string]struct {
+		wasm []byte
+		want string
+	}{
+		"over max_code_bytes": {make([]byte, protocol.DefaultParams().MaxCodeBytes+1), "module is 4194305 bytes, more than max_code_bytes (4194304)"},
+		"over the budget":     {random, "over the budget of 1048576 (half of max_tx_bytes)"},
+	} {
+		m := &contracttest.Module{Wasm: tc.wasm}
+		if got := failure(t, m.CheckUploadSize); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: reported %q, want %q", name, got, tc.want)
+		}
+	}
+}
+
+// TestCheckDeterminismCatchesStateKeptOutsideStorage runs a history whose
+// query reads a package variable, which a warm instance keeps.
+func TestCheckDeterminismCatchesStateKeptOutsideStorage(t *testing.T) {
+	steps := []contracttest.Step{
+		{From: alice, Input: []byte(`{"set": {"key": "k", "value": "v"}}`)},
+		{From: alice, Input: []byte(`{"calls": {}}`)},
+		{From: alice, Input: []byte(`{"env": {}}`), Query: true},
+	}
+	probe.CheckDeterminism(t, alice, []byte(`{"env": {}}`), steps)
+	steps = append(steps, contracttest.Step{From: alice, Input: []byte(`{"calls": {}}`), Query: true})
+	if got := failure(t, func(tb testing.TB) { probe.CheckDeterminism(tb, alice, []byte(`{"env": {}}`), steps) }); !strings.Contains(got, "results differ with") {
+		t.Fatalf("reported %q, want results that differ", got)
 	}
 }

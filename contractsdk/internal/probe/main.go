@@ -18,6 +18,10 @@ func init() {
 
 func main() {}
 
+// calls counts the calls of op "calls" this instance has run: the
+// mistake contracttest.CheckDeterminism exists to catch.
+var calls uint64
+
 var (
 	counter = contractsdk.NewItem("counter", contractsdk.Uint64Codec{})
 	scores  = contractsdk.NewMap("scores", contractsdk.Int64Codec{}, contractsdk.StringCodec{})
@@ -123,6 +127,11 @@ func handle(ctx *contractsdk.Context, input []byte) ([]byte, error) {
 		e.Key("ok").Bool(contractsdk.VerifyEd25519(pub, []byte(args.String("msg")), sig))
 	case "log":
 		ctx.Log(args.String("message"))
+	case "calls":
+		// Wrong on purpose: state outside storage, which a warm query
+		// instance keeps from one call to the next.
+		calls++
+		e.Key("calls").Uint64(calls)
 	case "collections":
 		err = collections(ctx, e, args)
 	case "undecodable":

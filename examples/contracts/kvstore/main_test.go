@@ -3,10 +3,7 @@
 package main_test
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -16,17 +13,7 @@ import (
 
 var module *contracttest.Module
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	var err error
-	if module, err = contracttest.Build(ctx, ".", contracttest.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	module.Close(ctx)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { contracttest.Main(m, &module, ".", contracttest.Options{}) }
 
 var (
 	owner  = contracttest.Account("owner")
@@ -204,11 +191,7 @@ func TestCommandRejections(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := c.State.Clone()
 			contracttest.ErrorText(t, c.Command(t, tc.from, tc.input), tc.want)
-			if !c.State.Equal(before) {
-				t.Fatal("a refused command changed the state")
-			}
 		})
 	}
 	ok(t, c, owner, put("k", strings.Repeat("v", 2048)))
@@ -236,41 +219,26 @@ func TestInitTakesNoArguments(t *testing.T) {
 	}
 }
 
-func TestSameHistoryGivesIdenticalResults(t *testing.T) {
-	run := func() ([]*contracttest.Result, *contracttest.Store) {
-		c := deploy(t)
-		var results []*contracttest.Result
-		for _, call := range []struct {
-			from  protocol.Address
-			input []byte
-		}{
-			{owner, put("a", "1")}, {other, put("a", "2")}, {owner, grant("a", reader)}, {other, put("b", "3")},
-			{owner, revoke("a", reader)}, {other, del("b")}, {reader, put("c", "4")},
-		} {
-			res := c.Command(t, call.from, call.input)
-			if res.GasUsed == 0 {
-				t.Errorf("command %s used no gas", call.input)
-			}
-			results = append(results, res)
-		}
-		results = append(results, contracttest.Answer(c.Query(t, owner, listAll)), contracttest.Answer(c.Query(t, reader, get("c"))))
-		return results, c.State
-	}
-	r1, s1 := run()
-	r2, s2 := run()
-	if !reflect.DeepEqual(r1, r2) || !s1.Equal(s2) {
-		t.Fatal("results or state differ between identical runs")
-	}
+// TestEveryWorkerComputesTheSameResults: every worker of a cluster must
+// compute the same replies, gas and state, whichever engine mode it runs
+// and whether its query instance is fresh or warm.
+func TestEveryWorkerComputesTheSameResults(t *testing.T) {
+	module.CheckDeterminism(t, owner, []byte(`{}`), []contracttest.Step{
+		{From: owner, Input: put("a", "1")},
+		{From: other, Input: put("a", "2")},
+		{From: owner, Input: grant("a", reader)},
+		{From: reader, Input: get("a"), Query: true},
+		{From: other, Input: put("b", "3")},
+		{From: owner, Input: revoke("a", reader)},
+		{From: reader, Input: get("a"), Query: true},
+		{From: other, Input: del("b")},
+		{From: reader, Input: put("c", "4")},
+		{From: owner, Input: listAll, Query: true},
+		{From: reader, Input: get("c"), Query: true},
+	})
 }
 
-// TestModuleFitsInOneUploadTransaction checks the module against the
-// upload budget: gzip-compressed (as sdk.UploadCode sends it) it must stay
-// well under 1 MiB.
-func TestModuleFitsInOneUploadTransaction(t *testing.T) {
-	if n := contracttest.GzipSize(t, module.Wasm); n > 1<<20 {
-		t.Fatalf("module is %d bytes gzipped, budget 1 MiB", n)
-	}
-}
+func TestModuleFitsInOneUploadTransaction(t *testing.T) { module.CheckUploadSize(t) }
 
 // BenchmarkListPage measures a query listing a full page of 32 keys.
 func BenchmarkListPage(b *testing.B) {
