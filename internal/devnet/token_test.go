@@ -99,7 +99,7 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 
 	// Nothing confidential on chain: not the commands, not the replies.
 	for _, secret := range []string{`"transfer"`, bob.Address().String(), "424242", "575758", `"balance"`} {
-		if where, ok := onChain(t, ctx, c, []byte(secret)); ok {
+		if where, ok := clustertest.OnChain(t, ctx, c, []byte(secret)); ok {
 			t.Fatalf("%q appears on chain, in %s", secret, where)
 		}
 	}
@@ -135,34 +135,4 @@ func TestDevnetRunsAConfidentialToken(t *testing.T) {
 	if q := query(bob, `{"balance": {}}`); string(q.Output) != `{"balance":424245}` {
 		t.Fatalf("bob's balance after the restart: %+v", q)
 	}
-}
-
-// onChain looks for b in every transaction and every message of the chain.
-func onChain(t *testing.T, ctx context.Context, c *sdk.Client, b []byte) (string, bool) {
-	t.Helper()
-	tip, err := c.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for h := int64(1); h < tip; h++ {
-		blk, err := c.RPC().Block(ctx, &h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, tx := range blk.Block.Txs {
-			if bytes.Contains(tx, b) {
-				return fmt.Sprintf("transaction %d of block %d", i, h), true
-			}
-		}
-		_, msgs, err := c.RawBlockMessages(ctx, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, m := range msgs {
-			if bytes.Contains(m.Payload, b) || bytes.Contains([]byte(m.Topic), b) {
-				return fmt.Sprintf("message %d of block %d (%s)", i, h, m.Topic), true
-			}
-		}
-	}
-	return "", false
 }

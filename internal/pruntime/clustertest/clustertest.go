@@ -64,8 +64,8 @@ func New(t *testing.T, adjust func(*protocol.Params)) *Env {
 	return e
 }
 
-// Debug logs to stderr when CLUSTER_DEBUG is set, else discards.
-func Debug(name string) *slog.Logger {
+// debug logs to stderr when CLUSTER_DEBUG is set, else discards.
+func debug(name string) *slog.Logger {
 	if os.Getenv("CLUSTER_DEBUG") == "" {
 		return logging.Discard()
 	}
@@ -102,7 +102,7 @@ func (w *Worker) Info() protocol.Info { return w.PR.Runtime.Info() }
 
 func (w *Worker) startRelay() {
 	r, err := pherry.New(pherry.Config{NodeRPC: w.env.TN.RPCAddr(0), PRuntime: w.PR.PrivateAddr, Operator: w.op, RPCBatchLimit: 200,
-		Logger: Debug(w.Name + "/pherry"), Poll: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
+		Logger: debug(w.Name + "/pherry"), Poll: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 		PublicURL: "http://" + w.PR.PublicAddr})
 	if err != nil {
 		w.env.T.Fatal(err)
@@ -149,7 +149,7 @@ func (e *Env) StartWorker(name string, opts ...pruntimetest.Option) *Worker {
 	w := &Worker{Name: name, env: e, op: e.ops[len(e.workers)%len(e.ops)]}
 	opts = append([]pruntimetest.Option{func(c *pruntime.Config) {
 		c.CheckpointEvery = 10
-		c.Logger = Debug(name)
+		c.Logger = debug(name)
 	}}, opts...)
 	w.PR = pruntimetest.Start(e.T, filepath.Join(e.T.TempDir(), name), "", "", opts...)
 	w.startRelay()

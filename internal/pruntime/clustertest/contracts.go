@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"runtime"
@@ -121,37 +120,6 @@ func (e *Env) Command(key *sdk.Key, contract, input []byte) *Outcome {
 // least block minHeight.
 func (e *Env) Query(w *Worker, key *sdk.Key, contract, input []byte, minHeight int64) (*sdk.QueryResult, error) {
 	return e.C.QueryContract(e.Ctx, key, contract, input, sdk.QueryOptions{Worker: w.Pub(), MinHeight: minHeight, Verify: sdk.VerifyOptions{AllowSim: true}})
-}
-
-// OnChain reports whether any message or transaction of the chain's
-// history so far contains b (e.g. a plaintext that must never appear).
-func (e *Env) OnChain(b []byte) bool {
-	e.T.Helper()
-	tip, err := e.C.Height(e.Ctx)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	for h := int64(1); h < tip; h++ {
-		blk, err := e.C.RPC().Block(e.Ctx, &h)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		for _, tx := range blk.Block.Txs {
-			if bytes.Contains(tx, b) {
-				return true
-			}
-		}
-		_, msgs, err := e.C.RawBlockMessages(e.Ctx, h)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		for _, m := range msgs {
-			if bytes.Contains(m.Payload, b) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Broadcast sends one command per input from key, with consecutive

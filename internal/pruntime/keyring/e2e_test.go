@@ -289,35 +289,26 @@ func TestReplayOfHistory(t *testing.T) {
 func landed(t *testing.T, e *env) (proposals map[uint64]int, deliveries map[string]int) {
 	t.Helper()
 	proposals, deliveries = map[uint64]int{}, map[string]int{}
-	tip, err := e.C.Height(e.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for h := int64(0); h < tip; h++ { // the app may not have committed the tip yet
-		_, msgs, err := e.C.RawBlockMessages(e.Ctx, h)
-		if err != nil {
+	clustertest.EachMessage(t, e.Ctx, e.C, func(_ int64, m *protocol.Message) bool {
+		if m.Origin.Kind != protocol.OriginGatekeeper {
+			return true
+		}
+		var p protocol.GatekeeperPayload
+		if err := protocol.Unmarshal(m.Payload, &p); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range msgs {
-			if m.Origin.Kind != protocol.OriginGatekeeper {
-				continue
-			}
-			var p protocol.GatekeeperPayload
-			if err := protocol.Unmarshal(m.Payload, &p); err != nil {
-				t.Fatal(err)
-			}
-			switch p.Kind {
-			case protocol.GatekeeperProposal:
-				var ep protocol.EpochProposal
-				protocol.Unmarshal(p.Body, &ep)
-				proposals[ep.Epoch]++
-			case protocol.GatekeeperDelivery:
-				var d protocol.KeyDelivery
-				protocol.Unmarshal(p.Body, &d)
-				deliveries[fmt.Sprintf("%d/%x/%x", d.Epoch, d.Seal.Recipient.Worker, d.Seal.Recipient.Key[:8])]++
-			}
+		switch p.Kind {
+		case protocol.GatekeeperProposal:
+			var ep protocol.EpochProposal
+			protocol.Unmarshal(p.Body, &ep)
+			proposals[ep.Epoch]++
+		case protocol.GatekeeperDelivery:
+			var d protocol.KeyDelivery
+			protocol.Unmarshal(p.Body, &d)
+			deliveries[fmt.Sprintf("%d/%x/%x", d.Epoch, d.Seal.Recipient.Worker, d.Seal.Recipient.Key[:8])]++
 		}
-	}
+		return true
+	})
 	return proposals, deliveries
 }
 
@@ -439,22 +430,18 @@ func TestRedundantGatekeepers(t *testing.T) {
 // an emergency.
 func emergencyRotation(t *testing.T, e *env, epoch uint64) bool {
 	t.Helper()
-	tip, _ := e.C.Height(e.Ctx)
-	for h := int64(0); h < tip; h++ { // the app may not have committed the tip yet
-		_, msgs, err := e.C.RawBlockMessages(e.Ctx, h)
-		if err != nil {
-			t.Fatal(err)
+	emergency := false
+	clustertest.EachMessage(t, e.Ctx, e.C, func(_ int64, m *protocol.Message) bool {
+		if m.Topic != protocol.TopicRotation {
+			return true
 		}
-		for _, m := range msgs {
-			if m.Topic != protocol.TopicRotation {
-				continue
-			}
-			var ev protocol.RotationEvent
-			protocol.Unmarshal(m.Payload, &ev)
-			if ev.Epoch == epoch && ev.Phase == protocol.PhaseAnnounce {
-				return ev.Emergency && ev.Lost == epoch-1
-			}
+		var ev protocol.RotationEvent
+		protocol.Unmarshal(m.Payload, &ev)
+		if ev.Epoch != epoch || ev.Phase != protocol.PhaseAnnounce {
+			return true
 		}
-	}
-	return false
+		emergency = ev.Emergency && ev.Lost == epoch-1
+		return false
+	})
+	return emergency
 }

@@ -160,22 +160,13 @@ func TestMembersAgreeOnEveryCommand(t *testing.T) {
 // countOutputs counts the messages on chain that the contract emitted.
 func countOutputs(t *testing.T, e *clustertest.Env, id []byte) int {
 	t.Helper()
-	tip, err := e.C.Height(e.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	origin := protocol.ContractOrigin(id)
-	for h := int64(1); h < tip; h++ {
-		_, msgs, err := e.C.RawBlockMessages(e.Ctx, h)
-		if err != nil {
-			t.Fatal(err)
+	origin, topic := protocol.ContractOrigin(id), protocol.ContractOutputTopic(id, "note")
+	clustertest.EachMessage(t, e.Ctx, e.C, func(_ int64, m *protocol.Message) bool {
+		if bytes.Equal(m.Origin.Key(), origin.Key()) && m.Topic == topic {
+			n++
 		}
-		for _, m := range msgs {
-			if bytes.Equal(m.Origin.Key(), origin.Key()) && m.Topic == protocol.ContractOutputTopic(id, "note") {
-				n++
-			}
-		}
-	}
+		return true
+	})
 	return n
 }
