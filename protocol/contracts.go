@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Confidential contracts (DESIGN section 4.4, docs/contracts.md).
@@ -89,24 +88,6 @@ func ContractOutputTopic(id []byte, suffix string) string {
 // MaxOutputSuffix bounds the topic suffix a contract may emit on, so that
 // the full topic stays within MaxTopicLen.
 const MaxOutputSuffix = MaxTopicLen - len("phala/contract/") - 64 - len("/out/")
-
-// ContractTopicOwner returns the contract id whose namespace topic lies in
-// ("phala/contract/<id>/..."), if any.
-func ContractTopicOwner(topic string) ([]byte, bool) {
-	rest, ok := strings.CutPrefix(topic, TopicPrefix+"/contract/")
-	if !ok {
-		return nil, false
-	}
-	idHex, _, ok := strings.Cut(rest, "/")
-	if !ok || len(idHex) != 64 {
-		return nil, false
-	}
-	id, err := hex.DecodeString(idHex)
-	if err != nil || hex.EncodeToString(id) != idHex {
-		return nil, false
-	}
-	return id, true
-}
 
 // contracts methods.
 const (

@@ -87,15 +87,16 @@ func contractResultCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			info, err := provenContract(ctx, c, id)
-			if err != nil {
-				return err
-			}
 			st, ok, err := c.CommandStatus(ctx, id, index)
 			if err != nil {
 				return err
 			}
 			if !ok {
+				// Absence is proven; the contract's record says which is missing.
+				info, err := provenContract(ctx, c, id)
+				if err != nil {
+					return err
+				}
 				return fmt.Errorf("command %d of contract %x (it has %d): %w", index, id, info.Commands, errUnknownCommand)
 			}
 			field(g.out, "command", "%d of contract %x", st.Index, st.Contract)

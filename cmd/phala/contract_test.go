@@ -263,8 +263,11 @@ func testTokenThroughTheCLI(t *testing.T, ctx context.Context, d *devnet.Devnet)
 	if _, err := run(t, ctx, g, "contract", "show", other); !errors.Is(err, protocol.ErrUnknownContract) {
 		t.Fatalf("show of an unknown contract: %v", err)
 	}
-	if _, err := run(t, ctx, g, "contract", "result", id, "9"); !errors.Is(err, errUnknownCommand) {
+	if _, err := run(t, ctx, g, "contract", "result", id, "9"); !errors.Is(err, errUnknownCommand) || !strings.Contains(err.Error(), "(it has 3)") {
 		t.Fatalf("result of command 9: %v", err)
+	}
+	if _, err := run(t, ctx, g, "contract", "result", other, "0"); !errors.Is(err, protocol.ErrUnknownContract) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("result of an unknown contract: %v", err)
 	}
 	if _, err := run(t, ctx, g, "contract", "command", "--contract", other, "--input", "{}", "--from", dev); !errors.Is(err, protocol.ErrUnknownContract) {
 		t.Fatalf("command to an unknown contract: %v", err)

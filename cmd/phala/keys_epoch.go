@@ -25,7 +25,7 @@ func epochCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := loadEpochReport(ctx, c)
+			r, err := loadEpochReport(ctx, c, epochClusters)
 			if err != nil {
 				return err
 			}
@@ -52,15 +52,14 @@ func clusterCmd(g *globals) *cobra.Command {
 				return err
 			}
 			id := protocol.ClusterID(name)
-			r, err := loadEpochReport(ctx, c, id)
+			r, err := loadEpochReport(ctx, c, func(*protocol.EpochInfo) [][]byte { return [][]byte{id} })
 			if err != nil {
 				return err
 			}
-			cl, ok := r.cluster(id)
-			if !ok {
+			if len(r.clusters) == 0 {
 				return protocol.Errorf(protocol.ErrUnknownCluster, "%q", name)
 			}
-			r.printCluster(g.out, cl)
+			r.printCluster(g.out, r.clusters[0])
 			return nil
 		},
 	}
@@ -74,9 +73,9 @@ type epochReport struct {
 	status   map[string]string        // registry status by worker key
 }
 
-// loadEpochReport reads the epoch record, the clusters it names (plus
-// extra) and the worker registry.
-func loadEpochReport(ctx context.Context, c *sdk.Client, extra ...[]byte) (*epochReport, error) {
+// loadEpochReport reads the epoch record, the worker registry and the
+// clusters that clusters picks from the record (those that exist).
+func loadEpochReport(ctx context.Context, c *sdk.Client, clusters func(*protocol.EpochInfo) [][]byte) (*epochReport, error) {
 	info, err := c.Epoch(ctx)
 	if err != nil {
 		return nil, err
@@ -89,7 +88,7 @@ func loadEpochReport(ctx context.Context, c *sdk.Client, extra ...[]byte) (*epoc
 	for _, w := range workers {
 		r.status[string(w.Pubkey)] = w.Status
 	}
-	for _, id := range r.clusterIDs(extra) {
+	for _, id := range clusters(info) {
 		cl, ok, err := c.Cluster(ctx, id)
 		if err != nil {
 			return nil, err
@@ -101,39 +100,28 @@ func loadEpochReport(ctx context.Context, c *sdk.Client, extra ...[]byte) (*epoc
 	return r, nil
 }
 
-// clusterIDs lists, without repeats, the clusters with a key in the current
-// epoch, those of a rotation under way, those of served members, then
-// extra.
-func (r *epochReport) clusterIDs(extra [][]byte) [][]byte {
+// epochClusters lists, without repeats, the clusters the epoch record
+// names: those with a key in the current epoch, those of a rotation under
+// way and those of served members.
+func epochClusters(info *protocol.EpochInfo) [][]byte {
 	var ids [][]byte
 	add := func(id []byte) {
-		if len(id) > 0 && !slices.ContainsFunc(ids, func(x []byte) bool { return bytes.Equal(x, id) }) {
+		if len(id) > 0 && !containsKey(ids, id) {
 			ids = append(ids, id)
 		}
 	}
-	for _, cp := range r.info.Clusters {
+	for _, cp := range info.Clusters {
 		add(cp.Cluster)
 	}
-	if p := r.info.Pending; p != nil {
+	if p := info.Pending; p != nil {
 		for _, id := range p.ClusterIDs {
 			add(id)
 		}
 	}
-	for _, s := range r.info.Served {
+	for _, s := range info.Served {
 		add(s.Cluster)
 	}
-	for _, id := range extra {
-		add(id)
-	}
 	return ids
-}
-
-func (r *epochReport) cluster(id []byte) (protocol.ClusterUpdate, bool) {
-	i := slices.IndexFunc(r.clusters, func(c protocol.ClusterUpdate) bool { return bytes.Equal(c.Cluster, id) })
-	if i < 0 {
-		return protocol.ClusterUpdate{}, false
-	}
-	return r.clusters[i], true
 }
 
 // fingerprint names a public key briefly: the first 8 bytes of its SHA-256.

@@ -75,7 +75,7 @@ func TestEpochReportShowsHoldersServedMembersAndRemovedHolders(t *testing.T) {
 		clusters: []protocol.ClusterUpdate{{Cluster: alpha, Name: "alpha", Members: [][]byte{m1, m2}}},
 		status:   map[string]string{string(gk1): "active", string(gk2): "active", string(m1): "active", string(m2): "expired"},
 	}
-	if ids := r.clusterIDs(nil); len(ids) != 1 || !bytes.Equal(ids[0], alpha) {
+	if ids := epochClusters(info); len(ids) != 1 || !bytes.Equal(ids[0], alpha) {
 		t.Fatalf("cluster ids %x, want alpha's once", ids)
 	}
 	row := func(w []byte, status, held string) string {

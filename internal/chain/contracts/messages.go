@@ -32,9 +32,6 @@ func (*Module) AuthorizeSender(ctx *module.Context, sm *protocol.SignedMessage) 
 	if err := registry.CheckActive(ctx.State, sm.Signer, protocol.ErrNotClusterWorker, protocol.ErrNotClusterWorker); err != nil {
 		return fmt.Errorf("member of contract %x's cluster: %w", id, err)
 	}
-	if owner, ok := protocol.ContractTopicOwner(m.Topic); !ok || !bytes.Equal(owner, id) {
-		return protocol.Errorf(protocol.ErrBadContractMessage, "contract %x sent on topic %q, outside its namespace", id, m.Topic)
-	}
 	if m.Topic != protocol.ContractResultTopic(id) && !strings.HasPrefix(m.Topic, protocol.ContractOutputTopic(id, "")) {
 		return protocol.Errorf(protocol.ErrBadContractMessage, "topic %q is neither contract %x's result topic nor one of its outputs", m.Topic, id)
 	}
@@ -76,10 +73,7 @@ func result(ctx *module.Context, m *protocol.Message) error {
 	if !knownOutcome(r.Outcome) {
 		return protocol.Errorf(protocol.ErrBadContractMessage, "result of contract %x: outcome %q", id, r.Outcome)
 	}
-	c, ok := Contract(ctx.State, id)
-	if !ok {
-		return protocol.Errorf(protocol.ErrUnknownContract, "result of contract %x", id)
-	}
+	c, _ := Contract(ctx.State, id) // AuthorizeSender found it in this same submit
 	switch r.Kind {
 	case protocol.ResultInit:
 		if r.Index != 0 {
