@@ -360,6 +360,10 @@ type EpochInfo struct {
 	Gatekeepers [][]byte    `cbor:"gatekeepers"`
 	Holders     [][]byte    `cbor:"holders"` // gatekeepers known to hold the current secret
 	Served      []Recipient `cbor:"served"`  // members served the current epoch, at which key
+	// RotationDue: another rotation starts as soon as the one under way
+	// activates (a recipient left after its proposal landed, a worker was
+	// revoked, or governance asked).
+	RotationDue bool `cbor:"rotation_due"`
 }
 
 // PendingEpoch is a rotation under way.
@@ -402,4 +406,6 @@ var (
 	ErrNoGatekeepers       = define(SpaceKeys, 17, "no gatekeeper exists")
 	ErrCommandTooLarge     = define(SpaceKeys, 18, "command too large") // retired with the keys module's test commands; the code stays taken
 	ErrAlreadyServed       = define(SpaceKeys, 19, "key already delivered to this recipient")
+	ErrRecipientsChanged   = define(SpaceKeys, 20, "the rotation's recipients changed since the proposal was asked for")
+	ErrAlreadyAnnounced    = define(SpaceKeys, 21, "the worker already announced a late key for this epoch")
 )

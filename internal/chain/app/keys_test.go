@@ -110,8 +110,11 @@ func (s *keysSetup) mustOK(raws ...[]byte) {
 
 func (s *keysSetup) submitGK(sm protocol.SignedMessage) []byte { return s.a.submit(sm) }
 
-func newKeysSetup(t *testing.T) *keysSetup {
-	ta := newTestApp(t, testGenesis())
+func newKeysSetup(t *testing.T) *keysSetup { return newKeysSetupOn(t, testGenesis()) }
+
+// newKeysSetupOn is newKeysSetup on a chain started from g.
+func newKeysSetupOn(t *testing.T, g *protocol.GenesisState) *keysSetup {
+	ta := newTestApp(t, g)
 	s := &keysSetup{ta: ta, a: newTxBuilder(alice), secret: bytes.Repeat([]byte{0x5e}, 32)}
 	s.gk, s.m = ta.registerWithKey("gk"), ta.registerWithKey("member")
 	s.mustOK(s.govTx(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"}))

@@ -48,6 +48,9 @@ func addGatekeeper(ctx *module.Context, raw []byte) error {
 		return err
 	}
 	e := Epoch(ctx.State)
+	if err := refreeze(ctx, &e); err != nil {
+		return err
+	}
 	switch {
 	case first && e.Pending == nil:
 		return requestRotation(ctx, &e, e.Current > 0 && e.Lost)
@@ -58,7 +61,10 @@ func addGatekeeper(ctx *module.Context, raw []byte) error {
 }
 
 // removeGatekeeper takes a worker's gatekeeper power away at once: its
-// messages are refused from the next transaction on.
+// messages are refused from the next transaction on, and no epoch whose
+// proposal lands from now on is sealed to it. It keeps what it was served
+// until a rotation retires it (one follows by itself only if it was sealed
+// the pending epoch).
 func removeGatekeeper(ctx *module.Context, raw []byte) error {
 	var a protocol.WorkerArgs
 	if err := module.DecodeArgs(protocol.ActionRemoveGatekeeper, raw, &a); err != nil {
@@ -71,7 +77,19 @@ func removeGatekeeper(ctx *module.Context, raw []byte) error {
 		return protocol.Errorf(protocol.ErrLastGatekeeper, "%x", a.Worker)
 	}
 	kv(ctx.State).Delete(join(prefixGatekeeper, a.Worker))
-	return announceGatekeepers(ctx)
+	if err := announceGatekeepers(ctx); err != nil {
+		return err
+	}
+	return left(ctx, a.Worker)
+}
+
+// left follows a worker out of its key role: if the pending epoch was
+// already sealed to it, another rotation is due; if the gatekeepers are
+// proposing, they are asked again without it.
+func left(ctx *module.Context, worker []byte) error {
+	e := Epoch(ctx.State)
+	leaving(ctx.State, &e, worker)
+	return refreeze(ctx, &e)
 }
 
 func announceCluster(ctx *module.Context, c *protocol.ClusterUpdate) error {
@@ -95,12 +113,13 @@ func createCluster(ctx *module.Context, raw []byte) error {
 		return err
 	}
 	// A cluster created after the epoch began has no key in it yet: rotate
-	// to give it one. (Cluster keys are only published in proposals.)
+	// to give it one. (Cluster keys are only published in proposals; a
+	// rotation being proposed is asked again with it.)
 	e := Epoch(ctx.State)
 	if e.Current > 0 && e.Pending == nil {
 		return requestRotation(ctx, &e, false)
 	}
-	return nil
+	return refreeze(ctx, &e)
 }
 
 // addToCluster puts a registered worker in a cluster (one cluster per
@@ -127,6 +146,9 @@ func addToCluster(ctx *module.Context, raw []byte) error {
 		return err
 	}
 	e := Epoch(ctx.State)
+	if err := refreeze(ctx, &e); err != nil {
+		return err
+	}
 	if _, has := e.ClusterKey(c.Cluster); e.Current > 0 && !e.Lost && has {
 		return serve(ctx, e.Current, a.Worker)
 	}
@@ -148,18 +170,29 @@ func removeFromCluster(ctx *module.Context, raw []byte) error {
 	}
 	c.Members = slices.Delete(c.Members, i, i+1)
 	kv(ctx.State).Delete(join(prefixWorkerCl, a.Worker))
-	return announceCluster(ctx, &c)
+	if err := announceCluster(ctx, &c); err != nil {
+		return err
+	}
+	return left(ctx, a.Worker)
 }
 
-// rotate asks for a rotation now (governance).
+// rotate asks for a rotation now (governance). While an epoch activates
+// (its proposal landed, sealed to whoever was a recipient then), it asks
+// for another one right after activation. While a rotation is announcing
+// or proposing, it is refused: that rotation already leaves out every
+// worker that is gone when its proposal lands.
 func rotate(ctx *module.Context, raw []byte) error {
 	var a protocol.RotateArgs
 	if err := module.DecodeArgs(protocol.ActionRotate, raw, &a); err != nil {
 		return err
 	}
 	e := Epoch(ctx.State)
-	if e.Pending != nil {
-		return protocol.Errorf(protocol.ErrRotationPending, "epoch %d is in phase %s", e.Pending.Epoch, e.Pending.Phase)
+	switch {
+	case e.Pending != nil && e.Pending.Phase == protocol.PhaseActivating:
+		rotationDue(ctx.State, &e)
+		return nil
+	case e.Pending != nil:
+		return protocol.Errorf(protocol.ErrRotationPending, "epoch %d is in phase %s; it will be sealed only to the gatekeepers and members current when its proposal lands", e.Pending.Epoch, e.Pending.Phase)
 	}
 	if len(Gatekeepers(ctx.State)) == 0 {
 		return protocol.Errorf(protocol.ErrNoGatekeepers, "add a gatekeeper first")

@@ -42,6 +42,8 @@ func (*Module) Name() string { return protocol.ModuleKeys }
 //	ann/<worker>             KeyAnnouncement: the worker's next key
 //	served/<epoch>/<worker>  Recipient: the key that worker was served at
 //	wait/<worker>            height since which it waits to be served
+//	late/<worker>            the epoch it announced a key for late (one per epoch)
+//	due                      a rotation must start once none is under way
 var (
 	prefixGatekeeper = []byte("gk/")
 	prefixCluster    = []byte("cl/")
@@ -50,6 +52,8 @@ var (
 	prefixAnnounce   = []byte("ann/")
 	prefixServed     = []byte("served/")
 	prefixWait       = []byte("wait/")
+	prefixLate       = []byte("late/")
+	keyDue           = []byte("due")
 )
 
 func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleKeys+"/")) }
@@ -186,6 +190,15 @@ func served(s store.KV, epoch uint64, worker []byte) (protocol.Recipient, bool) 
 	return r, ok
 }
 
+// servedAtKey reports whether worker was served epoch at the key it is
+// registered with now: anything sealed to an earlier key of it died with
+// that key (a restart), so it holds nothing of the epoch.
+func servedAtKey(s store.KV, epoch uint64, worker []byte) bool {
+	r, ok := served(s, epoch, worker)
+	key, active := activeKey(s, worker)
+	return ok && active && bytes.Equal(r.Key, key)
+}
+
 func markServed(s store.KV, epoch uint64, r protocol.Recipient) {
 	write(s, join(prefixServed, u64(epoch), r.Worker), &r)
 	kv(s).Delete(join(prefixWait, r.Worker))
@@ -216,15 +229,23 @@ func longestWait(s store.KV) (int64, bool) {
 	return since, found
 }
 
-func clearWaits(s store.KV) {
+func clearWaits(s store.KV) { deleteAll(s, prefixWait) }
+
+// deleteAll deletes every record under prefix.
+func deleteAll(s store.KV, prefix []byte) {
 	var ks [][]byte
-	kv(s).Iterate(prefixWait, store.PrefixEnd(prefixWait), func(k, _ []byte) bool {
+	kv(s).Iterate(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
 		ks = append(ks, slices.Clone(k))
 		return true
 	})
 	for _, k := range ks {
 		kv(s).Delete(k)
 	}
+}
+
+// sameRecipients reports whether two recipient lists are equal, in order.
+func sameRecipients(a, b []protocol.Recipient) bool {
+	return slices.EqualFunc(a, b, func(x, y protocol.Recipient) bool { return sameRecipient(&x, &y) })
 }
 
 func sameRecipient(a, b *protocol.Recipient) bool {
@@ -238,7 +259,7 @@ func emit(ctx *module.Context, topic string, v any) error {
 // Info assembles the public EpochInfo (query keys/epoch).
 func Info(s store.KV, params protocol.Params) protocol.EpochInfo {
 	e := Epoch(s)
-	info := protocol.EpochInfo{EpochRecord: e, Gatekeepers: Gatekeepers(s)}
+	info := protocol.EpochInfo{EpochRecord: e, Gatekeepers: Gatekeepers(s), RotationDue: kv(s).Get(keyDue) != nil}
 	if params.RotationInterval > 0 && e.Current > 0 && e.Pending == nil {
 		info.NextAuto = e.ActivatedAt + int64(params.RotationInterval)
 	}

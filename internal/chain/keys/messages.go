@@ -72,7 +72,9 @@ func epochCheck(got, want uint64) error {
 
 // proposal accepts the first proposal for the pending epoch, if it seals
 // the secret to exactly the gatekeepers and each cluster's key to exactly
-// its members, at the keys the chain asked for.
+// its members, at the keys the chain asked for, and if those are still
+// who the chain would seal the epoch to: a worker that left, moved, was
+// retired or restarted since the freeze is never sealed the next epoch.
 func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
 	e := Epoch(ctx.State)
 	if e.Pending == nil || e.Pending.Phase != protocol.PhasePropose {
@@ -88,6 +90,10 @@ func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
 	p := e.Pending
 	if err := epochCheck(ep.Epoch, p.Epoch); err != nil {
 		return err
+	}
+	if !frozenIsCurrent(ctx.State, p) {
+		// Asked again at the end of this block (EndBlock's refreeze).
+		return protocol.Errorf(protocol.ErrRecipientsChanged, "epoch %d: the gatekeepers, members or their keys changed since the proposal was asked for", p.Epoch)
 	}
 	var gks, members []protocol.Recipient
 	for _, r := range p.Recipients {
@@ -209,6 +215,14 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 		return nil
 	case e.Current > 0 && a.Epoch == e.Current:
 		// Missed the window: serve the current epoch at the announced key.
+		// Once per worker and epoch: a worker that re-announced every block
+		// would have every delivery sealed to a superseded key refused, and
+		// its wait would end in a lost epoch for every cluster.
+		var prev uint64
+		if read(ctx.State, join(prefixLate, a.Worker), &prev) && prev == e.Current {
+			return protocol.Errorf(protocol.ErrAlreadyAnnounced, "worker %x already announced a key for epoch %d", a.Worker, e.Current)
+		}
+		write(ctx.State, join(prefixLate, a.Worker), e.Current)
 		write(ctx.State, join(prefixAnnounce, a.Worker), &a)
 		if _, has := e.ClusterKey(cluster); e.Lost || (role == protocol.RoleMember && !has) {
 			return nil

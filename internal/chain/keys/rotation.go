@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/phala-go/phala/internal/chain/module"
 	"github.com/phala-go/phala/internal/chain/registry"
@@ -12,8 +13,10 @@ import (
 // requestRotation opens a rotation to epoch Current+1: members have
 // AnnounceWindow blocks to announce fresh encryption keys, then the
 // gatekeepers are asked for a proposal. emergency marks a rotation forced
-// by the loss of the current secret.
+// by the loss of the current secret. A rotation that was due is now under
+// way.
 func requestRotation(ctx *module.Context, e *protocol.EpochRecord, emergency bool) error {
+	kv(ctx.State).Delete(keyDue)
 	next := e.Current + 1
 	e.Pending = &protocol.PendingEpoch{
 		Epoch:       next,
@@ -30,24 +33,75 @@ func requestRotation(ctx *module.Context, e *protocol.EpochRecord, emergency boo
 	return emit(ctx, protocol.TopicRotation, &ev)
 }
 
+// rotationDue records that a rotation must retire keys a worker that
+// should not have them may hold (it was revoked, or it left after the
+// proposal of the pending epoch landed): one starts at the end of this
+// block if none is under way, or at the activation of the one whose
+// proposal landed. A rotation still announcing or proposing needs nothing:
+// its proposal is sealed only to the recipients current when it lands.
+func rotationDue(s store.KV, e *protocol.EpochRecord) {
+	switch {
+	case e.Pending == nil && e.Current == 0:
+		return // nothing was ever sealed
+	case e.Pending != nil && e.Pending.Phase != protocol.PhaseActivating:
+		return
+	}
+	kv(s).Set(keyDue, store.Mark())
+}
+
+// leaving is told that worker stopped being a gatekeeper or member, or
+// stopped being active: if it is a recipient of the pending epoch whose
+// proposal landed, it holds that epoch, and another rotation is due.
+func leaving(s store.KV, e *protocol.EpochRecord, worker []byte) {
+	if p := e.Pending; p != nil && p.Phase == protocol.PhaseActivating {
+		if _, ok := served(s, p.Epoch, worker); ok {
+			rotationDue(s, e)
+		}
+	}
+}
+
 // askForProposal freezes the recipients of the pending epoch (announced
-// keys where announced) and asks the gatekeepers to propose. It is asked
-// again whenever the recipients change before a proposal lands (a
-// gatekeeper came back, a member restarted).
+// keys where announced) and asks the gatekeepers to propose.
 func askForProposal(ctx *module.Context, e *protocol.EpochRecord) error {
 	p := e.Pending
 	p.Phase = protocol.PhasePropose
 	p.Recipients = recipients(ctx.State, p.Epoch)
-	p.ClusterIDs = nil
-	for _, c := range clusters(ctx.State) {
-		p.ClusterIDs = append(p.ClusterIDs, c.Cluster)
-	}
+	p.ClusterIDs = clusterIDs(ctx.State)
 	saveEpoch(ctx.State, e)
 	return emit(ctx, protocol.TopicRotation, &protocol.RotationEvent{Epoch: p.Epoch, Phase: protocol.PhasePropose, Emergency: p.Emergency, Recipients: p.Recipients, ClusterIDs: p.ClusterIDs})
 }
 
+func clusterIDs(s store.KV) [][]byte {
+	var ids [][]byte
+	for _, c := range clusters(s) {
+		ids = append(ids, c.Cluster)
+	}
+	return ids
+}
+
+// frozenIsCurrent reports whether the recipients and clusters frozen for
+// the pending epoch are still exactly who the chain would seal it to now:
+// the same gatekeepers and members, each still active, in the same
+// cluster, at the key it holds now.
+func frozenIsCurrent(s store.KV, p *protocol.PendingEpoch) bool {
+	return sameRecipients(p.Recipients, recipients(s, p.Epoch)) &&
+		slices.EqualFunc(p.ClusterIDs, clusterIDs(s), bytes.Equal)
+}
+
+// refreeze asks for the pending epoch's proposal again if the recipients
+// frozen for it changed: a worker left, joined, moved, restarted or was
+// retired while the gatekeepers were proposing. The gatekeepers drop their
+// earlier proposal and seal to the new recipients.
+func refreeze(ctx *module.Context, e *protocol.EpochRecord) error {
+	if p := e.Pending; p == nil || p.Phase != protocol.PhasePropose || frozenIsCurrent(ctx.State, p) {
+		return nil
+	}
+	return askForProposal(ctx, e)
+}
+
 // EndBlock moves rotations along: automatic triggers, the end of the
-// announce window, activation, and the detection of a lost secret.
+// announce window, a re-freeze of recipients that changed, activation, and
+// the detection of a lost secret.
 func (*Module) EndBlock(ctx *module.Context) error {
 	e := Epoch(ctx.State)
 	h := ctx.Block.Height
@@ -60,6 +114,8 @@ func (*Module) EndBlock(ctx *module.Context) error {
 		e.Lost = true
 		clearWaits(ctx.State)
 		return requestRotation(ctx, &e, true)
+	case e.Pending == nil && kv(ctx.State).Get(keyDue) != nil:
+		return requestRotation(ctx, &e, false)
 	case e.Pending == nil && e.Current > 0 && ctx.Params.RotationInterval > 0 && h >= e.ActivatedAt+int64(ctx.Params.RotationInterval):
 		return requestRotation(ctx, &e, false)
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseAnnounce && h >= e.Pending.ProposeAt:
@@ -67,6 +123,10 @@ func (*Module) EndBlock(ctx *module.Context) error {
 			return nil // wait for a gatekeeper to come back
 		}
 		return askForProposal(ctx, &e)
+	case e.Pending != nil && e.Pending.Phase == protocol.PhasePropose:
+		// Whatever changed the recipients without asking again (a late
+		// delivery that replaced a member's key) is caught here.
+		return refreeze(ctx, &e)
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseActivating && h >= e.Pending.ActivateAt:
 		return activate(ctx, &e)
 	}
@@ -93,18 +153,15 @@ func anyHolder(s store.KV) bool {
 }
 
 // activate makes the pending epoch current. Every pRuntime then erases the
-// previous epoch's keys and its previous encryption key. Members that were
-// not served (they missed the window) are served now, at their current
-// key.
+// previous epoch's keys and its previous encryption key. Recipients that
+// were not served at the key they hold now (they joined, moved or
+// restarted after the freeze, or missed the window) are served now, at
+// their current key.
 func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 	p := e.Pending
 	old := e.Current
 	e.Current, e.ActivatedAt, e.Clusters, e.Lost, e.Pending = p.Epoch, ctx.Block.Height, p.Clusters, false, nil
 	saveEpoch(ctx.State, e)
-	for _, gk := range Gatekeepers(ctx.State) {
-		_, ok := served(ctx.State, e.Current, gk)
-		setHolder(ctx.State, gk, ok)
-	}
 	// Announced keys that were sealed to become the members' registered
 	// keys; the boot keys they replace are erased by the pRuntimes.
 	for _, r := range p.Recipients {
@@ -116,28 +173,24 @@ func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 			}
 		}
 	}
+	for _, gk := range Gatekeepers(ctx.State) {
+		setHolder(ctx.State, gk, servedAtKey(ctx.State, e.Current, gk))
+	}
 	if old > 0 {
-		prefix := join(prefixServed, u64(old))
-		var stale [][]byte
-		kv(ctx.State).Iterate(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
-			stale = append(stale, append([]byte(nil), k...))
-			return true
-		})
-		for _, k := range stale {
-			kv(ctx.State).Delete(k)
-		}
+		deleteAll(ctx.State, join(prefixServed, u64(old)))
 	}
 	if err := emit(ctx, protocol.TopicRotation, &protocol.RotationEvent{Epoch: e.Current, Phase: protocol.PhaseActivated, Clusters: e.Clusters}); err != nil {
 		return err
 	}
 	var unserved []protocol.Recipient
 	for _, r := range recipients(ctx.State, e.Current) {
-		_, wasServed := served(ctx.State, e.Current, r.Worker)
-		if _, has := e.ClusterKey(r.Cluster); !wasServed && (r.Role == protocol.RoleGatekeeper || has) {
+		prev, wasServed := served(ctx.State, e.Current, r.Worker)
+		if _, has := e.ClusterKey(r.Cluster); !(wasServed && sameRecipient(&prev, &r)) && (r.Role == protocol.RoleGatekeeper || has) {
 			unserved = append(unserved, r)
 		}
 	}
 	clearWaits(ctx.State)
+	deleteAll(ctx.State, prefixLate)
 	if len(unserved) > 0 {
 		for _, r := range unserved {
 			waiting(ctx.State, r.Worker, ctx.Block.Height)
@@ -146,8 +199,12 @@ func activate(ctx *module.Context, e *protocol.EpochRecord) error {
 			return err
 		}
 	}
-	// A cluster created while this epoch was being proposed has no key in
-	// it: rotate again so that it gets one.
+	// A recipient left after the proposal landed (or governance asked), or
+	// a cluster was created while this epoch was being proposed and has no
+	// key in it: rotate again.
+	if kv(ctx.State).Get(keyDue) != nil {
+		return requestRotation(ctx, e, false)
+	}
 	for _, c := range clusters(ctx.State) {
 		if _, has := e.ClusterKey(c.Cluster); !has {
 			return requestRotation(ctx, e, false)
@@ -168,28 +225,57 @@ func serve(ctx *module.Context, epoch uint64, worker []byte) error {
 	return nil
 }
 
+// holdsKeys reports whether worker may hold keys of the current or pending
+// epoch: it has a key role, or it was served one of them (a worker removed
+// from its role keeps what it was served).
+func holdsKeys(s store.KV, e *protocol.EpochRecord, worker []byte) bool {
+	if _, _, ok := roleOf(s, worker); ok {
+		return true
+	}
+	if _, ok := served(s, e.Current, worker); ok && e.Current > 0 {
+		return true
+	}
+	if e.Pending != nil {
+		_, ok := served(s, e.Pending.Epoch, worker)
+		return ok
+	}
+	return false
+}
+
 // KeyChanged is the registry's hook: a worker registered a new boot's key,
-// or stopped being active. Whatever it held is gone; a gatekeeper is no
-// longer a holder, and an active gatekeeper or member is served again.
+// or stopped being active (expired, revoked). Whatever it held is gone for
+// the chain's bookkeeping: a gatekeeper is no longer a holder, it is served
+// nothing of the current or pending epoch, and a rotation being proposed
+// is asked again without its old key. An active gatekeeper or member is
+// served again at its new key. A revoked worker is presumed broken: a
+// rotation retires whatever it may hold.
 func KeyChanged(ctx *module.Context, rec *protocol.WorkerRecord) error {
+	e := Epoch(ctx.State)
+	if rec.Status == protocol.StatusRevoked && holdsKeys(ctx.State, &e, rec.Pubkey) {
+		rotationDue(ctx.State, &e)
+	}
 	if _, _, ok := roleOf(ctx.State, rec.Pubkey); !ok {
 		return nil
 	}
-	e := Epoch(ctx.State)
+	if rec.Status != protocol.StatusActive {
+		leaving(ctx.State, &e, rec.Pubkey)
+	}
 	setHolder(ctx.State, rec.Pubkey, false)
 	if e.Current > 0 {
 		kv(ctx.State).Delete(join(prefixServed, u64(e.Current), rec.Pubkey))
 	}
+	if e.Pending != nil {
+		// Sealed to the pending epoch at a key it no longer holds: it is
+		// served again at activation.
+		kv(ctx.State).Delete(join(prefixServed, u64(e.Pending.Epoch), rec.Pubkey))
+	}
 	kv(ctx.State).Delete(join(prefixAnnounce, rec.Pubkey))
 	kv(ctx.State).Delete(join(prefixWait, rec.Pubkey))
+	if err := refreeze(ctx, &e); err != nil {
+		return err
+	}
 	if rec.Status != protocol.StatusActive {
 		return nil
-	}
-	if e.Pending != nil && e.Pending.Phase == protocol.PhasePropose {
-		// The frozen recipients name a key this worker no longer holds.
-		if err := askForProposal(ctx, &e); err != nil {
-			return err
-		}
 	}
 	if e.Current > 0 && !e.Lost {
 		role, cluster, _ := roleOf(ctx.State, rec.Pubkey)
