@@ -246,25 +246,37 @@ func (p *GatekeeperPayload) Verify(chainID string) bool {
 
 // KeyAnnouncement is a member's fresh encryption key for a rotation,
 // signed by its identity key (SigKeyAnnounce) and carried in its own
-// worker message on TopicAnnounce.
+// worker message on TopicAnnounce. It names the key it replaces, which
+// binds it to the boot that made it: the chain ignores an announcement
+// whose replaced key is not the worker's registered key (one an earlier
+// boot made, submitted after the worker restarted and re-registered).
 type KeyAnnouncement struct {
-	Worker []byte `cbor:"worker"`
-	Epoch  uint64 `cbor:"epoch"` // the epoch the key is for
-	Key    []byte `cbor:"key"`
-	Sig    []byte `cbor:"sig"`
+	Worker   []byte `cbor:"worker"`
+	Epoch    uint64 `cbor:"epoch"` // the epoch the key is for
+	Key      []byte `cbor:"key"`
+	Replaces []byte `cbor:"replaces"` // KeyHash of the encryption key the worker held when it announced
+	Sig      []byte `cbor:"sig"`
 }
 
 // AnnouncementBody is what the announcement's signature covers.
 type AnnouncementBody struct {
-	ChainID string `cbor:"chain_id"`
-	Worker  []byte `cbor:"worker"`
-	Epoch   uint64 `cbor:"epoch"`
-	Key     []byte `cbor:"key"`
+	ChainID  string `cbor:"chain_id"`
+	Worker   []byte `cbor:"worker"`
+	Epoch    uint64 `cbor:"epoch"`
+	Key      []byte `cbor:"key"`
+	Replaces []byte `cbor:"replaces"`
 }
 
 // Verify checks the announcement's signature by the worker it names.
 func (a *KeyAnnouncement) Verify(chainID string) bool {
-	return Verify(a.Worker, SigKeyAnnounce, MustMarshal(&AnnouncementBody{ChainID: chainID, Worker: a.Worker, Epoch: a.Epoch, Key: a.Key}), a.Sig)
+	return Verify(a.Worker, SigKeyAnnounce, MustMarshal(&AnnouncementBody{ChainID: chainID, Worker: a.Worker, Epoch: a.Epoch, Key: a.Key, Replaces: a.Replaces}), a.Sig)
+}
+
+// KeyHash names an encryption key in a key announcement: SHA-256 of its
+// serialized public key.
+func KeyHash(key []byte) []byte {
+	sum := sha256.Sum256(key)
+	return sum[:]
 }
 
 // Topics of the key lifecycle.

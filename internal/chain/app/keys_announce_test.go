@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/phala-go/phala/internal/pruntime/keys"
@@ -83,5 +84,37 @@ func TestSecondLateAnnouncementIsRefused(t *testing.T) {
 	wantCode(t, "second late announcement", r.Codespace, r.Code, r.Log, protocol.ErrAlreadyAnnounced)
 	if changed := changedKeys(before, s.ta.stateDump()); len(changed) != 1 {
 		t.Fatalf("refused announcement changed %q", changed)
+	}
+}
+
+// TestAnnouncementOfAnotherKeysSuccessorIsIgnored: an announcement names
+// the key it replaces; one that does not name the worker's registered key
+// was made by an earlier boot (or before this boot registered). It is
+// accepted, so that the worker's later messages are not held back behind
+// it, but changes nothing: no serve request, no late-announcement slot
+// used up.
+func TestAnnouncementOfAnotherKeysSuccessorIsIgnored(t *testing.T) {
+	s := newKeysSetup(t)
+	earlier, _ := keys.NewEncryption()
+	dead, _ := keys.NewEncryption()
+	stale := &keyWorker{id: s.m.id, enc: earlier} // as the member's earlier boot
+	before := s.ta.stateDump()
+	if r := s.run(s.a.submit(workerMsg(s.m.id, 0, protocol.TopicAnnounce, announcement(stale, 1, dead.Public())))); r.Code != 0 {
+		t.Fatalf("announcement of an earlier boot: %s", r.Log)
+	}
+	for _, k := range changedKeys(before, s.ta.stateDump()) {
+		if strings.HasPrefix(k, protocol.ModuleKeys+"/") {
+			t.Errorf("the ignored announcement changed %s", k)
+		}
+	}
+	if ev := s.ta.serveEvents(); len(ev) != 0 {
+		t.Fatalf("serve requests for an ignored announcement: %d", len(ev))
+	}
+	fresh, _ := keys.NewEncryption()
+	if r := s.run(s.a.submit(workerMsg(s.m.id, 1, protocol.TopicAnnounce, announcement(s.m, 1, fresh.Public())))); r.Code != 0 {
+		t.Fatalf("the current boot's late announcement: %s", r.Log)
+	}
+	if ev := s.ta.serveEvents(); len(ev) != 1 {
+		t.Fatalf("serve requests for the current boot's announcement: %d", len(ev))
 	}
 }

@@ -330,10 +330,12 @@ func TestProposalRefusedWhenItsRecipientsChangedWithoutBeingAskedAgain(t *testin
 	s.rotate()
 }
 
-// announcement is w's signed announcement of key for epoch.
+// announcement is w's signed announcement of key for epoch, replacing
+// its registered key.
 func announcement(w *keyWorker, epoch uint64, key []byte) []byte {
-	body := protocol.AnnouncementBody{ChainID: testChain, Worker: pub(w.id), Epoch: epoch, Key: key}
-	a := protocol.KeyAnnouncement{Worker: pub(w.id), Epoch: epoch, Key: key, Sig: protocol.Sign(w.id, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+	replaces := protocol.KeyHash(w.enc.Public())
+	body := protocol.AnnouncementBody{ChainID: testChain, Worker: pub(w.id), Epoch: epoch, Key: key, Replaces: replaces}
+	a := protocol.KeyAnnouncement{Worker: pub(w.id), Epoch: epoch, Key: key, Replaces: replaces, Sig: protocol.Sign(w.id, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
 	return protocol.MustMarshal(&a)
 }
 

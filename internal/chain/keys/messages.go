@@ -208,6 +208,13 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 	if !ok {
 		return protocol.Errorf(protocol.ErrBadAnnouncement, "worker %x is neither a gatekeeper nor a cluster member", a.Worker)
 	}
+	if key, _ := activeKey(ctx.State, a.Worker); !bytes.Equal(a.Replaces, protocol.KeyHash(key)) {
+		// Made by an earlier boot (its key died with it) or before this
+		// boot's key was registered: nobody holds a key the chain could
+		// trust it replaces. Accepted, so that the worker's later messages
+		// are not held back, and ignored.
+		return nil
+	}
 	e := Epoch(ctx.State)
 	switch {
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseAnnounce && a.Epoch == e.Pending.Epoch:

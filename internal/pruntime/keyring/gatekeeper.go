@@ -157,11 +157,14 @@ func (k *Keyring) propose(ev *protocol.RotationEvent) error {
 		return nil
 	}
 	id := proposalID(ev.Epoch, ev.Recipients, ev.ClusterIDs)
-	for _, other := range k.outbox.Keys() {
-		if other != id && bytes.HasPrefix([]byte(other), fmt.Appendf(nil, "proposal/%d/", ev.Epoch)) {
-			k.outbox.Delete(other) // asked again with other recipients
-		}
+	if _, ok := k.outbox.Get(id); ok {
+		return nil // asked again for the same: the queued proposal stands
 	}
+	// Asked again with other recipients: the earlier proposal would be
+	// refused. Dropping it renumbers what follows, so that the new one
+	// takes its sequence number instead of leaving a gap that would hold
+	// every gatekeeper message back.
+	k.drop(func(e outboxEntry) bool { return e.proposal && e.epoch == ev.Epoch })
 	secret, err := newSecret()
 	if err != nil {
 		return err
@@ -197,7 +200,7 @@ func (k *Keyring) propose(ev *protocol.RotationEvent) error {
 		}
 		ep.Clusters = append(ep.Clusters, set)
 	}
-	k.emit(id, protocol.GatekeeperProposal, protocol.MustMarshal(&ep), outboxEntry{epoch: ev.Epoch})
+	k.emit(id, protocol.GatekeeperProposal, protocol.MustMarshal(&ep), outboxEntry{epoch: ev.Epoch, proposal: true})
 	k.candidates.Set(ev.Epoch, secret)
 	return nil
 }

@@ -61,12 +61,13 @@ type EpochView struct {
 }
 
 type outboxEntry struct {
-	seq     uint64
-	epoch   uint64
-	worker  []byte // delivery recipient
-	key     []byte // delivery recipient's key
-	payload []byte // canonical GatekeeperPayload
-	signed  []byte // canonical SignedMessage
+	seq      uint64
+	epoch    uint64
+	proposal bool   // an epoch proposal (else a delivery)
+	worker   []byte // delivery recipient
+	key      []byte // delivery recipient's key
+	payload  []byte // canonical GatekeeperPayload
+	signed   []byte // canonical SignedMessage
 }
 
 // Config wires a keyring.
@@ -182,9 +183,12 @@ func (k *Keyring) Deliver(b dispatch.Block, m *protocol.Message) error {
 		if err := protocol.Unmarshal(m.Payload, &ev); err != nil {
 			return err
 		}
-		if ev.Kind == protocol.WorkerExpired || ev.Kind == protocol.WorkerRevoked {
+		switch {
+		case ev.Kind == protocol.WorkerExpired || ev.Kind == protocol.WorkerRevoked:
 			// Deliveries to it would be refused and block the ones behind.
 			k.drop(func(e outboxEntry) bool { return bytes.Equal(e.worker, ev.Worker.Pubkey) })
+		case ev.Kind == protocol.WorkerRegistered && bytes.Equal(ev.Worker.Pubkey, k.pub):
+			k.adopt(ev.Worker.EncryptionKey)
 		}
 		return nil
 	}
@@ -233,16 +237,34 @@ func (k *Keyring) rotation(ev *protocol.RotationEvent) error {
 }
 
 // announce generates a fresh encryption key for epoch and announces it,
-// signed by the identity key.
+// signed by the identity key, naming the key it replaces (this boot's
+// current key; the chain ignores the announcement unless that is the
+// registered key).
 func (k *Keyring) announce(epoch uint64) error {
 	e, err := keys.NewEncryption()
 	if err != nil {
 		return err
 	}
 	k.next.Set(epoch, e)
-	body := protocol.AnnouncementBody{ChainID: k.chainID, Worker: k.pub, Epoch: epoch, Key: e.Public()}
-	a := protocol.KeyAnnouncement{Worker: k.pub, Epoch: epoch, Key: e.Public(), Sig: protocol.Sign(k.identity, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
+	replaces := protocol.KeyHash(k.enc.Get().Public())
+	body := protocol.AnnouncementBody{ChainID: k.chainID, Worker: k.pub, Epoch: epoch, Key: e.Public(), Replaces: replaces}
+	a := protocol.KeyAnnouncement{Worker: k.pub, Epoch: epoch, Key: e.Public(), Replaces: replaces, Sig: protocol.Sign(k.identity, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
 	return k.out.Emit(protocol.TopicAnnounce, protocol.MustMarshal(&a))
+}
+
+// adopt makes an announced key the encryption key once the chain registered
+// it (at the activation of the rotation it was announced for, or when it
+// was served at it late), dropping the key it replaces. An announced key
+// the chain never adopted (the announcement was withheld, or landed after
+// the window) stays unused: the chain keeps sealing to the registered key.
+func (k *Keyring) adopt(registered []byte) {
+	for _, e := range k.next.Keys() {
+		if n, _ := k.next.Get(e); bytes.Equal(n.Public(), registered) {
+			k.enc.Set(n)
+			k.next.Delete(e)
+			return
+		}
+	}
 }
 
 // privateFor finds the private key this worker holds for a public key it
@@ -277,8 +299,12 @@ func (k *Keyring) open(epoch uint64, s *protocol.Sealed) ([]byte, bool) {
 	return pt, true
 }
 
-// activate makes an epoch current: the previous epoch's keys and this
-// worker's previous encryption key are erased.
+// activate makes an epoch current: the previous epoch's keys are erased.
+// This worker's previous encryption key was dropped already if the chain
+// adopted the key it announced (the registry event comes first, in the same
+// block); a key announced for this epoch that the chain did not adopt is
+// kept until the next activation, in case the announcement lands late and
+// is served at it, and keys announced for earlier epochs are erased.
 func (k *Keyring) activate(ev *protocol.RotationEvent) error {
 	v := k.epoch.Get()
 	prev := v.Current
@@ -287,11 +313,8 @@ func (k *Keyring) activate(ev *protocol.RotationEvent) error {
 		v.Lost = 0
 	}
 	k.epoch.Set(v)
-	if n, ok := k.next.Get(ev.Epoch); ok {
-		k.enc.Set(n) // the announced key becomes the encryption key; the old one is dropped
-	}
 	for _, e := range k.next.Keys() {
-		if e <= ev.Epoch {
+		if e < ev.Epoch {
 			k.next.Delete(e)
 		}
 	}
