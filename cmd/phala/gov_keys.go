@@ -110,7 +110,7 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate --admin KEY",
-		Short: "Rotate the keys now: a fresh epoch secret, every earlier epoch retired (follow it with `phala keys epoch`)",
+		Short: "Rotate the keys now: a fresh epoch secret, every earlier epoch retired (while an epoch activates: once it has; follow it with `phala keys epoch`)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return execute(cmd, protocol.ActionRotate, protocol.RotateArgs{})
 		},
@@ -119,19 +119,31 @@ func govKeysCmds(g *globals, execute govExecutor) []*cobra.Command {
 }
 
 // noteRetainedKeys tells the operator, after a worker was removed from a
-// role, that it still holds the current epoch's keys in enclave memory:
-// removal stops future distribution, only a rotation retires what it has.
+// role, what it still holds in enclave memory and what retires it: removal
+// stops future distribution, only a rotation retires what it has. A
+// rotation announcing or proposing leaves the worker out; one whose
+// proposal already landed was sealed to it, and the chain follows it with
+// another rotation by itself.
 func (g *globals) noteRetainedKeys(ctx context.Context, worker []byte) {
 	c, err := g.client(ctx)
 	if err != nil {
 		return
 	}
 	info, err := c.Epoch(ctx)
-	if err != nil || info.Current == 0 {
+	if err != nil {
 		return
 	}
-	if !slices.ContainsFunc(info.Served, func(r protocol.Recipient) bool { return bytes.Equal(r.Worker, worker) }) {
-		return
+	has := func(rs []protocol.Recipient) bool {
+		return slices.ContainsFunc(rs, func(r protocol.Recipient) bool { return bytes.Equal(r.Worker, worker) })
 	}
-	fmt.Fprintf(g.out, "note: %x was served the keys of epoch %d and keeps them in memory until the next rotation; `phala gov rotate` retires them now\n", worker, info.Current)
+	p := info.Pending
+	switch {
+	case p != nil && p.Phase == protocol.PhaseActivating && has(p.Recipients):
+		fmt.Fprintf(g.out, "note: %x was sealed epoch %d, which activates at block %d; the chain rotates again right after, to retire it\n", worker, p.Epoch, p.ActivateAt)
+	case info.Current == 0 || !has(info.Served):
+	case p != nil:
+		fmt.Fprintf(g.out, "note: %x was served the keys of epoch %d and keeps them in memory until epoch %d activates; the rotation under way leaves it out\n", worker, info.Current, p.Epoch)
+	default:
+		fmt.Fprintf(g.out, "note: %x was served the keys of epoch %d and keeps them in memory until the next rotation; `phala gov rotate` retires them now\n", worker, info.Current)
+	}
 }

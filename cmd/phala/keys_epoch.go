@@ -178,6 +178,9 @@ func (r *epochReport) print(w io.Writer) {
 		fmt.Fprintf(w, "secret lost       no\n")
 	}
 	fmt.Fprintf(w, "rotation          %s\n", pendingLine(info.Pending))
+	if info.RotationDue {
+		fmt.Fprintf(w, "                  then another rotation (a recipient left or was revoked after the proposal landed, or governance asked)\n")
+	}
 	r.printGatekeepers(w)
 	if len(r.clusters) == 0 {
 		fmt.Fprintf(w, "clusters          none with a key yet (see any cluster by name: `phala keys cluster NAME`)\n")

@@ -82,7 +82,7 @@ func (s *keysSetup) untilCurrent(epoch uint64) {
 // proposalTx is gk's proposal of what p asks for, under the next
 // gatekeeper sequence number.
 func (s *keysSetup) proposalTx(p *protocol.PendingEpoch) []byte {
-	ep := proposalFor(s.ta.t.(*testing.T), p, s.secret)
+	ep := proposalFor(s.ta.t, p, s.secret)
 	return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperProposal, &ep))
 }
 
@@ -92,7 +92,7 @@ func (s *keysSetup) deliveryTx(epoch uint64, r protocol.Recipient) []byte {
 	if r.Role == protocol.RoleMember {
 		seed = protocol.DeriveSeed(s.secret, "cluster", r.Cluster)
 	}
-	d := protocol.KeyDelivery{Epoch: epoch, Seal: sealTo(s.ta.t.(*testing.T), epoch, r, seed)}
+	d := protocol.KeyDelivery{Epoch: epoch, Seal: sealTo(s.ta.t, epoch, r, seed)}
 	return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &d))
 }
 

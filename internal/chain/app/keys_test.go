@@ -37,7 +37,9 @@ func (ta *testApp) epochInfo() protocol.EpochInfo {
 	ta.t.Helper()
 	q := ta.query(protocol.QueryEpoch, 0)
 	var info protocol.EpochInfo
-	mustUnmarshal(ta.t.(*testing.T), q.Value, &info)
+	if err := protocol.Unmarshal(q.Value, &info); err != nil {
+		ta.t.Fatal(err)
+	}
 	return info
 }
 
@@ -50,7 +52,7 @@ func gatekeeperMsg(signer ed25519.PrivateKey, seq uint64, kind string, body any)
 	return protocol.SignMessage(signer, testChain, protocol.Message{Origin: protocol.GatekeeperOrigin(), Topic: protocol.TopicGatekeeper, Seq: seq, Payload: protocol.MustMarshal(&p)})
 }
 
-func sealTo(t *testing.T, epoch uint64, r protocol.Recipient, key []byte) protocol.Sealed {
+func sealTo(t testing.TB, epoch uint64, r protocol.Recipient, key []byte) protocol.Sealed {
 	t.Helper()
 	ct, err := protocol.HPKESeal(r.Key, protocol.SealInfo(testChain, epoch, &r), nil, key)
 	if err != nil {
@@ -60,7 +62,7 @@ func sealTo(t *testing.T, epoch uint64, r protocol.Recipient, key []byte) protoc
 }
 
 // proposalFor builds the proposal the pending epoch asks for.
-func proposalFor(t *testing.T, p *protocol.PendingEpoch, secret []byte) protocol.EpochProposal {
+func proposalFor(t testing.TB, p *protocol.PendingEpoch, secret []byte) protocol.EpochProposal {
 	t.Helper()
 	ep := protocol.EpochProposal{Epoch: p.Epoch}
 	for _, r := range p.Recipients {
@@ -113,7 +115,7 @@ func (s *keysSetup) submitGK(sm protocol.SignedMessage) []byte { return s.a.subm
 func newKeysSetup(t *testing.T) *keysSetup { return newKeysSetupOn(t, testGenesis()) }
 
 // newKeysSetupOn is newKeysSetup on a chain started from g.
-func newKeysSetupOn(t *testing.T, g *protocol.GenesisState) *keysSetup {
+func newKeysSetupOn(t testing.TB, g *protocol.GenesisState) *keysSetup {
 	ta := newTestApp(t, g)
 	s := &keysSetup{ta: ta, a: newTxBuilder(alice), secret: bytes.Repeat([]byte{0x5e}, 32)}
 	s.gk, s.m = ta.registerWithKey("gk"), ta.registerWithKey("member")
@@ -132,7 +134,7 @@ func (s *keysSetup) rotate() {
 		s.ta.finalize()
 		info = s.ta.epochInfo()
 	}
-	ep := proposalFor(s.ta.t.(*testing.T), info.Pending, s.secret)
+	ep := proposalFor(s.ta.t, info.Pending, s.secret)
 	s.mustOK(s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperProposal, &ep)))
 	s.gkSeq++
 	want := info.Pending.Epoch
@@ -173,16 +175,16 @@ func TestKeysRejections(t *testing.T) {
 			s.mustOK(s.govTx(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pub(g2.id)}))
 			s.mustOK(s.govTx(protocol.ActionRemoveGatekeeper, protocol.WorkerArgs{Worker: pub(s.gk.id)}))
 			r := protocol.Recipient{Worker: pub(g2.id), Key: g2.enc.Public(), Role: protocol.RoleGatekeeper}
-			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t.(*testing.T), 1, r, s.secret)}))
+			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t, 1, r, s.secret)}))
 		}, protocol.ErrNotGatekeeper},
 		{"key addressed to another worker's key", func(s *keysSetup) []byte {
 			r := protocol.Recipient{Worker: pub(s.m.id), Key: s.gk.enc.Public(), Role: protocol.RoleMember, Cluster: protocol.ClusterID("alpha")}
-			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t.(*testing.T), 1, r, s.secret)}))
+			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t, 1, r, s.secret)}))
 		}, protocol.ErrWrongRecipient},
 		{"key for a cluster the worker is not in", func(s *keysSetup) []byte {
 			s.mustOK(s.govTx(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "beta"}))
 			r := protocol.Recipient{Worker: pub(s.m.id), Key: s.m.enc.Public(), Role: protocol.RoleMember, Cluster: protocol.ClusterID("beta")}
-			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t.(*testing.T), 1, r, s.secret)}))
+			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t, 1, r, s.secret)}))
 		}, protocol.ErrNotClusterMember},
 		{"rotation for a stale epoch", func(s *keysSetup) []byte {
 			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperProposal, &protocol.EpochProposal{Epoch: 1}))
@@ -197,11 +199,11 @@ func TestKeysRejections(t *testing.T) {
 			}
 			p := *s.ta.epochInfo().Pending
 			p.Recipients = p.Recipients[:1] // leaves the member out
-			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperProposal, ptr(proposalFor(s.ta.t.(*testing.T), &p, s.secret))))
+			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperProposal, ptr(proposalFor(s.ta.t, &p, s.secret))))
 		}, protocol.ErrWrongRecipient},
 		{"key delivered twice", func(s *keysSetup) []byte {
 			r := protocol.Recipient{Worker: pub(s.m.id), Key: s.m.enc.Public(), Role: protocol.RoleMember, Cluster: protocol.ClusterID("alpha")}
-			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t.(*testing.T), 1, r, s.secret)}))
+			return s.submitGK(gatekeeperMsg(s.gk.id, s.gkSeq, protocol.GatekeeperDelivery, &protocol.KeyDelivery{Epoch: 1, Seal: sealTo(s.ta.t, 1, r, s.secret)}))
 		}, protocol.ErrAlreadyServed},
 		{"key announcement not signed by the worker's identity", func(s *keysSetup) []byte {
 			body := protocol.AnnouncementBody{ChainID: testChain, Worker: pub(s.m.id), Epoch: 1, Key: s.m.enc.Public()}
