@@ -44,6 +44,7 @@ func (*Module) Name() string { return protocol.ModuleKeys }
 //	wait/<worker>            height since which it waits to be served
 //	late/<worker>            the epoch it announced a key for late (one per epoch)
 //	due                      a rotation must start once none is under way
+//	recheck                  the frozen recipients may have changed (propose phase)
 var (
 	prefixGatekeeper = []byte("gk/")
 	prefixCluster    = []byte("cl/")
@@ -54,6 +55,7 @@ var (
 	prefixWait       = []byte("wait/")
 	prefixLate       = []byte("late/")
 	keyDue           = []byte("due")
+	keyRecheck       = []byte("recheck")
 )
 
 func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleKeys+"/")) }

@@ -92,7 +92,7 @@ func proposal(ctx *module.Context, ep *protocol.EpochProposal) error {
 		return err
 	}
 	if !frozenIsCurrent(ctx.State, p) {
-		// Asked again at the end of this block (EndBlock's refreeze).
+		// Asked again at the end of this block (recheck).
 		return protocol.Errorf(protocol.ErrRecipientsChanged, "epoch %d: the gatekeepers, members or their keys changed since the proposal was asked for", p.Epoch)
 	}
 	var gks, members []protocol.Recipient
@@ -185,6 +185,7 @@ func delivery(ctx *module.Context, d *protocol.KeyDelivery) error {
 	}
 	if late {
 		kv(ctx.State).Delete(join(prefixAnnounce, r.Worker))
+		recheck(ctx.State, &e)
 		return registry.SetEncryptionKey(ctx, &ann)
 	}
 	return nil
@@ -231,6 +232,7 @@ func announcement(ctx *module.Context, m *protocol.Message) error {
 		}
 		write(ctx.State, join(prefixLate, a.Worker), e.Current)
 		write(ctx.State, join(prefixAnnounce, a.Worker), &a)
+		recheck(ctx.State, &e) // it may replace an announcement for the rotation being proposed
 		if _, has := e.ClusterKey(cluster); e.Lost || (role == protocol.RoleMember && !has) {
 			return nil
 		}

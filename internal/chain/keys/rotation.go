@@ -63,6 +63,7 @@ func leaving(s store.KV, e *protocol.EpochRecord, worker []byte) {
 // askForProposal freezes the recipients of the pending epoch (announced
 // keys where announced) and asks the gatekeepers to propose.
 func askForProposal(ctx *module.Context, e *protocol.EpochRecord) error {
+	kv(ctx.State).Delete(keyRecheck)
 	p := e.Pending
 	p.Phase = protocol.PhasePropose
 	p.Recipients = recipients(ctx.State, p.Epoch)
@@ -91,7 +92,10 @@ func frozenIsCurrent(s store.KV, p *protocol.PendingEpoch) bool {
 // refreeze asks for the pending epoch's proposal again if the recipients
 // frozen for it changed: a worker left, joined, moved, restarted or was
 // retired while the gatekeepers were proposing. The gatekeepers drop their
-// earlier proposal and seal to the new recipients.
+// earlier proposal and seal to the new recipients. Governance actions and
+// registry changes call it at once; gatekeeper messages and announcements
+// that may change a recipient's key mark the freeze for a re-check at the
+// end of the block (recheck), which proposal refuses to land before.
 func refreeze(ctx *module.Context, e *protocol.EpochRecord) error {
 	if p := e.Pending; p == nil || p.Phase != protocol.PhasePropose || frozenIsCurrent(ctx.State, p) {
 		return nil
@@ -123,9 +127,8 @@ func (*Module) EndBlock(ctx *module.Context) error {
 			return nil // wait for a gatekeeper to come back
 		}
 		return askForProposal(ctx, &e)
-	case e.Pending != nil && e.Pending.Phase == protocol.PhasePropose:
-		// Whatever changed the recipients without asking again (a late
-		// delivery that replaced a member's key) is caught here.
+	case e.Pending != nil && e.Pending.Phase == protocol.PhasePropose && kv(ctx.State).Get(keyRecheck) != nil:
+		kv(ctx.State).Delete(keyRecheck)
 		return refreeze(ctx, &e)
 	case e.Pending != nil && e.Pending.Phase == protocol.PhaseActivating && h >= e.Pending.ActivateAt:
 		return activate(ctx, &e)
@@ -223,6 +226,15 @@ func serve(ctx *module.Context, epoch uint64, worker []byte) error {
 		}
 	}
 	return nil
+}
+
+// recheck marks the recipients frozen for a rotation being proposed for a
+// re-check at the end of the block: a late announcement or delivery may
+// have changed a recipient's key.
+func recheck(s store.KV, e *protocol.EpochRecord) {
+	if e.Pending != nil && e.Pending.Phase == protocol.PhasePropose {
+		kv(s).Set(keyRecheck, store.Mark())
+	}
 }
 
 // holdsKeys reports whether worker may hold keys of the current or pending
