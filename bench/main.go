@@ -5,6 +5,7 @@
 //	go run ./bench chain     # transaction decode and FinalizeBlock vs ed25519 verification
 //	go run ./bench sync      # pRuntime in-process sync vs the signature-verification bound
 //	go run ./bench memory    # pRuntime memory after syncing 10,000 and 100,000 blocks
+//	go run ./bench requests  # pRuntime memory per request, for the largest requests the limits allow
 //	go run ./bench relay     # catch-up of 10,000 blocks through node RPC -> pherry -> pRuntime
 //	go run ./bench ping      # devnet ping round trip, in block times
 //	go run ./bench query     # contract queries per second vs the HPKE open rate
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|relay|ping|query|command")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|requests|relay|ping|query|command")
 	}
 	flag.Parse()
 	switch flag.Arg(0) {
@@ -33,6 +34,8 @@ func main() {
 		syncRate()
 	case "memory":
 		memory()
+	case "requests":
+		requestMemory()
 	case "relay":
 		relay()
 	case "ping":

@@ -132,8 +132,9 @@ func (p Params) Validate() error {
 		return Errorf(ErrBadParams, "max_tx_bytes %d outside 1024..%d", p.MaxTxBytes, LimitTxBytes)
 	case p.MaxPayloadBytes == 0 || p.MaxPayloadBytes > LimitPayloadBytes || p.MaxPayloadBytes >= p.MaxTxBytes:
 		return Errorf(ErrBadParams, "max_payload_bytes %d outside 1..min(%d, max_tx_bytes)", p.MaxPayloadBytes, LimitPayloadBytes)
-	case p.MaxMessagesPerBlock == 0:
-		return Errorf(ErrBadParams, "max_messages_per_block must be positive")
+	case p.MaxMessagesPerBlock == 0 || p.MaxMessagesPerBlock > MaxBlockMessages:
+		// pRuntime refuses a block of more messages (MaxBlockMessages).
+		return Errorf(ErrBadParams, "max_messages_per_block %d outside 1..%d", p.MaxMessagesPerBlock, MaxBlockMessages)
 	case p.AnnounceWindow == 0 || p.AnnounceWindow > 10_000 || p.ActivationDelay == 0 || p.ActivationDelay > 10_000:
 		return Errorf(ErrBadParams, "announce_window %d and activation_delay %d must be within 1..10000", p.AnnounceWindow, p.ActivationDelay)
 	case p.ServeTimeout == 0:

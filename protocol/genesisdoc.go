@@ -6,18 +6,60 @@ import (
 	"encoding/json"
 	"fmt"
 
+	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
 )
 
 // ParseGenesisDoc reads a CometBFT genesis document, validates it and fills
 // its defaults, as a node does at start.
+//
+// It is the decoder of pRuntime's /v1/init body, so it never panics:
+// CometBFT's own validation dereferences a validator's missing public key,
+// and building a validator set panics on a total voting power over
+// types.MaxTotalVotingPower or a repeated validator. Those are checked
+// here first: every validator has a key, a positive power and a unique
+// address, there are at most types.MaxVotesCount of them, and their total
+// power is within the limit.
 func ParseGenesisDoc(raw []byte) (*types.GenesisDoc, error) {
-	doc, err := types.GenesisDocFromJSON(raw)
-	if err != nil {
+	var doc types.GenesisDoc
+	if err := cmtjson.Unmarshal(raw, &doc); err != nil {
 		return nil, Errorf(ErrBadGenesis, "%v", err)
 	}
-	return doc, nil
+	if err := checkGenesisValidators(doc.Validators); err != nil {
+		return nil, err
+	}
+	if err := doc.ValidateAndComplete(); err != nil {
+		return nil, Errorf(ErrBadGenesis, "%v", err)
+	}
+	return &doc, nil
+}
+
+func checkGenesisValidators(vals []types.GenesisValidator) error {
+	if len(vals) > types.MaxVotesCount {
+		return Errorf(ErrBadGenesis, "%d validators, at most %d", len(vals), types.MaxVotesCount)
+	}
+	seen := make(map[string]bool, len(vals))
+	var total int64
+	for i, v := range vals {
+		if v.PubKey == nil {
+			return Errorf(ErrBadGenesis, "validator %d (%q) has no public key", i, v.Name)
+		}
+		// Address() panics on a key of the wrong length.
+		if _, err := cryptoenc.PubKeyFromTypeAndBytes(v.PubKey.Type(), v.PubKey.Bytes()); err != nil {
+			return Errorf(ErrBadGenesis, "validator %d (%q): %v", i, v.Name, err)
+		}
+		if v.Power <= 0 || v.Power > types.MaxTotalVotingPower-total {
+			return Errorf(ErrBadGenesis, "validator %d (%q): power %d with %d before it; each must be positive and the total at most %d", i, v.Name, v.Power, total, types.MaxTotalVotingPower)
+		}
+		total += v.Power
+		addr := string(v.PubKey.Address())
+		if seen[addr] {
+			return Errorf(ErrBadGenesis, "validator %d (%q): key repeated", i, v.Name)
+		}
+		seen[addr] = true
+	}
+	return nil
 }
 
 // GenesisHash identifies a genesis document independently of how its JSON

@@ -3,8 +3,6 @@ package protocol
 import (
 	"crypto/sha512"
 	"encoding/binary"
-	"fmt"
-	"math"
 )
 
 // SyncBlock carries everything pRuntime needs to verify and apply block H:
@@ -31,28 +29,19 @@ type SyncRequest struct {
 	Blocks []SyncBlock `cbor:"blocks"`
 }
 
-// MaxSyncBlocks bounds the blocks of one sync request.
-const MaxSyncBlocks = 1000
-
-// DecodeSyncRequest reads a sync request. It is the only decoder of sync
-// bodies; the header and validator-set bytes inside are decoded by the light
-// client.
-func DecodeSyncRequest(raw []byte) (*SyncRequest, error) {
-	var r SyncRequest
-	if err := Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("sync request: %w", err)
-	}
-	if len(r.Blocks) == 0 || len(r.Blocks) > MaxSyncBlocks {
-		return nil, Errorf(ErrBadRequest, "sync request has %d blocks, want 1..%d", len(r.Blocks), MaxSyncBlocks)
-	}
-	for i := 1; i < len(r.Blocks); i++ {
-		// prev+1 wraps at MaxInt64: no height follows it.
-		if prev := r.Blocks[i-1].Height; prev == math.MaxInt64 || r.Blocks[i].Height != prev+1 {
-			return nil, Errorf(ErrBadRequest, "sync request: block %d has height %d after %d", i, r.Blocks[i].Height, r.Blocks[i-1].Height)
-		}
-	}
-	return &r, nil
-}
+// Limits of one sync request, checked while it is decoded so that a body
+// is refused before it costs memory out of proportion to its size.
+const (
+	// MaxSyncBlocks bounds the blocks of one sync request.
+	MaxSyncBlocks = 1000
+	// MaxBlockMessages bounds the message list of one block; the chain's
+	// max_messages_per_block parameter cannot exceed it.
+	MaxBlockMessages = 1 << 16
+	// MaxSyncMessages bounds the messages of one sync request. Each costs
+	// a slice header (24 bytes) once decoded, whatever its size on the
+	// wire, so this bounds what decoding can add to the body: 24 MiB.
+	MaxSyncMessages = 1 << 20
+)
 
 // SyncResponse is pRuntime's answer to a sync request (JSON).
 type SyncResponse struct {
@@ -179,6 +168,8 @@ var (
 	ErrLightTime           = define(SpaceLight, 7, "header time does not increase")
 	ErrLightCommit         = define(SpaceLight, 8, "commit does not carry +2/3 of the trusted voting power")
 	ErrLightHeader         = define(SpaceLight, 9, "invalid header or commit")
+	ErrLightIncomplete     = define(SpaceLight, 10, "signed header lacks its header or its commit")
+	ErrLightValidatorSet   = define(SpaceLight, 11, "invalid validator set: a validator without a usable key, a voting power out of range, or too many validators")
 )
 
 // Dispatch errors.
@@ -189,6 +180,7 @@ var (
 	ErrBlockGap        = define(SpaceDispatch, 4, "block is not the next one")
 	ErrApply           = define(SpaceDispatch, 5, "a subscriber refused a verified message")
 	ErrBlockMismatch   = define(SpaceDispatch, 6, "already-applied height resent with different content")
+	ErrBlockForgotten  = define(SpaceDispatch, 7, "already-applied height older than the headers pRuntime remembers")
 )
 
 // pRuntime service errors.
@@ -204,4 +196,10 @@ var (
 	ErrMethodNotAllowed = define(SpaceRuntime, 9, "method not allowed")
 	ErrSealed           = define(SpaceRuntime, 10, "sealed data cannot be opened")
 	ErrNotSynced        = define(SpaceRuntime, 11, "pRuntime has not verified any block yet")
+	// Sync body decoding (codes 12-16 are the state transfer's, in query.go).
+	ErrSyncMalformed       = define(SpaceRuntime, 17, "malformed sync request")
+	ErrSyncNonCanonical    = define(SpaceRuntime, 18, "non-canonical sync request encoding")
+	ErrSyncBlockMessages   = define(SpaceRuntime, 19, "block carries more messages than pRuntime accepts")
+	ErrSyncRequestMessages = define(SpaceRuntime, 20, "sync request carries more messages than pRuntime accepts")
+	ErrSyncHeight          = define(SpaceRuntime, 21, "block height out of range")
 )

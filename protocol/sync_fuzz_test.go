@@ -82,15 +82,29 @@ func TestDecodeSyncRequestRejections(t *testing.T) {
 		{"height gap", syncRequest(t, heights(4, 5, 7)...), protocol.ErrBadRequest},
 		{"height repeated", syncRequest(t, heights(4, 4)...), protocol.ErrBadRequest},
 		{"heights reversed", syncRequest(t, heights(5, 4)...), protocol.ErrBadRequest},
-		{"height overflows", syncRequest(t, heights(math.MaxInt64, math.MinInt64)...), protocol.ErrBadRequest},
-		{"empty body", nil, protocol.ErrMalformed},
-		{"garbage", []byte("not cbor at all"), protocol.ErrMalformed},
-		{"a single byte", []byte{0xff}, protocol.ErrMalformed},
-		{"truncated", valid[:len(valid)-1], protocol.ErrMalformed},
-		{"trailing byte", append(bytes.Clone(valid), 0), protocol.ErrMalformed},
-		{"blocks is not a list", protocol.MustMarshal(map[string]any{"blocks": 1}), protocol.ErrMalformed},
-		{"unknown field", protocol.MustMarshal(map[string]any{"blocks": []any{}, "extra": 1}), protocol.ErrMalformed},
-		{"list instead of map", protocol.MustMarshal([]any{}), protocol.ErrMalformed},
+		{"height has no next header", syncRequest(t, heights(math.MaxInt64)...), protocol.ErrSyncHeight},
+		{"height negative", syncRequest(t, heights(-1)...), protocol.ErrSyncHeight},
+		{"height most negative", syncRequest(t, heights(math.MinInt64)...), protocol.ErrSyncHeight},
+		{"height negative after a valid one", syncRequest(t, heights(0, -1)...), protocol.ErrSyncHeight},
+		{"empty body", nil, protocol.ErrSyncMalformed},
+		{"garbage", []byte("not cbor at all"), protocol.ErrSyncMalformed},
+		{"a single byte", []byte{0xff}, protocol.ErrSyncMalformed},
+		{"truncated", valid[:len(valid)-1], protocol.ErrSyncMalformed},
+		{"trailing byte", append(bytes.Clone(valid), 0), protocol.ErrSyncMalformed},
+		{"blocks is not a list", protocol.MustMarshal(map[string]any{"blocks": 1}), protocol.ErrSyncMalformed},
+		{"unknown field", protocol.MustMarshal(map[string]any{"blocks": []any{}, "extra": 1}), protocol.ErrSyncMalformed},
+		{"list instead of map", protocol.MustMarshal([]any{}), protocol.ErrSyncMalformed},
+		{"non-minimal map head", append([]byte{0xb8, 0x01}, valid[1:]...), protocol.ErrSyncNonCanonical},
+		{"non-minimal height", nonMinimalHeight(t), protocol.ErrSyncNonCanonical},
+		{"block without next_validators", protocol.MustMarshal(map[string]any{"blocks": []any{map[string]any{
+			"height": 0, "messages": protocol.BlockMessages{}, "signed_header": []byte{},
+		}}}), protocol.ErrSyncMalformed},
+		{"messages as text", protocol.MustMarshal(map[string]any{"blocks": []any{map[string]any{
+			"height": 0, "messages": map[string]any{"messages": []any{"text"}, "state_root": []byte{}}, "signed_header": []byte{}, "next_validators": []byte{},
+		}}}), protocol.ErrSyncMalformed},
+		{"too many messages in a block", manyMessages(1, protocol.MaxBlockMessages+1), protocol.ErrSyncBlockMessages},
+		{"too many messages in the request", manyMessages(protocol.MaxSyncMessages/protocol.MaxBlockMessages+1, protocol.MaxBlockMessages), protocol.ErrSyncRequestMessages},
+		{"message count beyond the body", manyMessages(1, 100)[:40], protocol.ErrSyncMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +119,44 @@ func TestDecodeSyncRequestRejections(t *testing.T) {
 	}
 }
 
+// nonMinimalHeight is a one-block request whose height 5 is encoded in two
+// bytes.
+func nonMinimalHeight(t testing.TB) []byte {
+	raw := syncRequest(t, heights(5)...)
+	i := bytes.Index(raw, []byte("\x66height\x05")) + 7
+	return append(append(append([]byte{}, raw[:i]...), 0x18, 0x05), raw[i+1:]...)
+}
+
+// manyMessages is a request of consecutive blocks with n one-byte (empty)
+// messages each, built with the generic encoder.
+func manyMessages(blocks, n int) []byte {
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = []byte{}
+	}
+	bs := make([]protocol.SyncBlock, blocks)
+	for i := range bs {
+		bs[i] = protocol.SyncBlock{Height: int64(i), Messages: protocol.BlockMessages{Messages: msgs}}
+	}
+	return protocol.MustMarshal(&protocol.SyncRequest{Blocks: bs})
+}
+
+// TestDecodeSyncRequestDoesNotCopy: the decoded byte strings are slices of
+// the body, capped so that appending to one cannot overwrite the body.
+func TestDecodeSyncRequestDoesNotCopy(t *testing.T) {
+	raw := syncRequest(t, syncBlocks(2)...)
+	r, err := protocol.DecodeSyncRequest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within := func(b []byte) bool {
+		return len(b) > 0 && &b[0] == &raw[bytes.Index(raw, b)] && cap(b) == len(b)
+	}
+	if m := r.Blocks[0].Messages.Messages[0]; !within(m) || !within(r.Blocks[0].SignedHeader) {
+		t.Fatal("decoded byte strings are copies, or their capacity reaches past them")
+	}
+}
+
 func FuzzDecodeSyncRequest(f *testing.F) {
 	blocks := syncBlocks(3)
 	f.Add(syncRequest(f, blocks[:2]...))
@@ -116,14 +168,28 @@ func FuzzDecodeSyncRequest(f *testing.F) {
 	f.Add(syncRequest(f))
 	f.Add([]byte{})
 
+	f.Add(nonMinimalHeight(f))
+	f.Add(manyMessages(2, 3))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		r, err := protocol.DecodeSyncRequest(raw)
+		// The generic canonical decoder, within the same limits, accepts
+		// exactly the same bodies.
+		var slow protocol.SyncRequest
+		serr := protocol.Unmarshal(raw, &slow)
+		if serr == nil && withinLimits(&slow) != (err == nil) {
+			t.Fatalf("generic decoder accepts %x within the limits; DecodeSyncRequest: %v", raw, err)
+		}
 		if err != nil {
-			mustCode(t, err)
+			if e, ok := protocol.CodeOf(err); !ok || e.Space != protocol.SpaceRuntime {
+				t.Fatalf("refusal outside the runtime space: %v", err)
+			}
 			if r != nil {
 				t.Fatal("DecodeSyncRequest returned a request with an error")
 			}
 			return
+		}
+		if serr != nil {
+			t.Fatalf("DecodeSyncRequest accepts %x, the generic decoder refuses it: %v", raw, serr)
 		}
 		if got := protocol.MustMarshal(r); !bytes.Equal(got, raw) {
 			t.Fatalf("accepted %x, which re-encodes as %x", raw, got)
@@ -131,11 +197,26 @@ func FuzzDecodeSyncRequest(f *testing.F) {
 		if n := len(r.Blocks); n < 1 || n > protocol.MaxSyncBlocks {
 			t.Fatalf("accepted %d blocks", n)
 		}
-		for i := 1; i < len(r.Blocks); i++ {
-			prev, h := r.Blocks[i-1].Height, r.Blocks[i].Height
-			if h <= prev || h-prev != 1 {
-				t.Fatalf("accepted height %d after %d", h, prev)
-			}
+		if !withinLimits(r) {
+			t.Fatalf("accepted a request beyond the limits")
 		}
 	})
+}
+
+// withinLimits states DecodeSyncRequest's limits independently of it.
+func withinLimits(r *protocol.SyncRequest) bool {
+	if n := len(r.Blocks); n < 1 || n > protocol.MaxSyncBlocks {
+		return false
+	}
+	total := 0
+	for i, b := range r.Blocks {
+		if b.Height < 0 || b.Height == math.MaxInt64 || i > 0 && b.Height != r.Blocks[i-1].Height+1 {
+			return false
+		}
+		if len(b.Messages.Messages) > protocol.MaxBlockMessages {
+			return false
+		}
+		total += len(b.Messages.Messages)
+	}
+	return total <= protocol.MaxSyncMessages
 }

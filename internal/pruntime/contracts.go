@@ -173,7 +173,11 @@ func (r *Runtime) ApplyState(body []byte) (int, error) {
 	if err != nil {
 		return 0, protocol.Errorf(protocol.ErrStateTransfer, "does not open: %v", err)
 	}
-	n, err := r.runner.Install(t.Height, plain)
+	var n int
+	err = r.contain("installing a state transfer", func() (err error) {
+		n, err = r.runner.Install(t.Height, plain)
+		return err
+	})
 	if err != nil {
 		r.tx.Rollback()
 		return 0, err

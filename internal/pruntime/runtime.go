@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -262,101 +261,6 @@ func (r *Runtime) syncedHeight() int64 {
 		return 0
 	}
 	return r.light.Height
-}
-
-// Sync verifies and applies consecutive blocks. It stops at the first block
-// that fails and returns its error together with what was applied before
-// it. Blocks already applied are acknowledged and skipped.
-func (r *Runtime) Sync(req *protocol.SyncRequest) (*protocol.SyncResponse, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.root == nil {
-		return nil, protocol.Errorf(protocol.ErrNotInitialized, "send the genesis to /v1/init first")
-	}
-	resp := &protocol.SyncResponse{}
-	// Hashing and decoding each block's messages is independent of checking
-	// headers and signatures: a second goroutine prepares the batch ahead of
-	// the verifier. (Per batch, not per block: waking an idle core costs
-	// about as much as preparing one block.) Nothing is applied to a block
-	// before both its header and its messages have passed.
-	prepared := make(chan *dispatch.Prepared, len(req.Blocks))
-	var stop atomic.Bool
-	go func() {
-		defer close(prepared)
-		for i := range req.Blocks {
-			if stop.Load() {
-				return
-			}
-			prepared <- dispatch.Prepare(&req.Blocks[i].Messages)
-		}
-	}()
-	var err error
-	for i := range req.Blocks {
-		if err = r.applyLocked(&req.Blocks[i], <-prepared, resp); err != nil {
-			r.m.syncError(err)
-			break
-		}
-	}
-	stop.Store(true)
-	for range prepared { // wait for the preparer to finish
-	}
-	resp.SyncedHeight = r.light.Height
-	resp.AppHash = r.light.AppHash
-	if resp.Applied > 0 {
-		r.publishLocked()
-	}
-	r.m.setHeight(r.light.Height)
-	r.m.egressPending(r.egress.Len())
-	if resp.Applied > 0 && r.light.Height-r.lastCkpt >= r.cfg.CheckpointEvery {
-		if cerr := r.saveCheckpointLocked(); cerr != nil {
-			r.log.Error("checkpoint failed", "err", cerr)
-		}
-	}
-	return resp, err
-}
-
-func (r *Runtime) applyLocked(b *protocol.SyncBlock, p *dispatch.Prepared, resp *protocol.SyncResponse) error {
-	cur := r.light
-	switch {
-	case b.Height > cur.Height:
-		return protocol.Errorf(protocol.ErrBlockGap, "block %d, next is %d", b.Height, cur.Height)
-	case b.Height < cur.Height-1:
-		resp.Skipped++ // applied long ago: acknowledged, no effect
-		return nil
-	case b.Height == cur.Height-1:
-		// The block of the trusted header: acknowledge it if it is the same
-		// header, refuse another one (a fork).
-		sh, err := light.DecodeSignedHeader(b.SignedHeader)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(sh.Commit.BlockID.Hash, cur.BlockID.Hash) {
-			return protocol.Errorf(protocol.ErrBlockMismatch, "header %d %X, already verified %X", cur.Height, sh.Commit.BlockID.Hash, cur.BlockID.Hash)
-		}
-		resp.Skipped++
-		return nil
-	}
-	sh, err := light.DecodeSignedHeader(b.SignedHeader)
-	if err != nil {
-		return err
-	}
-	next, err := light.DecodeValidatorSet(b.NextValidators)
-	if err != nil {
-		return err
-	}
-	verified, err := light.Verify(cur, sh, next)
-	if err != nil {
-		return err
-	}
-	if err := r.engine.Apply(dispatch.Block{Height: b.Height, Time: cur.Time}, p, verified.AppHash); err != nil {
-		return err
-	}
-	r.light = verified
-	r.applied, r.appliedTime = b.Height, cur.Time
-	r.rememberHeader(verified.Height, verified.BlockID.Hash)
-	resp.Applied++
-	r.m.applied(len(b.Messages.Messages))
-	return nil
 }
 
 // Info reports pRuntime's state.

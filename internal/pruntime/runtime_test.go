@@ -268,9 +268,9 @@ func TestAPIRefusesMalformedAndOversizedBodies(t *testing.T) {
 		body []byte
 		want *protocol.Error
 	}{
-		{"truncated", good[:len(good)-5], protocol.ErrMalformed},
-		{"JSON instead of CBOR", []byte(`{"blocks":[]}`), protocol.ErrMalformed},
-		{"empty", nil, protocol.ErrMalformed},
+		{"truncated", good[:len(good)-5], protocol.ErrSyncMalformed},
+		{"JSON instead of CBOR", []byte(`{"blocks":[]}`), protocol.ErrSyncMalformed},
+		{"empty", nil, protocol.ErrSyncMalformed},
 		{"no blocks", protocol.MustMarshal(&protocol.SyncRequest{}), protocol.ErrBadRequest},
 		{"truncated header inside", protocol.MustMarshal(&protocol.SyncRequest{Blocks: []protocol.SyncBlock{badHeader}}), protocol.ErrLightDecode},
 		{"oversized", make([]byte, api.MaxSyncBody+1), protocol.ErrBodyTooLarge},

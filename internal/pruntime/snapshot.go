@@ -37,6 +37,17 @@ type snapshot struct {
 	Runner runner.Snapshot `cbor:"runner"`
 	// AppliedTime is the verified time of the last applied block.
 	AppliedTime int64 `cbor:"applied_time"`
+	// Headers are the hashes of the last verified headers, by height, so
+	// that after a restart pRuntime still tells a resent canonical block
+	// from a forged one (acknowledge) and checks state transfers. Absent in
+	// checkpoints written before they were kept.
+	Headers []headerEntry `cbor:"headers,omitempty"`
+}
+
+// headerEntry is one verified header's hash.
+type headerEntry struct {
+	Height int64  `cbor:"height"`
+	Hash   []byte `cbor:"hash"`
 }
 
 // seqEntry is one origin's next sequence number. Origin keys are binary, so
@@ -82,7 +93,16 @@ func (r *Runtime) snapshotLocked() ([]byte, error) {
 		Keyring:     r.keyring.Snapshot(),
 		Runner:      r.runner.Snapshot(),
 		AppliedTime: r.appliedTime.UnixNano(),
+		Headers:     headerEntries(r.headers),
 	})
+}
+
+func headerEntries(m map[int64][]byte) []headerEntry {
+	out := make([]headerEntry, 0, len(m))
+	for _, h := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, headerEntry{Height: h, Hash: m[h]})
+	}
+	return out
 }
 
 // restore loads a checkpoint's plaintext; it is checkpoint.Store's decode
@@ -134,6 +154,12 @@ func (r *Runtime) restore(height int64, data []byte) error {
 	r.keyring.Load(s.Keyring)
 	if err := r.runner.Load(s.Runner); err != nil {
 		return err
+	}
+	for _, e := range s.Headers {
+		r.rememberHeader(e.Height, e.Hash)
+	}
+	if r.light.Height > 0 { // the trusted header, also for checkpoints without headers
+		r.rememberHeader(r.light.Height, r.light.BlockID.Hash)
 	}
 	r.applied = s.Light.Height - 1
 	r.appliedTime = time.Unix(0, s.AppliedTime).UTC()

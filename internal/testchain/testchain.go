@@ -85,6 +85,9 @@ func (c *Chain) GenesisJSON() []byte { return c.genesisJSON }
 // been produced.
 func (c *Chain) Height() int64 { return c.height }
 
+// Keys returns the private keys the chain signs with, by validator address.
+func (c *Chain) Keys() Keys { return c.keys }
+
 // Validators returns the set that signs the next header.
 func (c *Chain) Validators() *types.ValidatorSet { return c.current }
 
@@ -199,7 +202,14 @@ func KeysOf(ks ...ed25519.PrivKey) Keys {
 // indexes sign. Tests use it to re-sign forged headers of a real chain with
 // its validators' keys.
 func Sign(chainID string, keys Keys, hdr *types.Header, set *types.ValidatorSet, signers []int) *types.Commit {
-	id := types.BlockID{Hash: hdr.Hash(), PartSetHeader: types.PartSetHeader{Total: 1, Hash: tmhash.Sum([]byte("parts"))}}
+	return SignParts(chainID, keys, hdr, set, signers, types.PartSetHeader{Total: 1, Hash: tmhash.Sum([]byte("parts"))})
+}
+
+// SignParts is Sign with the block's part-set header chosen by the caller:
+// validators signing two part-set headers for one header is what a test of
+// the part-set header (which the header hash does not cover) needs.
+func SignParts(chainID string, keys Keys, hdr *types.Header, set *types.ValidatorSet, signers []int, parts types.PartSetHeader) *types.Commit {
+	id := types.BlockID{Hash: hdr.Hash(), PartSetHeader: parts}
 	commit := &types.Commit{Height: hdr.Height, Round: 0, BlockID: id, Signatures: make([]types.CommitSig, len(set.Validators))}
 	signs := func(i int) bool {
 		if signers == nil {

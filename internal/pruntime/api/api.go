@@ -9,9 +9,11 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,6 +86,7 @@ func (s *Server) route(method string, h handler) http.Handler {
 			writeError(w, protocol.Errorf(protocol.ErrMethodNotAllowed, "%s %s, want %s", r.Method, r.URL.Path, method))
 			return
 		}
+		defer s.recoverPanic(w, r)
 		if err := h(w, r); err != nil {
 			if _, ok := protocol.CodeOf(err); !ok {
 				s.log.Error("request failed", "path", r.URL.Path, "err", err)
@@ -93,12 +96,46 @@ func (s *Server) route(method string, h handler) http.Handler {
 	})
 }
 
+// recoverPanic answers a panic that escaped a handler with a 500 and a
+// stable code (runtime/7), and logs it with its stack, instead of letting
+// net/http drop the connection without an answer. The runtime contains
+// panics where it changes state (a block or a state transfer is applied
+// whole or not at all); this is the last line for everything else.
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler { // net/http's own way to abort a response
+		panic(v)
+	}
+	msg := fmt.Sprint(v)
+	if len(msg) > 512 {
+		msg = msg[:512] + "..."
+	}
+	s.log.Error("handler panicked", "path", r.URL.Path, "panic", msg, "stack", string(debug.Stack()))
+	writeError(w, protocol.Errorf(protocol.ErrRuntimeInternal, "%s %s: internal error (logged by pRuntime)", r.Method, r.URL.Path))
+}
+
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, protocol.Errorf(protocol.ErrNotFound, "%s %s", r.Method, r.URL.Path))
 }
 
-// readBody reads at most limit bytes of the request body.
+// readBody reads at most limit bytes of the request body. With a
+// Content-Length it allocates the body once, at its size (io.ReadAll's
+// doubling would cost up to twice the body); a larger announced body is
+// refused before reading it.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, protocol.Errorf(protocol.ErrBodyTooLarge, "body of %d bytes exceeds %d", r.ContentLength, limit)
+	}
+	if r.ContentLength >= 0 {
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, protocol.Errorf(protocol.ErrBadRequest, "read body: %v", err)
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, protocol.Errorf(protocol.ErrBadRequest, "read body: %v", err)

@@ -85,6 +85,9 @@ func Prepare(bm *protocol.BlockMessages) *Prepared {
 	return p
 }
 
+// Matches reports whether the prepared message list rebuilds appHash.
+func (p *Prepared) Matches(appHash []byte) bool { return bytes.Equal(p.appHash, appHash) }
+
 // Apply applies block b, whose prepared message list must rebuild appHash,
 // the app hash that the verified header b.Height+1 carries. A decoding
 // error counts only after that check, so every byte delivered is a byte the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
+	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/phala-go/phala/protocol"
@@ -102,11 +103,16 @@ func newState(chainID string, h int64, id types.BlockID, t time.Time, appHash []
 	return &State{ChainID: chainID, Height: h, BlockID: id, Time: t, AppHash: appHash, NextValidators: next, nextHash: next.Hash()}
 }
 
-// DecodeSignedHeader reads a protobuf SignedHeader.
+// DecodeSignedHeader reads a protobuf SignedHeader. Both the header and
+// the commit must be present (ErrLightIncomplete otherwise): every caller
+// needs both, and CometBFT's decoder leaves a missing one nil.
 func DecodeSignedHeader(b []byte) (*types.SignedHeader, error) {
 	var pb cmtproto.SignedHeader
 	if err := pb.Unmarshal(b); err != nil {
 		return nil, protocol.Errorf(protocol.ErrLightDecode, "signed header: %v", err)
+	}
+	if pb.Header == nil || pb.Commit == nil {
+		return nil, protocol.Errorf(protocol.ErrLightIncomplete, "signed header of %d bytes: header present %t, commit present %t", len(b), pb.Header != nil, pb.Commit != nil)
 	}
 	sh, err := types.SignedHeaderFromProto(&pb)
 	if err != nil {
@@ -116,6 +122,13 @@ func DecodeSignedHeader(b []byte) (*types.SignedHeader, error) {
 }
 
 // DecodeValidatorSet reads a protobuf ValidatorSet; empty input is nil.
+//
+// CometBFT's ValidatorSetFromProto panics on a validator without a public
+// key and on a total voting power above types.MaxTotalVotingPower, so the
+// set is checked here first (ErrLightValidatorSet): every validator and the
+// proposer carry a key, every power is positive, the total stays within
+// the limit, addresses are unique and there are at most
+// types.MaxVotesCount validators.
 func DecodeValidatorSet(b []byte) (*types.ValidatorSet, error) {
 	if len(b) == 0 {
 		return nil, nil
@@ -124,6 +137,9 @@ func DecodeValidatorSet(b []byte) (*types.ValidatorSet, error) {
 	if err := pb.Unmarshal(b); err != nil {
 		return nil, protocol.Errorf(protocol.ErrLightDecode, "validator set: %v", err)
 	}
+	if err := checkValidatorSet(&pb); err != nil {
+		return nil, err
+	}
 	vs, err := types.ValidatorSetFromProto(&pb)
 	if err != nil {
 		return nil, protocol.Errorf(protocol.ErrLightDecode, "validator set: %v", err)
@@ -131,12 +147,50 @@ func DecodeValidatorSet(b []byte) (*types.ValidatorSet, error) {
 	return vs, nil
 }
 
+func checkValidatorSet(pb *cmtproto.ValidatorSet) error {
+	bad := func(format string, args ...any) error {
+		return protocol.Errorf(protocol.ErrLightValidatorSet, format, args...)
+	}
+	if n := len(pb.Validators); n == 0 || n > types.MaxVotesCount {
+		return bad("%d validators, want 1..%d", n, types.MaxVotesCount)
+	}
+	seen := make(map[string]bool, len(pb.Validators))
+	var total int64
+	for i, v := range pb.Validators {
+		if v == nil || !hasKey(v) {
+			return bad("validator %d has no usable public key", i)
+		}
+		if v.VotingPower <= 0 || v.VotingPower > types.MaxTotalVotingPower-total {
+			return bad("validator %d: voting power %d with %d before it; each must be positive and the total at most %d", i, v.VotingPower, total, types.MaxTotalVotingPower)
+		}
+		total += v.VotingPower
+		if seen[string(v.Address)] {
+			return bad("validator %d: address %X repeated", i, v.Address)
+		}
+		seen[string(v.Address)] = true
+	}
+	if pb.Proposer == nil || !hasKey(pb.Proposer) {
+		return bad("proposer has no usable public key")
+	}
+	return nil
+}
+
+// hasKey reports whether ValidatorFromProto will find a public key in v
+// rather than dereference its nil legacy key field.
+func hasKey(v *cmtproto.Validator) bool {
+	if v.PubKey != nil {
+		return true
+	}
+	_, err := cryptoenc.PubKeyFromTypeAndBytes(v.PubKeyType, v.PubKeyBytes)
+	return err == nil
+}
+
 // Verify checks header H+1 (sh) against the trusted state after header H,
 // with nextVals the validator set sh names as next (nil if it is the set
 // that signed sh). It returns the new trusted state; trusted is unchanged.
 func Verify(trusted *State, sh *types.SignedHeader, nextVals *types.ValidatorSet) (*State, error) {
 	if sh == nil || sh.Header == nil || sh.Commit == nil {
-		return nil, protocol.Errorf(protocol.ErrLightHeader, "missing header or commit")
+		return nil, protocol.Errorf(protocol.ErrLightIncomplete, "missing header or commit")
 	}
 	h := sh.Header
 	want := trusted.Height + 1
@@ -149,8 +203,14 @@ func Verify(trusted *State, sh *types.SignedHeader, nextVals *types.ValidatorSet
 	if err := sh.ValidateBasic(trusted.ChainID); err != nil {
 		return nil, protocol.Errorf(protocol.ErrLightHeader, "header %d: %v", h.Height, err)
 	}
-	if !h.LastBlockID.Equals(trusted.BlockID) {
-		return nil, protocol.Errorf(protocol.ErrLightLastBlockID, "header %d: last block %v, trusted %v", h.Height, h.LastBlockID, trusted.BlockID)
+	// Only the hash: the trusted block ID's part-set header came with the
+	// previous commit, and the header hash does not cover it. Comparing it
+	// would let a commit that differs only there (which validators could
+	// sign next to the canonical one) wedge pRuntime on a chain whose next
+	// header names the canonical part-set header. CometBFT's light client
+	// also checks only what the hash commits to.
+	if !bytes.Equal(h.LastBlockID.Hash, trusted.BlockID.Hash) {
+		return nil, protocol.Errorf(protocol.ErrLightLastBlockID, "header %d: last block %X, trusted %X", h.Height, h.LastBlockID.Hash, trusted.BlockID.Hash)
 	}
 	if !bytes.Equal(h.ValidatorsHash, trusted.nextHash) {
 		return nil, protocol.Errorf(protocol.ErrLightValidatorsHash, "header %d: validators %X, trusted next %X", h.Height, h.ValidatorsHash, trusted.nextHash)

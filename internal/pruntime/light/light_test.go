@@ -1,10 +1,12 @@
 package light
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
 
+	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
 	"github.com/cometbft/cometbft/crypto/tmhash"
 	"github.com/cometbft/cometbft/types"
 
@@ -218,6 +220,9 @@ func FuzzDecodeSignedHeader(f *testing.F) {
 		if err == nil && (sh.Header == nil || sh.Commit == nil) {
 			t.Fatal("decoded a header without header or commit")
 		}
+		if e, ok := protocol.CodeOf(err); err != nil && (!ok || e.Space != protocol.SpaceLight) {
+			t.Fatalf("refusal outside the light space: %v", err)
+		}
 	})
 }
 
@@ -229,5 +234,124 @@ func FuzzDecodeValidatorSet(f *testing.F) {
 		if err == nil && len(b) > 0 && vs.IsNilOrEmpty() {
 			t.Fatal("decoded an empty validator set without error")
 		}
+		if e, ok := protocol.CodeOf(err); err != nil && (!ok || e.Space != protocol.SpaceLight) {
+			t.Fatalf("refusal outside the light space: %v", err)
+		}
+		if err == nil && vs != nil {
+			vs.Hash() // what Verify does first with a relayer's set
+			if err := vs.ValidateBasic(); err != nil {
+				t.Fatalf("decoded an invalid set: %v", err)
+			}
+		}
 	})
+}
+
+func TestDecodeSignedHeaderRequiresHeaderAndCommit(t *testing.T) {
+	c := testchain.New("light-incomplete", 4)
+	p := c.NextParts(nil)
+	for name, pb := range map[string]*cmtproto.SignedHeader{
+		"empty":       {},
+		"header only": {Header: p.Header.ToProto()},
+		"commit only": {Commit: p.Commit.ToProto()},
+	} {
+		b, err := pb.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeSignedHeader(b); !errors.Is(err, protocol.ErrLightIncomplete) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Verify(Genesis(rootOf(t, c)), &types.SignedHeader{Header: p.Header}, nil); !errors.Is(err, protocol.ErrLightIncomplete) {
+		t.Errorf("Verify without a commit: %v", err)
+	}
+}
+
+// TestDecodeValidatorSetRefusesWhatCometBFTPanicsOn: each of these panics
+// in CometBFT's ValidatorSetFromProto (or makes a set no chain has).
+func TestDecodeValidatorSetRefusesWhatCometBFTPanicsOn(t *testing.T) {
+	c := testchain.New("light-valset-decode", 3)
+	base := func() *cmtproto.ValidatorSet {
+		pb, err := c.Validators().ToProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pb
+	}
+	cases := map[string]func(pb *cmtproto.ValidatorSet){
+		"validator without a key": func(pb *cmtproto.ValidatorSet) {
+			pb.Validators[1].PubKeyBytes, pb.Validators[1].PubKeyType = nil, ""
+		},
+		"validator with a key of the wrong length": func(pb *cmtproto.ValidatorSet) { pb.Validators[1].PubKeyBytes = []byte{1, 2, 3} },
+		"proposer without a key":                   func(pb *cmtproto.ValidatorSet) { pb.Proposer.PubKeyBytes, pb.Proposer.PubKeyType = nil, "" },
+		"no proposer":                              func(pb *cmtproto.ValidatorSet) { pb.Proposer = nil },
+		"empty validator":                          func(pb *cmtproto.ValidatorSet) { pb.Validators[0] = &cmtproto.Validator{} },
+		"total power over the limit": func(pb *cmtproto.ValidatorSet) {
+			pb.Validators[0].VotingPower, pb.Validators[1].VotingPower = types.MaxTotalVotingPower, 1
+		},
+		"total power wraps around": func(pb *cmtproto.ValidatorSet) {
+			for _, v := range pb.Validators {
+				v.VotingPower = 1 << 62
+			}
+		},
+		"negative power":     func(pb *cmtproto.ValidatorSet) { pb.Validators[2].VotingPower = -1 },
+		"zero power":         func(pb *cmtproto.ValidatorSet) { pb.Validators[2].VotingPower = 0 },
+		"repeated validator": func(pb *cmtproto.ValidatorSet) { pb.Validators[2] = pb.Validators[0] },
+		"no validators":      func(pb *cmtproto.ValidatorSet) { pb.Validators = nil },
+		"too many validators": func(pb *cmtproto.ValidatorSet) {
+			for len(pb.Validators) <= types.MaxVotesCount {
+				pb.Validators = append(pb.Validators, pb.Validators[0])
+			}
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			pb := base()
+			edit(pb)
+			b, err := pb.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vs, err := DecodeValidatorSet(b); !errors.Is(err, protocol.ErrLightValidatorSet) || vs != nil {
+				t.Fatalf("got %v, %v", vs, err)
+			}
+		})
+	}
+	if vs, err := DecodeValidatorSet(testchain.EncodeValidatorSet(c.Validators())); err != nil || !bytes.Equal(vs.Hash(), c.Validators().Hash()) {
+		t.Fatalf("the honest set: %v", err)
+	}
+}
+
+// TestLastBlockIDComparesOnlyTheHeaderHash: a commit that differs from the
+// canonical one only in the part-set header (which the header hash does
+// not cover) is trusted, and the next canonical header, whose LastBlockID
+// names the canonical part-set header, still verifies.
+func TestLastBlockIDComparesOnlyTheHeaderHash(t *testing.T) {
+	c := testchain.New("light-parts", 4)
+	st := Genesis(rootOf(t, c))
+	var err error
+	if st, err = verifyParts(st, c.NextParts(nil)); err != nil {
+		t.Fatal(err)
+	}
+	p := c.NextParts(nil)
+	p.Commit = testchain.SignParts(c.ID, c.Keys(), p.Header, p.Signers, nil, types.PartSetHeader{Total: 9, Hash: tmhash.Sum([]byte("other parts"))})
+	if st, err = verifyParts(st, p); err != nil {
+		t.Fatalf("commit with another part-set header: %v", err)
+	}
+	next := c.NextParts(nil)
+	if next.Header.LastBlockID.PartSetHeader.Equals(st.BlockID.PartSetHeader) {
+		t.Fatal("test broken: the part-set headers do not differ")
+	}
+	if _, err := verifyParts(st, next); err != nil {
+		t.Fatalf("canonical header after it: %v", err)
+	}
+	// The hash itself is still compared.
+	forged := c.NextParts(nil)
+	h := forged.CloneHeader()
+	h.LastBlockID.Hash = tmhash.Sum([]byte("x"))
+	forged.Header = h
+	c.Resign(forged)
+	if _, err := verifyParts(st, forged); !errors.Is(err, protocol.ErrLightHeight) && !errors.Is(err, protocol.ErrLightLastBlockID) {
+		t.Fatalf("another last block hash: %v", err)
+	}
 }
