@@ -11,13 +11,24 @@ import (
 	"github.com/phala-go/phala/sdk"
 )
 
+// announceRetry is the wait before an endpoint announcement that could
+// not be made is tried again; announceLanding is the wait after one was
+// sent before the registry is read to see whether it landed.
+const (
+	announceRetry   = 5 * time.Second
+	announceLanding = 30 * time.Second
+)
+
 // contractDuties is what a round does for the worker's contracts beyond
 // relaying: announcing the worker's public endpoint (clients query it and
 // members fetch state from it) and arranging state transfers when the
 // worker waits for one.
 type contractDuties struct {
-	// announced is the endpoint whose announcement landed.
-	announced     string
+	// announced is the endpoint the chain's record of the worker names.
+	announced string
+	// sent reports that an announcement went out: if the record still
+	// names another endpoint when it is read again, it did not land.
+	sent          bool
 	nextAnnounce  time.Time
 	nextTransfer  time.Time
 	pendingState  []byte // a transfer ahead of pRuntime, to apply once it caught up
@@ -25,19 +36,26 @@ type contractDuties struct {
 }
 
 // announceEndpoint publishes cfg.PublicURL in the registry when the
-// chain's record of the worker names another.
+// chain's record of the worker names another. The announcement goes out
+// on the operator nonce that egress tracks (egress this round may still be
+// in the mempool) without waiting for inclusion; a later round reads the
+// record to see whether it landed.
 func (r *Relayer) announceEndpoint(ctx context.Context, info *protocol.Info) {
 	if r.cfg.PublicURL == "" || r.cfg.Operator == nil || !info.Registered || r.duties.announced == r.cfg.PublicURL || time.Now().Before(r.duties.nextAnnounce) {
 		return
 	}
-	r.duties.nextAnnounce = time.Now().Add(5 * time.Second)
+	r.duties.nextAnnounce = time.Now().Add(announceRetry)
 	rec, ok, err := r.node.WorkerUnverified(ctx, info.WorkerPubkey)
 	if err != nil || !ok {
 		return
 	}
 	if rec.Endpoint == r.cfg.PublicURL {
 		r.duties.announced = rec.Endpoint
+		r.log.Info("the registry names the worker's endpoint", "url", rec.Endpoint)
 		return
+	}
+	if r.duties.sent {
+		r.log.Warn("the registry does not name the endpoint announced; announcing again", "url", r.cfg.PublicURL, "registry", rec.Endpoint)
 	}
 	u, err := r.pr.SignEndpoint(ctx, r.cfg.PublicURL)
 	if err != nil {
@@ -45,20 +63,17 @@ func (r *Relayer) announceEndpoint(ctx context.Context, info *protocol.Info) {
 		return
 	}
 	call, err := protocol.NewCall(protocol.ModuleRegistry, protocol.MethodUpdateEndpoint, *u)
+	if err == nil {
+		err = r.sendTx(ctx, call)
+	}
 	if err != nil {
+		r.m.errors.WithLabelValues("announce_failed").Inc()
+		r.log.Warn("endpoint announcement failed", "url", r.cfg.PublicURL, "err", err)
 		return
 	}
-	res, err := r.node.Send(ctx, r.cfg.Operator, call)
-	r.nonce.known = false
-	switch {
-	case err != nil:
-		r.log.Warn("endpoint announcement failed", "err", err)
-	case res.Err != nil:
-		r.log.Warn("endpoint announcement refused", "err", res.Err)
-	default:
-		r.duties.announced = r.cfg.PublicURL
-		r.log.Info("endpoint announced", "url", r.cfg.PublicURL, "height", res.Height)
-	}
+	// Give the announcement time to land before reading the record again.
+	r.duties.sent, r.duties.nextAnnounce = true, time.Now().Add(announceLanding)
+	r.log.Info("endpoint announcement sent", "url", r.cfg.PublicURL)
 }
 
 // transferState brings the worker's stale contracts back: it takes the
