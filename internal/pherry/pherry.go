@@ -61,6 +61,11 @@ type Config struct {
 	// PublicURL, if set, is announced in the registry as the worker's
 	// public API (queries, state transfers to other members).
 	PublicURL string
+	// StateTransferTimeout bounds each request to another cluster member's
+	// public API for a state transfer (default 30s): the round waits for
+	// it, so a member that stops answering must not hold up syncing and
+	// egress for long.
+	StateTransferTimeout time.Duration
 }
 
 // ErrRefused ends the relayer: pRuntime kept refusing what the node served.
@@ -121,6 +126,9 @@ func New(cfg Config) (*Relayer, error) {
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 10 * time.Second
+	}
+	if cfg.StateTransferTimeout <= 0 {
+		cfg.StateTransferTimeout = 30 * time.Second
 	}
 	f, err := fetch.Dial(cfg.NodeRPC, cfg.RPCBatchLimit)
 	if err != nil {
