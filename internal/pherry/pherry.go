@@ -170,7 +170,7 @@ func (r *Relayer) Run(ctx context.Context) error {
 		default:
 			r.log.Warn("round failed; retrying", "kind", errKind(err), "in", backoff, "err", err)
 			r.m.errors.WithLabelValues(errKind(err)).Inc()
-			if errKind(err) == "node_unreachable" {
+			if k := errKind(err); k == "node_unreachable" || k == "node_malformed" {
 				r.fetch.RPC().Reset()
 				if r.node != nil {
 					r.node.Reset()
@@ -193,7 +193,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 	if r.node == nil {
 		c, err := sdk.Dial(ctx, r.cfg.NodeRPC)
 		if err != nil {
-			return false, &transient{"node_unreachable", err}
+			return false, &transient{nodeErrKind(err), err}
 		}
 		r.node, r.chainID = c, c.ChainID()
 	}
@@ -211,7 +211,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 	}
 	tip, err := r.fetch.Height(ctx)
 	if err != nil {
-		return false, &transient{"node_unreachable", err}
+		return false, &transient{nodeErrKind(err), err}
 	}
 	r.prog.observe(info.SyncedHeight, tip)
 	synced, err := r.syncTo(ctx, info.SyncedHeight, tip)
@@ -230,7 +230,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 func (r *Relayer) initRuntime(ctx context.Context) (*protocol.Info, error) {
 	genesis, err := r.fetch.Genesis(ctx)
 	if err != nil {
-		return nil, &transient{"node_unreachable", err}
+		return nil, &transient{nodeErrKind(err), err}
 	}
 	info, err := r.pr.Init(ctx, genesis)
 	if errors.Is(err, protocol.ErrGenesisMismatch) || errors.Is(err, protocol.ErrTrustRoot) {

@@ -30,6 +30,14 @@ func startTamperingProxy(t *testing.T, nodeRPC string) string {
 // it changed it. It returns the proxy's RPC address.
 func startRPCProxy(t *testing.T, nodeRPC string, edit func(response map[string]any) bool) string {
 	t.Helper()
+	return startBodyProxy(t, nodeRPC, func(body []byte) []byte { return editJSON(body, edit) })
+}
+
+// startBodyProxy stands between pherry and a node's RPC and replaces the
+// body of every JSON-RPC answer by edit's. It returns the proxy's RPC
+// address.
+func startBodyProxy(t *testing.T, nodeRPC string, edit func(body []byte) []byte) string {
+	t.Helper()
 	target, err := url.Parse(strings.Replace(nodeRPC, "tcp://", "http://", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +52,7 @@ func startRPCProxy(t *testing.T, nodeRPC string, edit func(response map[string]a
 		if err != nil {
 			return err
 		}
-		body = editJSON(body, edit)
+		body = edit(body)
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
