@@ -74,11 +74,12 @@ func NewRPC(addr string) (*RPC, error) {
 		return nil, fmt.Errorf("sdk: rpc %s: %w", addr, err)
 	}
 	hc.Timeout = RPCTimeout
+	t, _ := hc.Transport.(*http.Transport)
+	hc.Transport = shapeChecker{hc.Transport}
 	rpc, err := rpchttp.NewWithClient(addr, hc)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: rpc %s: %w", addr, err)
 	}
-	t, _ := hc.Transport.(*http.Transport)
 	return &RPC{HTTP: rpc, transport: t}, nil
 }
 

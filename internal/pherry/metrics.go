@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		registrations:  c("registrations_total", "Worker registrations landed."),
 		stateTransfers: c("state_transfers_total", "State transfers from another cluster member installed in pRuntime."),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pherry", Name: "errors_total",
-			Help: "Failures by kind: node_unreachable, pruntime_unreachable, refused, submit_refused, register_failed, state_transfer_refused."}, []string{"kind"}),
+			Help: "Failures by kind: node_unreachable, node_malformed, pruntime_unreachable, refused, submit_refused, register_failed, announce_failed, state_transfer_refused."}, []string{"kind"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.synced, m.chain, m.lag, m.rate, m.blocks, m.submitted, m.duplicates, m.egressPending, m.registrations, m.stateTransfers, m.errors)

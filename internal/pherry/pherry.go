@@ -61,6 +61,11 @@ type Config struct {
 	// PublicURL, if set, is announced in the registry as the worker's
 	// public API (queries, state transfers to other members).
 	PublicURL string
+	// StateTransferTimeout bounds each request to another cluster member's
+	// public API for a state transfer (default 30s): the round waits for
+	// it, so a member that stops answering must not hold up syncing and
+	// egress for long.
+	StateTransferTimeout time.Duration
 }
 
 // ErrRefused ends the relayer: pRuntime kept refusing what the node served.
@@ -122,6 +127,9 @@ func New(cfg Config) (*Relayer, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 10 * time.Second
 	}
+	if cfg.StateTransferTimeout <= 0 {
+		cfg.StateTransferTimeout = 30 * time.Second
+	}
 	f, err := fetch.Dial(cfg.NodeRPC, cfg.RPCBatchLimit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: node RPC %q: %v", ErrConfig, cfg.NodeRPC, err)
@@ -162,7 +170,7 @@ func (r *Relayer) Run(ctx context.Context) error {
 		default:
 			r.log.Warn("round failed; retrying", "kind", errKind(err), "in", backoff, "err", err)
 			r.m.errors.WithLabelValues(errKind(err)).Inc()
-			if errKind(err) == "node_unreachable" {
+			if k := errKind(err); k == "node_unreachable" || k == "node_malformed" {
 				r.fetch.RPC().Reset()
 				if r.node != nil {
 					r.node.Reset()
@@ -185,7 +193,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 	if r.node == nil {
 		c, err := sdk.Dial(ctx, r.cfg.NodeRPC)
 		if err != nil {
-			return false, &transient{"node_unreachable", err}
+			return false, &transient{nodeErrKind(err), err}
 		}
 		r.node, r.chainID = c, c.ChainID()
 	}
@@ -203,7 +211,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 	}
 	tip, err := r.fetch.Height(ctx)
 	if err != nil {
-		return false, &transient{"node_unreachable", err}
+		return false, &transient{nodeErrKind(err), err}
 	}
 	r.prog.observe(info.SyncedHeight, tip)
 	synced, err := r.syncTo(ctx, info.SyncedHeight, tip)
@@ -222,7 +230,7 @@ func (r *Relayer) round(ctx context.Context) (caughtUp bool, err error) {
 func (r *Relayer) initRuntime(ctx context.Context) (*protocol.Info, error) {
 	genesis, err := r.fetch.Genesis(ctx)
 	if err != nil {
-		return nil, &transient{"node_unreachable", err}
+		return nil, &transient{nodeErrKind(err), err}
 	}
 	info, err := r.pr.Init(ctx, genesis)
 	if errors.Is(err, protocol.ErrGenesisMismatch) || errors.Is(err, protocol.ErrTrustRoot) {

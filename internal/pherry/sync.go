@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/phala-go/phala/internal/pherry/fetch"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -46,7 +47,7 @@ func (r *Relayer) syncTo(ctx context.Context, from, tip int64) (int64, error) {
 	for b := range batches {
 		if b.err != nil {
 			stop()
-			return synced, &transient{"node_unreachable", b.err}
+			return synced, &transient{nodeErrKind(b.err), b.err}
 		}
 		resp, err := r.pr.Sync(ctx, &protocol.SyncRequest{Blocks: b.blocks})
 		if err != nil {
@@ -65,4 +66,13 @@ func (r *Relayer) syncTo(ctx context.Context, from, tip int64) (int64, error) {
 		r.prog.observe(synced, tip)
 	}
 	return synced, nil
+}
+
+// nodeErrKind classifies a failure to read from the node: an answer that
+// cannot be what was asked (a lying or broken node), or no answer.
+func nodeErrKind(err error) string {
+	if errors.Is(err, fetch.ErrAnswer) || errors.Is(err, sdk.ErrRPCShape) {
+		return "node_malformed"
+	}
+	return "node_unreachable"
 }

@@ -2,7 +2,9 @@
 // from a home written by package home. It owns the lifecycle of everything
 // it opens: Stop closes every database, including the tx-index database
 // that CometBFT v1.0.1's Node.OnStop leaves open (DESIGN section 2), so a
-// node can be restarted on the same home in the same process.
+// node can be restarted on the same home in the same process, and no
+// goroutine CometBFT leaves behind can crash the process by reaching a
+// closed database.
 package node
 
 import (
@@ -14,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	dbm "github.com/cometbft/cometbft-db"
 	cfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	cmtnode "github.com/cometbft/cometbft/node"
@@ -153,7 +154,12 @@ func (n *Node) RPCAddr() string { return n.config.RPC.ListenAddress }
 // Config returns the node's effective configuration.
 func (n *Node) Config() *cfg.Config { return n.config }
 
-// Stop stops the node and closes its databases. It is idempotent.
+// Stop stops the node and closes its databases. It is idempotent. When it
+// returns, nothing writes to those databases any more: CometBFT's Stop
+// does not wait for every goroutine it started (its tx IndexerService
+// indexes a block in a goroutine nobody waits for), so each database is
+// closed through a gate that waits for the operations under way and keeps
+// later ones from the database (see ErrClosed).
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		n.stopping.Store(true)
@@ -169,49 +175,6 @@ func (n *Node) Stop() error {
 		n.log.Info("node stopped", "home", n.config.RootDir)
 	})
 	return n.stopErr
-}
-
-// dbTracker is the node's DB provider: it remembers every database it
-// opens so that Stop can close those CometBFT forgets.
-type dbTracker struct {
-	mu  sync.Mutex
-	dbs []*onceDB
-}
-
-func (t *dbTracker) provider(ctx *cfg.DBContext) (dbm.DB, error) {
-	db, err := cfg.DefaultDBProvider(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o := &onceDB{DB: db}
-	t.mu.Lock()
-	t.dbs = append(t.dbs, o)
-	t.mu.Unlock()
-	return o, nil
-}
-
-func (t *dbTracker) closeAll() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var errs []error
-	for _, d := range t.dbs {
-		errs = append(errs, d.Close())
-	}
-	t.dbs = nil
-	return errors.Join(errs...)
-}
-
-// onceDB makes Close idempotent, since CometBFT closes some of its
-// databases itself.
-type onceDB struct {
-	dbm.DB
-	once sync.Once
-	err  error
-}
-
-func (d *onceDB) Close() error {
-	d.once.Do(func() { d.err = d.DB.Close() })
-	return d.err
 }
 
 // cometLogger adapts slog to CometBFT's logger interface.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/crypto/merkle"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/protocol"
@@ -121,4 +122,80 @@ func TestFourValidatorTestnet(t *testing.T) {
 func errorsIs(err error, target *protocol.Error) bool {
 	e, ok := protocol.CodeOf(err)
 	return ok && e.Is(target)
+}
+
+// TestNodeStopsCleanlyWhileIndexingBlocksFullOfTransactions stops and
+// restarts a node in the same process, each time just as a block full of
+// transactions was committed, which is when CometBFT's tx IndexerService
+// writes the block's transactions to the tx-index database from a
+// goroutine that Stop does not wait for. Stop must leave nothing that can
+// still write to the databases it closed (pebble panics on a closed
+// database, which kills the process: a node crashing on Ctrl-C).
+func TestNodeStopsCleanlyWhileIndexingBlocksFullOfTransactions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 50*time.Millisecond)
+	senders := tn.Keys.Dev
+	to, _ := sdk.GenerateKey("to")
+	const restarts, perSender = 20, 40
+	indexed := 0
+	for round := range restarts {
+		c := tn.Client(ctx, 0)
+		// A block proposed before the restart may still be committed now:
+		// read the senders' nonces once it has been.
+		h, err := c.Height(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.WaitHeight(ctx, 0, h+2)
+		var g errgroup.Group
+		for _, k := range senders {
+			g.Go(func() error {
+				acc, err := c.AccountUnverified(ctx, k.Address())
+				if err != nil {
+					return err
+				}
+				for i := range perSender {
+					call, _ := protocol.NewCall(protocol.ModuleAccounts, protocol.MethodTransfer, protocol.TransferArgs{To: to.Address(), Amount: uint64(round + 1)})
+					raw := protocol.SignTx(k.Private, protocol.Tx{ChainID: c.ChainID(), Nonce: acc.Nonce + uint64(i), Fee: protocol.DefaultParams().MinFee, Call: call})
+					if _, err := c.Broadcast(ctx, raw); err != nil {
+						return fmt.Errorf("round %d, transaction %d of %s: %w", round, i, k.Address(), err)
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		// Stop as soon as a block with transactions is committed: its
+		// transactions are being indexed now.
+		for {
+			st, err := c.RPC().Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := st.SyncInfo.LatestBlockHeight
+			b, err := c.RPC().Block(ctx, &h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.Block.Txs) > 0 {
+				indexed += len(b.Block.Txs)
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: no block with transactions", round)
+			}
+		}
+		tn.StopNode(0)
+		tn.StartNode(0)
+	}
+	c := tn.Client(ctx, 0)
+	h, err := c.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.WaitHeight(ctx, 0, h+2)
+	t.Logf("%d restarts, each right after a block of transactions (%d in those blocks)", restarts, indexed)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,31 +26,6 @@ type Testnet struct {
 	Homes   []string
 	Nodes   []*node.Node // nil while stopped
 	Keys    *home.Result
-}
-
-// FreePortBase finds a base port such that base+10*i+{0..7} are free for n
-// validators (a node uses +0..+2; a devnet's pRuntimes +4..+7).
-func FreePortBase(t testing.TB, n int) int {
-	t.Helper()
-	for range 200 {
-		base := 20_000 + 10*rand.IntN(3_000)
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			for j := range 8 {
-				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+10*i+j))
-				if err != nil {
-					ok = false
-					break
-				}
-				l.Close()
-			}
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
 }
 
 // Write writes the homes of an n-validator testnet without starting it.

@@ -5,14 +5,11 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
-	ctypes "github.com/cometbft/cometbft/rpc/core/types"
-	"github.com/cometbft/cometbft/types"
 
 	"golang.org/x/sync/errgroup"
 
@@ -60,6 +57,9 @@ func (f *Fetcher) Height(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if h := st.SyncInfo.LatestBlockHeight; h < 0 {
+		return 0, fmt.Errorf("%w: latest height %d", ErrAnswer, h)
+	}
 	return st.SyncInfo.LatestBlockHeight, nil
 }
 
@@ -70,6 +70,9 @@ func (f *Fetcher) Genesis(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch: genesis: %w", err)
 	}
+	if g.Genesis == nil {
+		return nil, fmt.Errorf("%w: no genesis document", ErrAnswer)
+	}
 	return cmtjson.Marshal(g.Genesis)
 }
 
@@ -78,7 +81,7 @@ func (f *Fetcher) Genesis(ctx context.Context) ([]byte, error) {
 // where header H+1 changes it. Header to+1 must exist. The range is split
 // into JSON-RPC batches within the node's limit, several in flight at once.
 func (f *Fetcher) Blocks(ctx context.Context, from, to int64) ([]protocol.SyncBlock, error) {
-	if from < 0 || to < from {
+	if from < 0 || to < from || to-from >= protocol.MaxSyncBlocks {
 		return nil, fmt.Errorf("fetch: bad range %d..%d", from, to)
 	}
 	out := make([]protocol.SyncBlock, to-from+1)
@@ -112,49 +115,14 @@ func (f *Fetcher) batch(ctx context.Context, from, to int64, out []protocol.Sync
 	if err != nil {
 		return fmt.Errorf("fetch: blocks %d..%d: %w", from, to, err)
 	}
-	if len(results) != 2*n {
-		return fmt.Errorf("fetch: blocks %d..%d: %d results for %d requests", from, to, len(results), 2*n)
+	changes, err := decodeBatch(from, results, out)
+	if err != nil {
+		return err
 	}
-	for i := range n {
-		// A failed request inside a batch leaves its result empty.
-		com, ok := results[2*i].(*ctypes.ResultCommit)
-		if !ok || com.SignedHeader.Header == nil || com.SignedHeader.Commit == nil {
-			return fmt.Errorf("fetch: commit %d not available", from+int64(i)+1)
-		}
-		q, ok := results[2*i+1].(*ctypes.ResultABCIQuery)
-		if !ok {
-			return fmt.Errorf("fetch: messages %d: unexpected result %T", from+int64(i), results[2*i+1])
-		}
-		if q.Response.Code != 0 {
-			return fmt.Errorf("fetch: messages %d: %w", from+int64(i), protocol.FromWire(q.Response.Codespace, q.Response.Code, q.Response.Log))
-		}
-		sb := &out[i]
-		sb.Height = from + int64(i)
-		if err := protocol.Unmarshal(q.Response.Value, &sb.Messages); err != nil {
-			return fmt.Errorf("fetch: messages %d: %w", sb.Height, err)
-		}
-		if sb.SignedHeader, err = com.SignedHeader.ToProto().Marshal(); err != nil {
+	for _, i := range changes {
+		if out[i].NextValidators, err = f.validators(ctx, from+int64(i)+2); err != nil {
 			return err
-		}
-		hdr := com.SignedHeader.Header
-		if !bytes.Equal(hdr.NextValidatorsHash, hdr.ValidatorsHash) {
-			vs, err := sdk.ValidatorSet(ctx, f.rpc.HTTP, hdr.Height+1)
-			if err != nil {
-				return err
-			}
-			if sb.NextValidators, err = EncodeValidatorSet(vs); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
-}
-
-// EncodeValidatorSet is the protobuf form pRuntime reads.
-func EncodeValidatorSet(vs *types.ValidatorSet) ([]byte, error) {
-	pb, err := vs.ToProto()
-	if err != nil {
-		return nil, err
-	}
-	return pb.Marshal()
 }
