@@ -4,9 +4,13 @@
 // allowed pRuntime build, on a genuine TEE (or the sim TEE where genesis
 // allows it), holding the keys it claims, synced to this chain recently; it
 // expires workers whose attestation grew old and revokes those whose
-// measurement governance revoked. It decides which off-chain workers the mq
-// module accepts messages from, and announces every change on
-// protocol.TopicWorker so each pRuntime's verified view follows it.
+// measurement governance revoked, or who attested with sim after governance
+// turned sim off. A registration must supersede the record it replaces (a
+// later attested block; a revoked identity never returns), so that nobody
+// can replay a worker's public attestations against it. It decides which
+// off-chain workers the mq module accepts messages from, and announces
+// every change on protocol.TopicWorker so each pRuntime's verified view
+// follows it.
 package registry
 
 import (
