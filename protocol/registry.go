@@ -176,6 +176,10 @@ const (
 	QueryWorker  = "registry/worker/" // registry/worker/<pubkey hex>: a record, with proof
 	QueryWorkers = "registry/workers" // every record, without proof
 	QueryPolicy  = "registry/policy"  // the attestation policy, with proof
+	// QueryMeasurement is registry/measurement/<hash hex>: an allowlist
+	// entry, with proof. A revocation shows here in the revoking block,
+	// before every worker record under it has been rewritten.
+	QueryMeasurement = "registry/measurement/"
 )
 
 // MeasurementEntry is an allowlist entry.

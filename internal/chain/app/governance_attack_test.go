@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -284,6 +285,12 @@ func TestMeasurementRevocationCannotBeBlocked(t *testing.T) {
 	}
 	r := resp.TxResults[quota+1]
 	wantCode(t, "egress in the revoking block", r.Codespace, r.Code, r.Log, protocol.ErrSenderExpired)
+	// The revocation is provable from the revoking block on, before every
+	// record has been rewritten.
+	var entry protocol.MeasurementEntry
+	if err := protocol.Unmarshal(ta.proven(protocol.QueryMeasurement+hex.EncodeToString(measurementB)), &entry); err != nil || !entry.Revoked {
+		t.Fatalf("proven allowlist entry %+v, %v", entry, err)
+	}
 
 	retired := 0
 	for blocks := 0; retired < n; blocks++ {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/pruntime/keys"
 	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/protocol"
@@ -242,4 +243,89 @@ func TestTurningSimOffRetiresSimWorkers(t *testing.T) {
 	if got := s.ta.epochInfo(); len(got.Holders) != 0 {
 		t.Fatalf("retired sim gatekeepers still hold the epoch: %x", got.Holders)
 	}
+}
+
+// FuzzRegistrationReplays is the structure-aware side of FuzzRegisterWorker:
+// it builds genuine registrations of a known worker, at any past height,
+// with its current key, an earlier boot's key or a fresh one, relayed by a
+// stranger, optionally tampered, and runs each as CheckTx would. Whatever
+// lands must supersede the record: a later attested block, a key not older
+// than the current one, the same operator, an expiry after the current
+// block; everything else is refused with a code.
+func FuzzRegistrationReplays(f *testing.F) {
+	const maxAge = 30
+	ta := newTestApp(f, testGenesis())
+	a := newTxBuilder(alice)
+	ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: maxAge, MinRuntimeVersion: 1}}, admin1, admin2))
+	keys := [][]byte{[]byte("boot 1"), []byte("boot 2"), []byte("never registered")}
+	for i, k := range keys[:2] {
+		for range 3 {
+			ta.finalize()
+		}
+		h := ta.app.LastHeight()
+		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+			f.Fatalf("registration %d: %s", i, r.Log)
+		}
+		ta.finalize()
+		h = ta.app.LastHeight()
+		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+			f.Fatalf("refresh %d: %s", i, r.Log)
+		}
+	}
+	for range 3 {
+		ta.finalize()
+	}
+	for back := range uint8(ta.app.LastHeight()) {
+		f.Add(back, uint8(back%3), uint8(0))
+	}
+	f.Add(uint8(0), uint8(1), uint8(1))
+	f.Add(uint8(0), uint8(2), uint8(2))
+	f.Add(uint8(0), uint8(2), uint8(0))
+	bobNonce := ta.account(addr(bob)).Nonce // the fuzz target commits nothing
+	f.Fuzz(func(t *testing.T, back, keyChoice, tamper uint8) {
+		ta.app.mu.Lock()
+		check := ta.app.check
+		ta.app.mu.Unlock()
+		last := check.Block.Height
+		h := last - int64(back)
+		if h < 1 {
+			return
+		}
+		att := simAttestation(t, worker, keys[int(keyChoice)%len(keys)], h, sim.DefaultMeasurement)
+		switch tamper % 4 {
+		case 1:
+			att.Height++ // no longer what the quote binds
+		case 2:
+			att.EncryptionPubkey = keys[(int(keyChoice)+1)%len(keys)]
+		case 3:
+			att.BlockHash = blockHash(h + 1)
+		}
+		prev, _ := registry.Worker(check.State, pub(worker))
+		b := newTxBuilder(bob)
+		b.nonce = bobNonce
+		raw := b.register(att)
+		ta.app.mu.Lock()
+		txCtx, err := ta.app.execTx(ta.app.check, raw)
+		var rec protocol.WorkerRecord
+		if err == nil {
+			rec, _ = registry.Worker(txCtx.State, pub(worker))
+		}
+		ta.app.mu.Unlock()
+		if err != nil {
+			wantRefusal(t, err)
+			return
+		}
+		switch {
+		case rec.AttestedHeight <= prev.AttestedHeight:
+			t.Fatalf("attested height went from %d to %d", prev.AttestedHeight, rec.AttestedHeight)
+		case rec.KeySince < prev.KeySince:
+			t.Fatalf("key_since went from %d to %d", prev.KeySince, rec.KeySince)
+		case !bytes.Equal(rec.EncryptionKey, prev.EncryptionKey) && att.Height <= prev.KeySince:
+			t.Fatalf("key attested at %d replaced the key registered since %d", att.Height, prev.KeySince)
+		case rec.Operator != prev.Operator:
+			t.Fatalf("operator changed to %s", rec.Operator)
+		case rec.Status != protocol.StatusActive || rec.ExpiresAt <= last:
+			t.Fatalf("record %s, expires at %d, at block %d", rec.Status, rec.ExpiresAt, last)
+		}
+	})
 }

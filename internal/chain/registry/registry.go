@@ -76,6 +76,12 @@ func WorkerStateKey(pub []byte) []byte {
 	return join([]byte(protocol.ModuleRegistry+"/"), prefixWorker, pub)
 }
 
+// MeasurementStateKey is the full store key of an allowlist entry, for
+// proofs.
+func MeasurementStateKey(hash []byte) []byte {
+	return join([]byte(protocol.ModuleRegistry+"/"), prefixMeas, hash)
+}
+
 // PolicyStateKey is the full store key of the attestation policy.
 func PolicyStateKey() []byte { return join([]byte(protocol.ModuleRegistry+"/"), keyPolicy) }
 
