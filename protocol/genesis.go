@@ -114,6 +114,30 @@ const (
 	LimitPayloadBytes = 1 << 20
 )
 
+// Bounds that keep governance able to act whatever parameters it sets: a
+// set_params transaction carrying MaxAdmins approvals, the largest
+// threshold a genesis may set, is about 12 KB and fits in MinTxBytes; a
+// fee of LimitMinFee stays payable (1000 times the default); and the
+// block-count parameters stay far from overflowing a height.
+const (
+	// MinTxBytes is the floor of max_tx_bytes.
+	MinTxBytes = 16 << 10
+	// LimitMinFee is the ceiling of min_fee.
+	LimitMinFee = 1_000_000
+	// LimitMessagesPerBlock is the ceiling of max_messages_per_block, the
+	// quota of messages transactions may emit in a block. It is half of
+	// MaxBlockMessages, the most pRuntime accepts in one block: the other
+	// half is kept for what the modules emit outside the quota (end-of-block
+	// retirements, governance, key events), so an honest block never
+	// exceeds what every pRuntime verifies.
+	LimitMessagesPerBlock = MaxBlockMessages / 2
+	// LimitBlocks is the ceiling of rotation_interval and serve_timeout.
+	LimitBlocks = 1 << 32
+	// MaxAdmins bounds the admins named at genesis, so that a governance
+	// transaction at any threshold fits in MinTxBytes.
+	MaxAdmins = 100
+)
+
 // Bounds of the contract parameters. The gas bounds keep one call's budget
 // within what a worker runs in minutes (about 10^8-10^9 metered
 // instructions a second); the price bounds keep every fee computation
@@ -128,17 +152,20 @@ const (
 // Validate checks the parameters' ranges.
 func (p Params) Validate() error {
 	switch {
-	case p.MaxTxBytes < 1024 || p.MaxTxBytes > LimitTxBytes:
-		return Errorf(ErrBadParams, "max_tx_bytes %d outside 1024..%d", p.MaxTxBytes, LimitTxBytes)
+	case p.MinFee > LimitMinFee:
+		return Errorf(ErrBadParams, "min_fee %d above %d", p.MinFee, LimitMinFee)
+	case p.MaxTxBytes < MinTxBytes || p.MaxTxBytes > LimitTxBytes:
+		return Errorf(ErrBadParams, "max_tx_bytes %d outside %d..%d", p.MaxTxBytes, MinTxBytes, LimitTxBytes)
 	case p.MaxPayloadBytes == 0 || p.MaxPayloadBytes > LimitPayloadBytes || p.MaxPayloadBytes >= p.MaxTxBytes:
 		return Errorf(ErrBadParams, "max_payload_bytes %d outside 1..min(%d, max_tx_bytes)", p.MaxPayloadBytes, LimitPayloadBytes)
-	case p.MaxMessagesPerBlock == 0 || p.MaxMessagesPerBlock > MaxBlockMessages:
-		// pRuntime refuses a block of more messages (MaxBlockMessages).
-		return Errorf(ErrBadParams, "max_messages_per_block %d outside 1..%d", p.MaxMessagesPerBlock, MaxBlockMessages)
+	case p.MaxMessagesPerBlock == 0 || p.MaxMessagesPerBlock > LimitMessagesPerBlock:
+		return Errorf(ErrBadParams, "max_messages_per_block %d outside 1..%d", p.MaxMessagesPerBlock, LimitMessagesPerBlock)
 	case p.AnnounceWindow == 0 || p.AnnounceWindow > 10_000 || p.ActivationDelay == 0 || p.ActivationDelay > 10_000:
 		return Errorf(ErrBadParams, "announce_window %d and activation_delay %d must be within 1..10000", p.AnnounceWindow, p.ActivationDelay)
-	case p.ServeTimeout == 0:
-		return Errorf(ErrBadParams, "serve_timeout must be positive")
+	case p.ServeTimeout == 0 || p.ServeTimeout > LimitBlocks:
+		return Errorf(ErrBadParams, "serve_timeout %d outside 1..%d", p.ServeTimeout, uint64(LimitBlocks))
+	case p.RotationInterval > LimitBlocks:
+		return Errorf(ErrBadParams, "rotation_interval %d above %d", p.RotationInterval, uint64(LimitBlocks))
 	case p.RotationInterval != 0 && p.RotationInterval <= p.AnnounceWindow+p.ActivationDelay:
 		return Errorf(ErrBadParams, "rotation_interval %d must exceed announce_window + activation_delay", p.RotationInterval)
 	}
@@ -170,8 +197,8 @@ type GovernanceGenesis struct {
 
 // Validate checks keys and threshold.
 func (g GovernanceGenesis) Validate() error {
-	if len(g.Admins) == 0 {
-		return fmt.Errorf("governance: no admins")
+	if len(g.Admins) == 0 || len(g.Admins) > MaxAdmins {
+		return fmt.Errorf("governance: %d admins, want 1..%d", len(g.Admins), MaxAdmins)
 	}
 	if g.Threshold == 0 || int(g.Threshold) > len(g.Admins) {
 		return fmt.Errorf("governance: threshold %d with %d admins", g.Threshold, len(g.Admins))

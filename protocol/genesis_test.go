@@ -1,8 +1,11 @@
 package protocol_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
@@ -88,4 +91,36 @@ func TestGasAndCodeFees(t *testing.T) {
 	if got := p.CodeFee(math.MaxUint64); got != math.MaxUint64 {
 		t.Errorf("CodeFee overflowing: %d, want saturation", got)
 	}
+}
+
+// TestLargestRepairFitsTheSmallestTxLimit: whatever parameters governance
+// set, a set_params transaction carrying MaxAdmins approvals (the largest
+// threshold), on a chain id as long as CometBFT allows, with every field at
+// its widest encoding, fits in MinTxBytes. So max_tx_bytes can never lock
+// governance out.
+func TestLargestRepairFitsTheSmallestTxLimit(t *testing.T) {
+	p := protocol.Params{
+		MinFee: math.MaxUint64, MaxTxBytes: math.MaxUint64, MaxPayloadBytes: math.MaxUint64, MaxMessagesPerBlock: math.MaxUint64,
+		AllowSimAttestation: true, RotationInterval: math.MaxUint64, AnnounceWindow: math.MaxUint64, ActivationDelay: math.MaxUint64,
+		ServeTimeout: math.MaxUint64, MaxCodeBytes: math.MaxUint64, CodeByteFee: math.MaxUint64, MaxCommandGas: math.MaxUint64,
+		MaxQueryGas: math.MaxUint64, GasPrice: math.MaxUint64,
+	}
+	chainID := strings.Repeat("c", 50) // CometBFT's MaxChainIDLen
+	action := protocol.GovAction{Kind: protocol.ActionSetParams, Args: protocol.MustMarshal(&protocol.SetParamsArgs{Params: p})}
+	args := protocol.ExecuteArgs{Action: action, GovNonce: math.MaxUint64}
+	for i := range protocol.MaxAdmins {
+		k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i)}, 32))
+		args.Approvals = append(args.Approvals, protocol.Approval{PubKey: k.Public().(ed25519.PublicKey),
+			Sig: protocol.Sign(k, protocol.SigGovernance, (&protocol.GovProposal{ChainID: chainID, GovNonce: args.GovNonce, Action: action}).Bytes())})
+	}
+	call, err := protocol.NewCall(protocol.ModuleGovernance, protocol.MethodExecute, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0xff}, 32))
+	raw := protocol.SignTx(payer, protocol.Tx{ChainID: chainID, Nonce: math.MaxUint64, Fee: math.MaxUint64, Call: call})
+	if len(raw) > protocol.MinTxBytes {
+		t.Fatalf("the largest set_params is %d bytes, above the %d-byte floor of max_tx_bytes", len(raw), protocol.MinTxBytes)
+	}
+	t.Logf("largest set_params: %d bytes; floor %d", len(raw), protocol.MinTxBytes)
 }

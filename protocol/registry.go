@@ -34,19 +34,24 @@ const (
 
 // WorkerRecord is the registry's record of a worker.
 type WorkerRecord struct {
-	Pubkey           []byte  `cbor:"pubkey"`         // ed25519 identity key
-	EncryptionKey    []byte  `cbor:"encryption_key"` // X-Wing public key of the current boot
-	AttestationKind  string  `cbor:"attestation_kind"`
-	AttestationLevel string  `cbor:"attestation_level"`
-	Measurement      []byte  `cbor:"measurement"` // see TDXMeasurement, SimMeasurement
-	RuntimeVersion   uint32  `cbor:"runtime_version"`
-	AttestedHeight   int64   `cbor:"attested_height"` // the block the attestation binds
-	RegisteredHeight int64   `cbor:"registered_height"`
-	ExpiresAt        int64   `cbor:"expires_at"` // the height at which it expires unless refreshed; 0: never
-	Operator         Address `cbor:"operator"`
-	Status           string  `cbor:"status"`
-	Endpoint         string  `cbor:"endpoint"`
-	EndpointSeq      uint64  `cbor:"endpoint_seq"`
+	Pubkey           []byte `cbor:"pubkey"`         // ed25519 identity key
+	EncryptionKey    []byte `cbor:"encryption_key"` // X-Wing public key of the current boot
+	AttestationKind  string `cbor:"attestation_kind"`
+	AttestationLevel string `cbor:"attestation_level"`
+	Measurement      []byte `cbor:"measurement"` // see TDXMeasurement, SimMeasurement
+	RuntimeVersion   uint32 `cbor:"runtime_version"`
+	AttestedHeight   int64  `cbor:"attested_height"` // the block the attestation binds
+	RegisteredHeight int64  `cbor:"registered_height"`
+	ExpiresAt        int64  `cbor:"expires_at"` // the height at which it expires unless refreshed; 0: never
+	// KeySince is the block from which EncryptionKey has been the worker's
+	// registered key: the attested block of a registered key, the block of
+	// adoption of an announced one. Only an attestation of a later block
+	// may register another key (an older one names an erased key).
+	KeySince    int64   `cbor:"key_since"`
+	Operator    Address `cbor:"operator"`
+	Status      string  `cbor:"status"`
+	Endpoint    string  `cbor:"endpoint"`
+	EndpointSeq uint64  `cbor:"endpoint_seq"`
 	// Attestation is the evidence as registered, so that anyone can verify
 	// it again (sdk.VerifyWorker).
 	Attestation Attestation `cbor:"attestation"`
@@ -171,6 +176,10 @@ const (
 	QueryWorker  = "registry/worker/" // registry/worker/<pubkey hex>: a record, with proof
 	QueryWorkers = "registry/workers" // every record, without proof
 	QueryPolicy  = "registry/policy"  // the attestation policy, with proof
+	// QueryMeasurement is registry/measurement/<hash hex>: an allowlist
+	// entry, with proof. A revocation shows here in the revoking block,
+	// before every worker record under it has been rewritten.
+	QueryMeasurement = "registry/measurement/"
 )
 
 // MeasurementEntry is an allowlist entry.
@@ -211,4 +220,5 @@ var (
 	ErrBadEndpoint           = define(SpaceRegistry, 20, "invalid endpoint update")
 	ErrBadPolicy             = define(SpaceRegistry, 21, "invalid attestation policy")
 	ErrBadMeasurement        = define(SpaceRegistry, 22, "invalid measurement")
+	ErrWorkerRevoked         = define(SpaceRegistry, 23, "worker identity was revoked")
 )

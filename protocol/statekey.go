@@ -37,6 +37,12 @@ func StateKey(path string) ([]byte, error) {
 		return stateKey(ModuleGovernance, "nonce"), nil
 	case path == QueryPolicy:
 		return stateKey(ModuleRegistry, "policy"), nil
+	case strings.HasPrefix(path, QueryMeasurement):
+		hash, err := hexID(path, QueryMeasurement, "measurement")
+		if err != nil {
+			return nil, err
+		}
+		return stateKey(ModuleRegistry, "meas/", hash), nil
 	case strings.HasPrefix(path, QueryWorker):
 		pub, err := hexID(path, QueryWorker, "worker key")
 		if err != nil {

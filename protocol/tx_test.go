@@ -267,13 +267,22 @@ func TestParamsValidate(t *testing.T) {
 		p    protocol.Params
 		ok   bool
 	}{
-		{"smallest tx limit", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = 1024, 1023 }), true},
+		{"smallest tx limit", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = protocol.MinTxBytes, protocol.MinTxBytes-1 }), true},
 		{"largest limits", with(func(p *protocol.Params) {
 			p.MaxTxBytes, p.MaxPayloadBytes = protocol.LimitTxBytes, protocol.LimitPayloadBytes
 		}), true},
 		{"one message per block", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = 1 }), true},
 		{"zero fee", with(func(p *protocol.Params) { p.MinFee = 0 }), true},
-		{"tx limit below 1024", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = 1023, 1 }), false},
+		{"tx limit below the floor", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = protocol.MinTxBytes-1, 1 }), false},
+		{"largest fee", with(func(p *protocol.Params) { p.MinFee = protocol.LimitMinFee }), true},
+		{"fee above its limit", with(func(p *protocol.Params) { p.MinFee = protocol.LimitMinFee + 1 }), false},
+		{"most messages per block", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.LimitMessagesPerBlock }), true},
+		{"too many messages per block", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.LimitMessagesPerBlock + 1 }), false},
+		{"longest serve timeout and rotation interval", with(func(p *protocol.Params) {
+			p.ServeTimeout, p.RotationInterval = protocol.LimitBlocks, protocol.LimitBlocks
+		}), true},
+		{"serve timeout above its limit", with(func(p *protocol.Params) { p.ServeTimeout = protocol.LimitBlocks + 1 }), false},
+		{"rotation interval above its limit", with(func(p *protocol.Params) { p.RotationInterval = protocol.LimitBlocks + 1 }), false},
 		{"tx limit zero", with(func(p *protocol.Params) { p.MaxTxBytes = 0 }), false},
 		{"tx limit above hard limit", with(func(p *protocol.Params) { p.MaxTxBytes = protocol.LimitTxBytes + 1 }), false},
 		{"payload limit zero", with(func(p *protocol.Params) { p.MaxPayloadBytes = 0 }), false},
@@ -281,7 +290,7 @@ func TestParamsValidate(t *testing.T) {
 			p.MaxTxBytes, p.MaxPayloadBytes = protocol.LimitTxBytes, protocol.LimitPayloadBytes+1
 		}), false},
 		{"payload limit equals tx limit", with(func(p *protocol.Params) { p.MaxPayloadBytes = p.MaxTxBytes }), false},
-		{"payload limit above tx limit", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = 2048, 4096 }), false},
+		{"payload limit above tx limit", with(func(p *protocol.Params) { p.MaxTxBytes, p.MaxPayloadBytes = protocol.MinTxBytes, protocol.MinTxBytes+1 }), false},
 		{"no messages per block", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = 0 }), false},
 	}
 	for _, tc := range cases {
@@ -346,6 +355,11 @@ func TestParseGenesisStateRefuses(t *testing.T) {
 		"admin key too short":    with(func(g *protocol.GenesisState) { g.Governance.Admins[1] = g.Governance.Admins[1][:31] }),
 		"duplicate admin":        with(func(g *protocol.GenesisState) { g.Governance.Admins[2] = g.Governance.Admins[0] }),
 		"duplicate account":      with(func(g *protocol.GenesisState) { g.Accounts[1].Address = g.Accounts[0].Address }),
+		"more admins than governance transactions can carry": with(func(g *protocol.GenesisState) {
+			for i := len(g.Governance.Admins); i <= protocol.MaxAdmins; i++ {
+				g.Governance.Admins = append(g.Governance.Admins, pubOf(testKey(byte(10+i))))
+			}
+		}),
 		"admin key not hex": func(t *testing.T) []byte {
 			return bytes.Replace(genesisJSON(t, sampleGenesis()), []byte(`"admins":["`), []byte(`"admins":["zz`), 1)
 		},

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -265,8 +266,13 @@ func TestGovernance(t *testing.T) {
 			before := ta.stateDump()
 			r := ta.finalize(c.tx(a)).TxResults[0]
 			wantCode(t, "FinalizeBlock", r.Codespace, r.Code, r.Log, c.want)
-			if changed := changedKeys(before, ta.stateDump()); len(changed) != 1 {
-				t.Fatalf("failed governance call changed %q", changed)
+			changed := changedKeys(before, ta.stateDump())
+			wantOnlyCharged(t, changed)
+			// An approved action whose handler failed consumes its nonce;
+			// a refusal before the approvals were checked does not.
+			approved := c.want == protocol.ErrBadParams || c.want == protocol.ErrSimForbidden || c.want == protocol.ErrBadValidatorUpdate
+			if consumed := slices.Contains(changed, "governance/nonce"); consumed != approved {
+				t.Fatalf("governance nonce consumed: %v, want %v", consumed, approved)
 			}
 		})
 	}

@@ -44,6 +44,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	}
 	tree := store.Tree{T: a.tree}
 	ctx := module.NewContext(tree, a.block(req.Height, req.Time, req.Hash), governance.Params(tree), false)
+	validatorsBefore := governance.Validators(tree)
 
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	outcomes := make([]string, len(req.Txs))
@@ -71,7 +72,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	a.pending = rec
 	return &abci.FinalizeBlockResponse{
 		TxResults:        results,
-		ValidatorUpdates: validatorUpdates(out.ValidatorUpdates),
+		ValidatorUpdates: validatorUpdates(validatorsBefore, out.ValidatorUpdates),
 		AppHash:          rec.appHash(),
 	}, nil
 }
@@ -102,10 +103,20 @@ func (a *App) execTx(parent *module.Context, raw []byte) (*module.Context, error
 	}
 	callCtx := txCtx.Branch()
 	if err := call(mod, callCtx, tx.Call.Method, tx.Call.Args); err != nil {
+		if k, ok := mod.(failureKeeper); ok {
+			k.KeepOnFailure(txCtx, err)
+		}
 		return txCtx, err
 	}
 	callCtx.Commit()
 	return txCtx, nil
+}
+
+// failureKeeper is a module that keeps some bookkeeping of a failed call
+// beside the fee and nonce: governance consumes the nonce of an approved
+// action whose handler failed, so that its public approvals die with it.
+type failureKeeper interface {
+	KeepOnFailure(ctx *module.Context, err error)
 }
 
 // call runs a module method. A panic in it (a bug, or a library choking on
@@ -181,10 +192,35 @@ func outcome(r *abci.ExecTxResult) string {
 	return r.Codespace + "/" + strconv.FormatUint(uint64(r.Code), 10)
 }
 
-func validatorUpdates(us []protocol.ValidatorUpdate) []abci.ValidatorUpdate {
-	out := make([]abci.ValidatorUpdate, len(us))
-	for i, u := range us {
-		out[i] = abci.ValidatorUpdate{PubKeyType: "ed25519", PubKeyBytes: u.PubKey, Power: u.Power}
+// validatorUpdates merges a block's validator updates into one per key,
+// the last one winning, in the order keys were first updated: CometBFT
+// refuses a block's updates that name a key twice, and that refusal halts
+// the chain for good (it comes after the block is committed). A key that
+// was not a validator before the block and is removed by its last update
+// is dropped: CometBFT would refuse to remove a validator it never had.
+func validatorUpdates(before, us []protocol.ValidatorUpdate) []abci.ValidatorUpdate {
+	if len(us) == 0 {
+		return nil
+	}
+	last := make(map[string]int64, len(us))
+	var order []string
+	for _, u := range us {
+		k := string(u.PubKey)
+		if _, seen := last[k]; !seen {
+			order = append(order, k)
+		}
+		last[k] = u.Power
+	}
+	was := make(map[string]bool, len(before))
+	for _, v := range before {
+		was[string(v.PubKey)] = true
+	}
+	out := make([]abci.ValidatorUpdate, 0, len(order))
+	for _, k := range order {
+		if last[k] == 0 && !was[k] {
+			continue
+		}
+		out = append(out, abci.ValidatorUpdate{PubKeyType: "ed25519", PubKeyBytes: []byte(k), Power: last[k]})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/google/go-tdx-guest/testing/testdata"
 
+	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/internal/tee/tdx"
 	"github.com/phala-go/phala/internal/tee/tdx/verifier"
@@ -253,8 +254,8 @@ func TestTDXRegistrationWithTheRealQuote(t *testing.T) {
 
 // TestRevocationEndToEnd: a registered worker's egress is accepted;
 // governance revokes its measurement; the worker is retired at once and its
-// egress refused; it re-registers under another allowed measurement and is
-// accepted again.
+// egress refused; the revoked identity cannot register again, under any
+// build; a new identity under another allowed measurement is accepted.
 func TestRevocationEndToEnd(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
 	a := newTxBuilder(alice)
@@ -274,16 +275,25 @@ func TestRevocationEndToEnd(t *testing.T) {
 	}
 	r = ta.finalize(a.submit(workerMsg(worker, 1, "out", nil))).TxResults[0]
 	wantCode(t, "egress after revocation", r.Codespace, r.Code, r.Log, protocol.ErrSenderExpired)
-	// The old build stays refused; the new one is accepted.
+	// The revoked identity stays refused, under any build; a new identity
+	// of another allowed build is accepted. A new worker of the revoked
+	// build is refused.
 	h := ta.app.LastHeight()
 	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, sim.DefaultMeasurement))).TxResults[0]
-	wantCode(t, "re-register under the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrMeasurementRevoked)
+	wantCode(t, "re-register under the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrWorkerRevoked)
 	h = ta.app.LastHeight()
-	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, measurementB))).TxResults[0]; r.Code != 0 {
+	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, measurementB))).TxResults[0]
+	wantCode(t, "re-register under another build", r.Codespace, r.Code, r.Log, protocol.ErrWorkerRevoked)
+	fresh := key("fresh identity")
+	h = ta.app.LastHeight()
+	r = ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, sim.DefaultMeasurement))).TxResults[0]
+	wantCode(t, "new identity of the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrMeasurementRevoked)
+	h = ta.app.LastHeight()
+	if r := ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, measurementB))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
-	if r := ta.finalize(a.submit(workerMsg(worker, 1, "out", nil))).TxResults[0]; r.Code != 0 {
-		t.Fatalf("egress after re-registration: %s", r.Log)
+	if r := ta.finalize(a.submit(workerMsg(fresh, 0, "out", nil))).TxResults[0]; r.Code != 0 {
+		t.Fatalf("egress of the new identity: %s", r.Log)
 	}
 }
 
@@ -357,16 +367,20 @@ func TestUpdateEndpoint(t *testing.T) {
 func TestRegistryGovernanceRejections(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
 	a := newTxBuilder(alice)
+	// Each failed action consumes its governance nonce.
+	nonce := uint64(0)
 	for name, c := range map[string]struct {
 		kind string
 		args any
 		want *protocol.Error
 	}{
-		"measurement of the wrong size":    {protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: []byte{1}}, protocol.ErrBadMeasurement},
-		"revoking an unknown measurement":  {protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: bytes.Repeat([]byte{3}, 32)}, protocol.ErrBadMeasurement},
-		"negative maximum attestation age": {protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: -1}}, protocol.ErrBadPolicy},
+		"measurement of the wrong size":     {protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: []byte{1}}, protocol.ErrBadMeasurement},
+		"revoking an unknown measurement":   {protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: bytes.Repeat([]byte{3}, 32)}, protocol.ErrBadMeasurement},
+		"negative maximum attestation age":  {protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: -1}}, protocol.ErrBadPolicy},
+		"maximum attestation age too large": {protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: registry.LimitMaxAgeBlocks + 1}}, protocol.ErrBadPolicy},
 	} {
-		r := ta.finalize(a.govTx(0, c.kind, c.args, admin1, admin2)).TxResults[0]
+		r := ta.finalize(a.govTx(nonce, c.kind, c.args, admin1, admin2)).TxResults[0]
+		nonce++
 		wantCode(t, name, r.Codespace, r.Code, r.Log, c.want)
 	}
 }

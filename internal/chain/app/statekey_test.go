@@ -35,6 +35,7 @@ func TestProvenPathsNameTheKeysModulesWrite(t *testing.T) {
 		{protocol.QueryGovNonce, governance.NonceStateKey()},
 		{protocol.QueryPolicy, registry.PolicyStateKey()},
 		{protocol.QueryWorker + idHex, registry.WorkerStateKey(id)},
+		{protocol.QueryMeasurement + idHex, registry.MeasurementStateKey(id)},
 		{protocol.QueryContractEpoch, keys.EpochStateKey()},
 		{protocol.QueryCode + idHex, contracts.CodeStateKey(id)},
 		{protocol.QueryContract + idHex, contracts.ContractStateKey(id)},

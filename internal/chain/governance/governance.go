@@ -7,6 +7,7 @@ package governance
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -124,11 +125,47 @@ func (m *Module) Call(ctx *module.Context, method string, args []byte) error {
 	if err := checkApprovals(ctx, &a); err != nil {
 		return err
 	}
-	if err := handler(ctx, a.Action.Args); err != nil {
-		return err
+	// The action runs with the chain's authority, not the submitter's: its
+	// context has no sender, so the messages it emits do not count against
+	// the per-block quota that transactions share. Cheap transactions
+	// ahead of it in the block can never crowd it out.
+	actx := ctx.Branch()
+	actx.Tx = nil
+	if err := handler(actx, a.Action.Args); err != nil {
+		return &actionFailed{kind: a.Action.Kind, nonce: a.GovNonce, err: err}
 	}
-	kv(ctx.State).Set(keyNonce, protocol.MustMarshal(a.GovNonce+1))
+	actx.Commit()
+	setNonce(ctx.State, a.GovNonce+1)
 	return nil
+}
+
+func setNonce(s store.KV, n uint64) { kv(s).Set(keyNonce, protocol.MustMarshal(n)) }
+
+// actionFailed is an approved action whose handler refused it. Its
+// approvals are public once the transaction is in a block, so its nonce is
+// consumed all the same (KeepOnFailure): nobody can execute them later,
+// when the state would let the handler succeed.
+type actionFailed struct {
+	kind  string
+	nonce uint64
+	err   error
+}
+
+func (e *actionFailed) Error() string {
+	return fmt.Sprintf("%v (action %s failed; gov_nonce %d is consumed)", e.err, e.kind, e.nonce)
+}
+
+func (e *actionFailed) Unwrap() error { return e.err }
+
+// KeepOnFailure is called with the transaction's context (fee and nonce
+// charged) when a governance call failed: an approved action whose handler
+// failed still consumes its governance nonce. A refusal before the
+// approvals were checked consumes nothing.
+func (*Module) KeepOnFailure(ctx *module.Context, err error) {
+	var f *actionFailed
+	if errors.As(err, &f) {
+		setNonce(ctx.State, f.nonce+1)
+	}
 }
 
 func checkApprovals(ctx *module.Context, a *protocol.ExecuteArgs) error {

@@ -78,8 +78,12 @@ func Emit(ctx *module.Context, origin protocol.Origin, topic string, payload []b
 }
 
 // deliver appends m, whose sequence number is next for its origin. The
-// per-block limit applies to messages transactions cause; module bookkeeping
-// at the end of a block (expiries) is bounded by the state it retires.
+// per-block limit applies to the messages a transaction causes on its
+// sender's behalf. Two kinds run without a sender (ctx.Tx nil) and are
+// exempt, so that no flood of cheap transactions can block them: module
+// bookkeeping at the end of a block (expiries, retirements), bounded by the
+// state it retires or by its own batch size; and governance actions, which
+// need a threshold of admins.
 func deliver(ctx *module.Context, m protocol.Message) error {
 	if !ctx.Check && ctx.Tx != nil && uint64(ctx.MessageCount()) >= ctx.Params.MaxMessagesPerBlock {
 		return protocol.Errorf(protocol.ErrTooManyMessages, "limit %d", ctx.Params.MaxMessagesPerBlock)

@@ -4,9 +4,13 @@
 // allowed pRuntime build, on a genuine TEE (or the sim TEE where genesis
 // allows it), holding the keys it claims, synced to this chain recently; it
 // expires workers whose attestation grew old and revokes those whose
-// measurement governance revoked. It decides which off-chain workers the mq
-// module accepts messages from, and announces every change on
-// protocol.TopicWorker so each pRuntime's verified view follows it.
+// measurement governance revoked, or who attested with sim after governance
+// turned sim off. A registration must supersede the record it replaces (a
+// later attested block; a revoked identity never returns), so that nobody
+// can replay a worker's public attestations against it. It decides which
+// off-chain workers the mq module accepts messages from, and announces
+// every change on protocol.TopicWorker so each pRuntime's verified view
+// follows it.
 package registry
 
 import (
@@ -16,7 +20,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/phala-go/phala/internal/chain/governance"
 	"github.com/phala-go/phala/internal/chain/module"
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/store"
@@ -45,6 +48,9 @@ func (*Module) Name() string { return protocol.ModuleRegistry }
 //	w/<pubkey>              WorkerRecord
 //	bym/<hash>/<pubkey>     index: active workers by measurement
 //	exp/<height>/<pubkey>   index: active workers by expiry height
+//	sim/<pubkey>            index: active sim workers
+//	retire/<hash>           queue: revoked measurements whose workers are
+//	                        still being retired
 var (
 	keyGenesisHash = []byte("genesis_hash")
 	keyPolicy      = []byte("policy")
@@ -52,7 +58,12 @@ var (
 	prefixWorker   = []byte("w/")
 	prefixByMeas   = []byte("bym/")
 	prefixExpiry   = []byte("exp/")
+	prefixSim      = []byte("sim/")
+	prefixRetire   = []byte("retire/")
 )
+
+// LimitMaxAgeBlocks bounds max_age_blocks far from overflowing a height.
+const LimitMaxAgeBlocks = 1 << 40
 
 func kv(s store.KV) store.KV { return store.Prefix(s, []byte(protocol.ModuleRegistry+"/")) }
 
@@ -63,6 +74,12 @@ func heightKey(h int64) []byte { return binary.BigEndian.AppendUint64(nil, uint6
 // WorkerStateKey is the full store key of a worker record, for proofs.
 func WorkerStateKey(pub []byte) []byte {
 	return join([]byte(protocol.ModuleRegistry+"/"), prefixWorker, pub)
+}
+
+// MeasurementStateKey is the full store key of an allowlist entry, for
+// proofs.
+func MeasurementStateKey(hash []byte) []byte {
+	return join([]byte(protocol.ModuleRegistry+"/"), prefixMeas, hash)
 }
 
 // PolicyStateKey is the full store key of the attestation policy.
@@ -88,14 +105,28 @@ func Policy(s store.KV) protocol.AttestationPolicy {
 	return p
 }
 
-// Worker returns a worker's record.
+// Worker returns a worker's record, with the status in force: a record
+// still marked active whose measurement was revoked, or a sim worker on a
+// chain that no longer allows sim, is reported revoked before the
+// end-of-block batches have rewritten it. Every rule that asks whether a
+// worker is active (CheckActive, the keys module) reads it here.
 func Worker(s store.KV, pub []byte) (protocol.WorkerRecord, bool) {
+	w, ok := load(s, pub)
+	if ok {
+		w.Status = statusInForce(s, &w)
+	}
+	return w, ok
+}
+
+// load returns a worker's record as stored.
+func load(s store.KV, pub []byte) (protocol.WorkerRecord, bool) {
 	var w protocol.WorkerRecord
 	ok := read(s, join(prefixWorker, pub), &w)
 	return w, ok
 }
 
-// Workers returns every worker record, in key order.
+// Workers returns every worker record, in key order, with the status in
+// force.
 func Workers(s store.KV) []protocol.WorkerRecord {
 	var out []protocol.WorkerRecord
 	kv(s).Iterate(prefixWorker, store.PrefixEnd(prefixWorker), func(_, v []byte) bool {
@@ -106,6 +137,9 @@ func Workers(s store.KV) []protocol.WorkerRecord {
 		out = append(out, w)
 		return true
 	})
+	for i := range out {
+		out[i].Status = statusInForce(s, &out[i])
+	}
 	return out
 }
 
@@ -166,11 +200,19 @@ func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 	if hash, ok := ctx.Block.HashAt(a.Height); !ok || !bytes.Equal(hash, a.BlockHash) {
 		return protocol.Errorf(protocol.ErrAttestationFork, "attestation binds block %d %X, this chain has %X", a.Height, []byte(a.BlockHash), hash)
 	}
-	if policy.MaxAgeBlocks > 0 && ctx.Block.Height-a.Height > policy.MaxAgeBlocks {
-		return protocol.Errorf(protocol.ErrAttestationTooOld, "binds block %d, %d blocks ago; policy allows %d", a.Height, ctx.Block.Height-a.Height, policy.MaxAgeBlocks)
+	// An attestation max_age_blocks old would expire in the block that
+	// registers it: it is too old.
+	if policy.MaxAgeBlocks > 0 && ctx.Block.Height-a.Height >= policy.MaxAgeBlocks {
+		return protocol.Errorf(protocol.ErrAttestationTooOld, "binds block %d, %d blocks ago; policy allows fewer than %d", a.Height, ctx.Block.Height-a.Height, policy.MaxAgeBlocks)
 	}
 	if a.RuntimeVersion < policy.MinRuntimeVersion {
 		return protocol.Errorf(protocol.ErrRuntimeTooOld, "runtime version %d, minimum %d", a.RuntimeVersion, policy.MinRuntimeVersion)
+	}
+	prev, existed := Worker(ctx.State, a.WorkerPubkey)
+	if existed {
+		if err := checkSupersedes(&prev, a); err != nil {
+			return err
+		}
 	}
 	ev, err := verifyQuote(ctx, a, policy)
 	if err != nil {
@@ -186,10 +228,6 @@ func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 	if !bytes.Equal(ev.reportData, a.ReportData()) {
 		return protocol.Errorf(protocol.ErrReportData, "worker %x", []byte(a.WorkerPubkey))
 	}
-	prev, existed := Worker(ctx.State, a.WorkerPubkey)
-	if existed && !bytes.Equal(prev.EncryptionKey, a.EncryptionPubkey) && prev.AttestedHeight >= a.Height {
-		return protocol.Errorf(protocol.ErrStaleRegistration, "key attested at block %d, current key at block %d", a.Height, prev.AttestedHeight)
-	}
 	rec := protocol.WorkerRecord{
 		Pubkey:           a.WorkerPubkey,
 		EncryptionKey:    a.EncryptionPubkey,
@@ -199,12 +237,18 @@ func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 		RuntimeVersion:   a.RuntimeVersion,
 		AttestedHeight:   a.Height,
 		RegisteredHeight: ctx.Block.Height,
+		KeySince:         a.Height,
 		Operator:         ctx.Tx.Signer,
 		Status:           protocol.StatusActive,
 		Attestation:      *a,
 	}
 	if existed {
-		rec.Endpoint, rec.EndpointSeq = prev.Endpoint, prev.EndpointSeq
+		// The operator is whoever first registered this identity: anyone
+		// may relay a later registration, and relaying grants nothing.
+		rec.Endpoint, rec.EndpointSeq, rec.Operator = prev.Endpoint, prev.EndpointSeq, prev.Operator
+		if bytes.Equal(prev.EncryptionKey, a.EncryptionPubkey) {
+			rec.KeySince = prev.KeySince
+		}
 		unindex(ctx, &prev)
 	}
 	save(ctx, &rec, policy)
@@ -213,6 +257,26 @@ func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 	}
 	if m.hook != nil && (!existed || !bytes.Equal(prev.EncryptionKey, rec.EncryptionKey) || prev.Status != protocol.StatusActive) {
 		return m.hook(ctx, &rec)
+	}
+	return nil
+}
+
+// checkSupersedes refuses a registration of a known identity that does not
+// supersede its record: a revoked identity never returns (its key may be in
+// the hands of whoever broke its build, and it would keep its roles); an
+// attestation must bind a later block than the one on record, whatever its
+// key (a replayed older one would move the expiry back, possibly to the
+// current block); and another key than the current one must be attested
+// after the current one was registered or adopted (an older one names a
+// key its enclave erased at a rotation or a restart).
+func checkSupersedes(prev *protocol.WorkerRecord, a *protocol.Attestation) error {
+	switch {
+	case prev.Status == protocol.StatusRevoked:
+		return protocol.Errorf(protocol.ErrWorkerRevoked, "worker %x was revoked (measurement %x); a new identity must register", prev.Pubkey, prev.Measurement)
+	case a.Height <= prev.AttestedHeight:
+		return protocol.Errorf(protocol.ErrStaleRegistration, "attests block %d; the record holds an attestation of block %d", a.Height, prev.AttestedHeight)
+	case !bytes.Equal(prev.EncryptionKey, a.EncryptionPubkey) && a.Height <= prev.KeySince:
+		return protocol.Errorf(protocol.ErrStaleRegistration, "key attested at block %d; the current key is registered since block %d", a.Height, prev.KeySince)
 	}
 	return nil
 }
@@ -254,28 +318,20 @@ func save(ctx *module.Context, rec *protocol.WorkerRecord, policy protocol.Attes
 	}
 	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
 	kv(ctx.State).Set(join(prefixByMeas, rec.Measurement, rec.Pubkey), store.Mark())
+	if rec.AttestationKind == sim.Kind {
+		kv(ctx.State).Set(join(prefixSim, rec.Pubkey), store.Mark())
+	}
 }
 
 // unindex removes an active record's index entries.
 func unindex(ctx *module.Context, rec *protocol.WorkerRecord) {
 	kv(ctx.State).Delete(join(prefixByMeas, rec.Measurement, rec.Pubkey))
+	if rec.AttestationKind == sim.Kind {
+		kv(ctx.State).Delete(join(prefixSim, rec.Pubkey))
+	}
 	if rec.ExpiresAt > 0 {
 		kv(ctx.State).Delete(join(prefixExpiry, heightKey(rec.ExpiresAt), rec.Pubkey))
 	}
-}
-
-// end retires a worker: expired or revoked.
-func (m *Module) end(ctx *module.Context, rec *protocol.WorkerRecord, status, event string) error {
-	unindex(ctx, rec)
-	rec.Status, rec.ExpiresAt = status, 0
-	write(ctx.State, join(prefixWorker, rec.Pubkey), rec)
-	if err := emit(ctx, event, rec); err != nil {
-		return err
-	}
-	if m.hook != nil {
-		return m.hook(ctx, rec)
-	}
-	return nil
 }
 
 func emit(ctx *module.Context, kind string, rec *protocol.WorkerRecord) error {
@@ -283,33 +339,12 @@ func emit(ctx *module.Context, kind string, rec *protocol.WorkerRecord) error {
 	return mq.Emit(ctx, protocol.ModuleOrigin(protocol.ModuleRegistry), protocol.TopicWorker, protocol.MustMarshal(&ev))
 }
 
-// EndBlock expires the workers whose attestation is older than the policy
-// allows.
-func (m *Module) EndBlock(ctx *module.Context) error {
-	var due [][]byte
-	upTo := store.PrefixEnd(join(prefixExpiry, heightKey(ctx.Block.Height)))
-	kv(ctx.State).Iterate(prefixExpiry, upTo, func(k, _ []byte) bool {
-		due = append(due, slices.Clone(k[len(prefixExpiry)+8:]))
-		return true
-	})
-	for _, pub := range due {
-		rec, ok := Worker(ctx.State, pub)
-		if !ok {
-			store.Fail("registry: expiry index", fmt.Errorf("no worker %x", pub))
-		}
-		if err := m.end(ctx, &rec, protocol.StatusExpired, protocol.WorkerExpired); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func updateEndpoint(ctx *module.Context, a *protocol.UpdateEndpointArgs) error {
 	u := &a.Update
 	if u.ChainID != ctx.Block.ChainID || len(u.URL) == 0 || len(u.URL) > 256 {
 		return protocol.Errorf(protocol.ErrBadEndpoint, "chain %q, url of %d bytes", u.ChainID, len(u.URL))
 	}
-	rec, ok := Worker(ctx.State, u.Worker)
+	rec, ok := load(ctx.State, u.Worker)
 	if !ok {
 		return protocol.Errorf(protocol.ErrUnknownWorker, "%x", u.Worker)
 	}
@@ -322,75 +357,6 @@ func updateEndpoint(ctx *module.Context, a *protocol.UpdateEndpointArgs) error {
 	rec.Endpoint, rec.EndpointSeq = u.URL, u.Seq
 	write(ctx.State, join(prefixWorker, rec.Pubkey), &rec)
 	return emit(ctx, protocol.WorkerEndpoint, &rec)
-}
-
-// GovActions are the governance actions the registry implements.
-func (m *Module) GovActions() map[string]governance.ActionHandler {
-	return map[string]governance.ActionHandler{
-		protocol.ActionAllowMeasurement:     allowMeasurement,
-		protocol.ActionRevokeMeasurement:    m.revokeMeasurement,
-		protocol.ActionSetAttestationPolicy: setPolicy,
-	}
-}
-
-func allowMeasurement(ctx *module.Context, raw []byte) error {
-	var a protocol.MeasurementArgs
-	if err := module.DecodeArgs(protocol.ActionAllowMeasurement, raw, &a); err != nil {
-		return err
-	}
-	if len(a.Measurement) != 32 || len(a.Note) > 256 {
-		return protocol.Errorf(protocol.ErrBadMeasurement, "measurement of %d bytes, note of %d", len(a.Measurement), len(a.Note))
-	}
-	write(ctx.State, join(prefixMeas, a.Measurement), &protocol.MeasurementEntry{Measurement: a.Measurement, Note: a.Note})
-	return nil
-}
-
-// revokeMeasurement marks a measurement revoked and retires every worker
-// registered under it, at once: their messages are refused from the next
-// transaction on.
-func (m *Module) revokeMeasurement(ctx *module.Context, raw []byte) error {
-	var a protocol.MeasurementArgs
-	if err := module.DecodeArgs(protocol.ActionRevokeMeasurement, raw, &a); err != nil {
-		return err
-	}
-	var entry protocol.MeasurementEntry
-	if !read(ctx.State, join(prefixMeas, a.Measurement), &entry) {
-		return protocol.Errorf(protocol.ErrBadMeasurement, "%x is not on the allowlist", a.Measurement)
-	}
-	entry.Revoked = true
-	write(ctx.State, join(prefixMeas, a.Measurement), &entry)
-	prefix := join(prefixByMeas, a.Measurement)
-	var pubs [][]byte
-	kv(ctx.State).Iterate(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
-		pubs = append(pubs, slices.Clone(k[len(prefix):]))
-		return true
-	})
-	for _, pub := range pubs {
-		rec, _ := Worker(ctx.State, pub)
-		if err := m.end(ctx, &rec, protocol.StatusRevoked, protocol.WorkerRevoked); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func validatePolicy(p protocol.AttestationPolicy) error {
-	if p.MaxAgeBlocks < 0 {
-		return protocol.Errorf(protocol.ErrBadPolicy, "max_age_blocks %d", p.MaxAgeBlocks)
-	}
-	return nil
-}
-
-func setPolicy(ctx *module.Context, raw []byte) error {
-	var a protocol.SetAttestationPolicyArgs
-	if err := module.DecodeArgs(protocol.ActionSetAttestationPolicy, raw, &a); err != nil {
-		return err
-	}
-	if err := validatePolicy(a.Policy); err != nil {
-		return err
-	}
-	write(ctx.State, keyPolicy, &a.Policy)
-	return nil
 }
 
 // AuthorizeSender implements mq.Authorizer for worker origins: a worker may
@@ -425,13 +391,16 @@ func (m *Module) OnKeyChange(h KeyChangeHook) { m.hook = h }
 // it announced for a key rotation (called by the keys module, which checked
 // the announcement's signature), keeps the announcement so that clients can
 // check the key's provenance, and announces the change.
+//
+// KeySince becomes this block: an attestation of the key the enclave erases
+// now, however recent, can no longer replace it.
 func SetEncryptionKey(ctx *module.Context, ann *protocol.KeyAnnouncement) error {
-	rec, ok := Worker(ctx.State, ann.Worker)
-	if !ok || rec.Status != protocol.StatusActive {
+	if rec, ok := Worker(ctx.State, ann.Worker); !ok || rec.Status != protocol.StatusActive {
 		return nil
 	}
+	rec, _ := load(ctx.State, ann.Worker)
 	pub := ann.Worker
-	rec.EncryptionKey, rec.KeyAnnouncement = ann.Key, ann
+	rec.EncryptionKey, rec.KeyAnnouncement, rec.KeySince = ann.Key, ann, ctx.Block.Height
 	write(ctx.State, join(prefixWorker, pub), &rec)
 	return emit(ctx, protocol.WorkerRegistered, &rec)
 }
