@@ -37,6 +37,8 @@ func StateKey(path string) ([]byte, error) {
 		return stateKey(ModuleGovernance, "nonce"), nil
 	case path == QueryPolicy:
 		return stateKey(ModuleRegistry, "policy"), nil
+	case path == QueryGenesisHash:
+		return stateKey(ModuleRegistry, "genesis_hash"), nil
 	case strings.HasPrefix(path, QueryWorker):
 		pub, err := hexID(path, QueryWorker, "worker key")
 		if err != nil {

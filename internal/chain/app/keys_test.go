@@ -26,7 +26,7 @@ func (ta *testApp) registerWithKey(name string) *keyWorker {
 	ta.finalize()
 	b := newTxBuilder(key("registrar"))
 	b.nonce = ta.account(addr(key("registrar"))).Nonce
-	a := simAttestation(ta.t, w.id, enc.Public(), ta.app.LastHeight(), sim.DefaultMeasurement)
+	a := simAttestation(ta.t, w.id, enc.Public(), ta.app.LastHeight(), sim.DefaultBuild)
 	if r := ta.finalize(b.register(a)).TxResults[0]; r.Code != 0 {
 		ta.t.Fatalf("register %s: %s", name, r.Log)
 	}
