@@ -48,6 +48,7 @@ func workerCmd(g *globals) *cobra.Command {
 		},
 	}
 	var allowSim bool
+	var minLevel string
 	var measurements []string
 	show := &cobra.Command{
 		Use:   "show PUBKEY",
@@ -58,7 +59,7 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := sdk.VerifyOptions{AllowSim: allowSim}
+			o := sdk.VerifyOptions{AllowSim: allowSim, MinLevel: minLevel}
 			for _, m := range measurements {
 				b, err := hexArg("--measurement", m, sha256.Size)
 				if err != nil {
@@ -99,6 +100,7 @@ func workerCmd(g *globals) *cobra.Command {
 	}
 	show.Flags().BoolVar(&allowSim, "allow-sim", false, "accept the insecure sim TEE (development chains)")
 	show.Flags().StringSliceVar(&measurements, "measurement", nil, "accept only these measurements (hex; repeatable)")
+	show.Flags().StringVar(&minLevel, "min-level", protocol.LevelCollateral, "weakest TDX evidence accepted: collateral, or quote (development chains)")
 
 	var mrtd, tdAttrs, xfam, mrConfigID, mrOwner, mrOwnerConfig string
 	var rtmrs []string

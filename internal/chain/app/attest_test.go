@@ -261,6 +261,9 @@ func TestSimWorkerCannotClaimATDXMeasurement(t *testing.T) {
 	a.Quote = legacySimQuote(m, a.ReportData())
 	c.submit(t, a, protocol.ErrBadQuote)
 	c.submit(t, simAttestation(t, worker, []byte("k"), c.app.LastHeight(), "pruntime v1"), protocol.ErrMeasurementNotAllowed)
+	withColl := simAttestation(t, worker, []byte("k"), c.app.LastHeight(), sim.DefaultBuild)
+	withColl.Collateral = []protocol.CollateralEntry{{URL: tdxtest.TCBInfoURL, Body: []byte("{}")}}
+	c.submit(t, withColl, protocol.ErrCollateralMalformed)
 	if bytes.Equal(protocol.SimMeasurement("pruntime v1"), m) {
 		t.Fatal("a sim build hashes to the TDX measurement")
 	}

@@ -90,6 +90,13 @@ func TestTamperedQuotesAreRefused(t *testing.T) {
 	if _, err := Verify(testdata.RawQuote[:600], nil, pinned); !errors.Is(err, protocol.ErrQuoteMalformed) {
 		t.Errorf("truncated: %v", err)
 	}
+	// With collateral, the PCK certificate is read first, to know which
+	// documents verification requests.
+	q := append([]byte(nil), testdata.RawQuote...)
+	q[pem+900] ^= 0x01
+	if _, err := Verify(q, sampleCollateral(), pinned); !errors.Is(err, protocol.ErrQuoteCertChain) {
+		t.Errorf("tampered PCK certificate, with collateral: %v", err)
+	}
 }
 
 func TestQuoteTimeIsTheBlockTime(t *testing.T) {
