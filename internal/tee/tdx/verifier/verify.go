@@ -93,7 +93,8 @@ func (v *Verifier) options(now time.Time, getter trust.HTTPSGetter, withCollater
 }
 
 // Verify checks a TDX quote at time now (the verified block time: the chain
-// has no other clock), cheapest and most specific checks first:
+// has no other clock). A refusal names the first of these checks that
+// fails:
 //
 //  1. the quote's structure (ErrQuoteMalformed);
 //  2. the collateral's shape: at most MaxCollateralEntries entries and
@@ -129,8 +130,17 @@ func (v *Verifier) Verify(raw []byte, collateral []protocol.CollateralEntry, now
 			return nil, err
 		}
 	}
-	if err := verifyQuote(q, v.options(now, nil, false)); err != nil {
-		return nil, classify(err)
+	// One pass of go-tdx-guest when all is well. When the pass with
+	// collateral fails, a pass without tells a broken quote or chain
+	// (which the library reports only as text) from bad collateral.
+	var collErr error
+	if answers != nil {
+		collErr = verifyQuote(q, v.options(now, answers, true))
+	}
+	if answers == nil || collErr != nil {
+		if err := verifyQuote(q, v.options(now, nil, false)); err != nil {
+			return nil, classify(err)
+		}
 	}
 	certData := q.GetSignedData().GetCertificationData().GetQeReportCertificationData()
 	if err := v.qe.checkQE(certData.GetQeReport()); err != nil {
@@ -139,6 +149,12 @@ func (v *Verifier) Verify(raw []byte, collateral []protocol.CollateralEntry, now
 	body := q.GetTdQuoteBody()
 	if err := checkTDAttributes(body.GetTdAttributes()); err != nil {
 		return nil, err
+	}
+	switch {
+	case collErr != nil && strings.Contains(collErr.Error(), "certificate chain was revoked"):
+		return nil, protocol.Errorf(protocol.ErrQuoteCertChain, "%v", collErr)
+	case collErr != nil:
+		return nil, protocol.Errorf(protocol.ErrQuoteCollateral, "%v", collErr)
 	}
 	out := &Verified{
 		Identity: protocol.TDXIdentity{
@@ -150,12 +166,6 @@ func (v *Verifier) Verify(raw []byte, collateral []protocol.CollateralEntry, now
 	}
 	out.Measurement = protocol.TDXMeasurement(out.Identity)
 	if answers != nil {
-		if err := verifyQuote(q, v.options(now, answers, true)); err != nil {
-			if strings.Contains(err.Error(), "certificate chain was revoked") {
-				return nil, protocol.Errorf(protocol.ErrQuoteCertChain, "%v", err)
-			}
-			return nil, protocol.Errorf(protocol.ErrQuoteCollateral, "%v", err)
-		}
 		out.Level = protocol.LevelCollateral
 		out.TCBEvaluationDataNumber = answers.evaluationDataNumber()
 	}
