@@ -36,6 +36,7 @@ func relay() {
 	check(err)
 	defer os.RemoveAll(dir)
 	o := home.DefaultOptions("bench-relay")
+	o.AllowSim = true // the benchmark's worker runs on the sim TEE
 	o.BlockTime = 0
 	o.BasePort = 36656
 	nh := filepath.Join(dir, "node")

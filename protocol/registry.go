@@ -28,8 +28,8 @@ const (
 // Attestation levels: what a registration's evidence was checked against.
 const (
 	LevelSim        = "sim"        // the insecure software TEE
-	LevelQuote      = "quote"      // TDX quote signature chain to Intel's root; no TCB collateral
-	LevelCollateral = "collateral" // TDX quote and Intel's TCB info and QE identity, current at the block time
+	LevelQuote      = "quote"      // TDX quote from Intel's TD QE, signature chain to Intel's root; no TCB collateral (dev chains only)
+	LevelCollateral = "collateral" // TDX quote, Intel's TCB info and QE identity, and the CRLs, current at the block time
 )
 
 // WorkerRecord is the registry's record of a worker.
@@ -88,12 +88,30 @@ func (w *WorkerRecord) Summary() WorkerSummary {
 	}
 }
 
-// TDXMeasurement identifies a TD build: SHA-256 over a context, MRTD and
-// RTMR0..3 (48 bytes each). The registry's allowlist holds these.
-func TDXMeasurement(mrtd []byte, rtmrs [][]byte) []byte {
+// TDXIdentity is what a TD quote says about the TD: its build (MRTD, the
+// RTMRs) and the configuration the host chose when it created the TD
+// (attributes, XFAM, the three config registers). None of the latter
+// changes MRTD or an RTMR, so the measurement must cover them itself.
+type TDXIdentity struct {
+	MRTD          []byte   // 48 bytes
+	RTMRs         [][]byte // RTMR0..3, 48 bytes each
+	TDAttributes  []byte   // 8 bytes
+	XFAM          []byte   // 8 bytes
+	MRConfigID    []byte   // 48 bytes
+	MROwner       []byte   // 48 bytes
+	MROwnerConfig []byte   // 48 bytes
+}
+
+// TDXMeasurement identifies a TD build and configuration: SHA-256 over the
+// context "phala/measurement/tdx/v2" and the identity's fields in the order
+// of the struct, each length-prefixed (4 bytes, big-endian). The registry's
+// allowlist holds these. (Version 1 covered MRTD and RTMR0..3 only, which
+// let the host pick the TD's attributes; it is no longer accepted.)
+func TDXMeasurement(id TDXIdentity) []byte {
 	h := sha256.New()
-	h.Write([]byte("phala/measurement/tdx/v1"))
-	for _, f := range append([][]byte{mrtd}, rtmrs...) {
+	h.Write([]byte("phala/measurement/tdx/v2"))
+	fields := append(append([][]byte{id.MRTD}, id.RTMRs...), id.TDAttributes, id.XFAM, id.MRConfigID, id.MROwner, id.MROwnerConfig)
+	for _, f := range fields {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
 		h.Write(f)
 	}
@@ -112,15 +130,24 @@ type AttestationPolicy struct {
 	// may be at registration, and how long a registration lasts before the
 	// worker must re-attest. 0 disables expiry.
 	MaxAgeBlocks int64 `cbor:"max_age_blocks" json:"max_age_blocks"`
-	// RequireCollateral refuses TDX quotes without current TCB collateral.
+	// RequireCollateral refuses TDX quotes without current TCB collateral
+	// (PCK CRL included). A chain that does not allow sim attestation
+	// requires collateral whatever this says: only a dev chain may admit
+	// `quote`-level workers.
 	RequireCollateral bool `cbor:"require_collateral" json:"require_collateral"`
 	// MinRuntimeVersion refuses older pRuntimes.
 	MinRuntimeVersion uint32 `cbor:"min_runtime_version" json:"min_runtime_version"`
+	// MinTCBEvaluationDataNumber refuses collateral older than Intel's TCB
+	// recovery event of that number (the lower of the TCB info's and the QE
+	// identity's tcbEvaluationDataNumber): collateral stays valid until its
+	// nextUpdate, so without it a superseded TCB info still passes for
+	// about a month. 0: no minimum.
+	MinTCBEvaluationDataNumber uint32 `cbor:"min_tcb_evaluation_data_number" json:"min_tcb_evaluation_data_number"`
 }
 
 // DefaultAttestationPolicy is the policy of a new chain.
 func DefaultAttestationPolicy() AttestationPolicy {
-	return AttestationPolicy{MaxAgeBlocks: 14_400, MinRuntimeVersion: 1}
+	return AttestationPolicy{MaxAgeBlocks: 14_400, MinRuntimeVersion: 1, RequireCollateral: true}
 }
 
 // registry methods.
@@ -180,6 +207,9 @@ const (
 	// entry, with proof. A revocation shows here in the revoking block,
 	// before every worker record under it has been rewritten.
 	QueryMeasurement = "registry/measurement/"
+	// QueryGenesisHash is the genesis hash every attestation must bind, with
+	// proof.
+	QueryGenesisHash = "registry/genesis_hash"
 )
 
 // MeasurementEntry is an allowlist entry.
@@ -221,4 +251,9 @@ var (
 	ErrBadPolicy             = define(SpaceRegistry, 21, "invalid attestation policy")
 	ErrBadMeasurement        = define(SpaceRegistry, 22, "invalid measurement")
 	ErrWorkerRevoked         = define(SpaceRegistry, 23, "worker identity was revoked")
+	// Codes 40-59: attestation evidence (TDX quotes and their collateral).
+	ErrQEIdentity          = define(SpaceRegistry, 40, "quote was not produced by Intel's TD quoting enclave")
+	ErrTDAttributes        = define(SpaceRegistry, 41, "TD attributes are not the required ones")
+	ErrTCBEvaluationTooOld = define(SpaceRegistry, 42, "collateral's TCB evaluation data number is below the policy minimum")
+	ErrCollateralMalformed = define(SpaceRegistry, 43, "collateral is oversized, not canonical, or answers a request verification does not make")
 )

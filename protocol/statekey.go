@@ -43,6 +43,8 @@ func StateKey(path string) ([]byte, error) {
 			return nil, err
 		}
 		return stateKey(ModuleRegistry, "meas/", hash), nil
+	case path == QueryGenesisHash:
+		return stateKey(ModuleRegistry, "genesis_hash"), nil
 	case strings.HasPrefix(path, QueryWorker):
 		pub, err := hexID(path, QueryWorker, "worker key")
 		if err != nil {

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -14,13 +15,26 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-// VerifyOptions say what a user accepts of a worker.
+// VerifyOptions say what a user accepts of a worker. The zero value is
+// the production requirement: a TDX worker whose quote verifies, again, at
+// level collateral.
 type VerifyOptions struct {
+	// MinLevel is the weakest TDX evidence accepted: "" or
+	// protocol.LevelCollateral (the TCB is up to date and the PCK not
+	// revoked, per Intel's collateral), or protocol.LevelQuote (the quote
+	// is from Intel's TD quoting enclave on some Intel platform, with TCB
+	// status and revocation unknown: development chains only).
+	MinLevel string
 	// AllowSim accepts workers on the insecure sim TEE (development only).
 	AllowSim bool
 	// Measurements, if not empty, restricts the pRuntime builds accepted,
-	// on top of the chain's own allowlist.
+	// on top of the chain's own allowlist. A measurement names its TEE kind
+	// (protocol.TDXMeasurement and protocol.SimMeasurement hash under
+	// distinct contexts), so pinning a TDX build never admits a sim worker.
 	Measurements [][]byte
+	// GenesisHash, if set, is the genesis the caller expects the chain to
+	// have; the chain's own (proven) genesis hash must equal it.
+	GenesisHash []byte
 }
 
 // ErrWorkerNotTrusted is returned by VerifyWorker when the worker's
@@ -36,10 +50,22 @@ var ErrSimTEE = errors.New("it runs on the insecure sim TEE")
 // VerifyWorker checks, before anything is encrypted to a worker's key, that
 // the chain holds an active registration for it (read with a proof against
 // a verified header), and re-verifies the attestation the chain recorded:
-// the quote itself, that it binds the registered keys to this chain, and
-// that its measurement is the registered one. It returns the record, whose
-// EncryptionKey is the key to encrypt to.
+// the quote itself at the caller's minimum level, that it binds the
+// registered keys to this chain and its genesis (also read with a proof),
+// and that its kind, level and measurement are the registered ones. It
+// returns the record, whose EncryptionKey is the key to encrypt to.
 func (c *Client) VerifyWorker(ctx context.Context, pub []byte, o VerifyOptions) (*protocol.WorkerRecord, error) {
+	if _, err := o.minRank(); err != nil {
+		return nil, err
+	}
+	gq, err := c.verifiedQuery(ctx, protocol.QueryGenesisHash)
+	if err != nil {
+		return nil, err
+	}
+	genesis := gq.value
+	if o.GenesisHash != nil && !bytes.Equal(genesis, o.GenesisHash) {
+		return nil, fmt.Errorf("%w: the chain's genesis is %X, the caller expects %X", ErrWorkerNotTrusted, genesis, o.GenesisHash)
+	}
 	rec, ok, err := c.Worker(ctx, pub)
 	if err != nil {
 		return nil, err
@@ -57,20 +83,51 @@ func (c *Client) VerifyWorker(ctx context.Context, pub []byte, o VerifyOptions) 
 	if !bytes.Equal(sh.Commit.BlockID.Hash, rec.Attestation.BlockHash) {
 		return nil, fmt.Errorf("%w: attestation binds block %d %X, the chain's is %X", ErrWorkerNotTrusted, rec.AttestedHeight, []byte(rec.Attestation.BlockHash), sh.Commit.BlockID.Hash)
 	}
-	if err := CheckAttestation(&rec, c.chainID, sh.Time, o); err != nil {
+	if err := CheckAttestation(&rec, c.chainID, genesis, sh.Time, o); err != nil {
 		return nil, err
 	}
 	return &rec, nil
 }
 
+// levelRank orders the TDX levels a caller may require.
+var levelRank = map[string]int{protocol.LevelQuote: 1, protocol.LevelCollateral: 2}
+
+func (o VerifyOptions) minRank() (int, error) {
+	if o.MinLevel == "" {
+		return levelRank[protocol.LevelCollateral], nil
+	}
+	r, ok := levelRank[o.MinLevel]
+	if !ok {
+		return 0, fmt.Errorf("sdk: MinLevel %q: want %q or %q", o.MinLevel, protocol.LevelCollateral, protocol.LevelQuote)
+	}
+	return r, nil
+}
+
 // CheckAttestation re-verifies a worker record's attestation offline: the
-// quote (at blockTime, the time of the block it binds), its report data
-// against the record's keys and chainID, and its measurement against the
+// quote (at blockTime, the time of the block it binds) and its level
+// against the caller's minimum, its report data against the record's keys,
+// chainID and genesisHash, and its kind, level and measurement against the
 // record and the caller's options.
-func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time.Time, o VerifyOptions) error {
+func CheckAttestation(rec *protocol.WorkerRecord, chainID string, genesisHash []byte, blockTime time.Time, o VerifyOptions) error {
+	return o.check(rec, chainID, genesisHash, blockTime, verifier.Intel())
+}
+
+// check is CheckAttestation with the TDX verifier given (tests give one
+// rooted at a test PKI).
+func (o VerifyOptions) check(rec *protocol.WorkerRecord, chainID string, genesisHash []byte, blockTime time.Time, tdxVerifier *verifier.Verifier) error {
+	minRank, err := o.minRank()
+	if err != nil {
+		return err
+	}
 	a := &rec.Attestation
 	if a.ChainID != chainID || !bytes.Equal(a.WorkerPubkey, rec.Pubkey) {
 		return fmt.Errorf("%w: the recorded attestation is for another worker or another chain", ErrWorkerNotTrusted)
+	}
+	if !bytes.Equal(a.GenesisHash, genesisHash) {
+		return fmt.Errorf("%w: the attestation binds genesis %X, the chain's is %X", ErrWorkerNotTrusted, []byte(a.GenesisHash), genesisHash)
+	}
+	if rec.AttestationKind != a.TEE {
+		return fmt.Errorf("%w: the record says TEE %q, its attestation is %q", ErrWorkerNotTrusted, rec.AttestationKind, a.TEE)
 	}
 	if !bytes.Equal(a.EncryptionPubkey, rec.EncryptionKey) {
 		// A key rotation replaced the attested key: the attested identity
@@ -88,6 +145,7 @@ func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time
 		}
 	}
 	var reportData, measurement []byte
+	var level string
 	switch a.TEE {
 	case sim.Kind:
 		if !o.AllowSim {
@@ -97,16 +155,16 @@ func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrWorkerNotTrusted, err)
 		}
-		reportData, measurement = q.ReportData, q.Measurement
+		reportData, measurement, level = q.ReportData, q.Measurement(), protocol.LevelSim
 	case tdx.Kind:
-		v, err := verifier.Verify(a.Quote, a.Collateral, blockTime)
+		v, err := tdxVerifier.Verify(a.Quote, a.Collateral, blockTime)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrWorkerNotTrusted, err)
+			return fmt.Errorf("%w: %w", ErrWorkerNotTrusted, err)
 		}
-		if v.Debug {
-			return fmt.Errorf("%w: debug TD", ErrWorkerNotTrusted)
+		if levelRank[v.Level] < minRank {
+			return fmt.Errorf("%w: its quote verifies at level %s, the caller requires %s", ErrWorkerNotTrusted, v.Level, cmp.Or(o.MinLevel, protocol.LevelCollateral))
 		}
-		reportData, measurement = v.ReportData, v.Measurement
+		reportData, measurement, level = v.ReportData, v.Measurement, v.Level
 	default:
 		return fmt.Errorf("%w: unknown TEE %q", ErrWorkerNotTrusted, a.TEE)
 	}
@@ -115,6 +173,9 @@ func CheckAttestation(rec *protocol.WorkerRecord, chainID string, blockTime time
 	}
 	if !bytes.Equal(measurement, rec.Measurement) {
 		return fmt.Errorf("%w: quote measurement %x, registered %x", ErrWorkerNotTrusted, measurement, rec.Measurement)
+	}
+	if level != rec.AttestationLevel {
+		return fmt.Errorf("%w: the record says level %s, its evidence verifies at %s", ErrWorkerNotTrusted, rec.AttestationLevel, level)
 	}
 	if len(o.Measurements) > 0 {
 		for _, m := range o.Measurements {

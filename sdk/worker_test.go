@@ -30,13 +30,17 @@ func simWorker(t *testing.T) (*protocol.WorkerRecord, ed25519.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := protocol.Attestation{TEE: sim.Kind, ChainID: "c", GenesisHash: bytes.Repeat([]byte{1}, 32), WorkerPubkey: protocol.HexBytes(pub),
+	a := protocol.Attestation{TEE: sim.Kind, ChainID: "c", GenesisHash: testGenesis, WorkerPubkey: protocol.HexBytes(pub),
 		EncryptionPubkey: []byte("enc"), RuntimeVersion: 1, Height: 7, BlockHash: bytes.Repeat([]byte{2}, 32)}
 	if a.Quote, err = p.Quote(a.ReportData()); err != nil {
 		t.Fatal(err)
 	}
-	return &protocol.WorkerRecord{Pubkey: pub, EncryptionKey: []byte("enc"), Measurement: sim.DefaultMeasurement, Attestation: a, Status: protocol.StatusActive}, priv
+	return &protocol.WorkerRecord{Pubkey: pub, EncryptionKey: []byte("enc"), AttestationKind: sim.Kind, AttestationLevel: protocol.LevelSim,
+		Measurement: sim.DefaultMeasurement, Attestation: a, Status: protocol.StatusActive}, priv
 }
+
+// testGenesis is the genesis hash the test records' chain has.
+var testGenesis = bytes.Repeat([]byte{1}, 32)
 
 // announcement is an announcement of key by signer's identity, validly
 // signed.
@@ -56,17 +60,17 @@ func announce(r *protocol.WorkerRecord, signer ed25519.PrivateKey, key []byte) {
 func TestCheckAttestationAcceptsAKeyAnnouncedByTheAttestedIdentity(t *testing.T) {
 	r, id := simWorker(t)
 	announce(r, id, []byte("rotated"))
-	if err := CheckAttestation(r, "c", time.Now(), VerifyOptions{AllowSim: true}); err != nil {
+	if err := CheckAttestation(r, "c", testGenesis, time.Now(), VerifyOptions{AllowSim: true}); err != nil {
 		t.Fatalf("rotated key announced by the identity: %v", err)
 	}
 }
 
 func TestCheckAttestation(t *testing.T) {
 	now := time.Now()
-	if err := CheckAttestation(simRecord(t), "c", now, VerifyOptions{AllowSim: true}); err != nil {
+	if err := CheckAttestation(simRecord(t), "c", testGenesis, now, VerifyOptions{AllowSim: true}); err != nil {
 		t.Fatalf("valid sim record: %v", err)
 	}
-	if err := CheckAttestation(simRecord(t), "c", now, VerifyOptions{AllowSim: true, Measurements: [][]byte{sim.DefaultMeasurement}}); err != nil {
+	if err := CheckAttestation(simRecord(t), "c", testGenesis, now, VerifyOptions{AllowSim: true, Measurements: [][]byte{sim.DefaultMeasurement}}); err != nil {
 		t.Fatalf("pinned measurement: %v", err)
 	}
 	cases := map[string]struct {
@@ -79,9 +83,12 @@ func TestCheckAttestation(t *testing.T) {
 		"attestation edited":                     {func(r *protocol.WorkerRecord) { r.Attestation.Height = 8 }, VerifyOptions{AllowSim: true}, "does not bind"},
 		"measurement not the registered one":     {func(r *protocol.WorkerRecord) { r.Measurement = bytes.Repeat([]byte{3}, 32) }, VerifyOptions{AllowSim: true}, "registered"},
 		"measurement not accepted by the caller": {nil, VerifyOptions{AllowSim: true, Measurements: [][]byte{bytes.Repeat([]byte{4}, 32)}}, "caller accepts"},
-		"real TDX quote binding other data": {func(r *protocol.WorkerRecord) {
-			r.Attestation.TEE, r.Attestation.Quote = tdx.Kind, testdata.RawQuote
-		}, VerifyOptions{}, "does not bind"},
+		"kind not the registered one":            {func(r *protocol.WorkerRecord) { r.AttestationKind = tdx.Kind }, VerifyOptions{AllowSim: true}, "record says TEE"},
+		"level not the registered one":           {func(r *protocol.WorkerRecord) { r.AttestationLevel = protocol.LevelCollateral }, VerifyOptions{AllowSim: true}, "record says level"},
+		"attestation for another genesis":        {func(r *protocol.WorkerRecord) { r.Attestation.GenesisHash = bytes.Repeat([]byte{9}, 32) }, VerifyOptions{AllowSim: true}, "binds genesis"},
+		"real TDX quote of a TD without SEPT_VE_DISABLE": {func(r *protocol.WorkerRecord) {
+			r.AttestationKind, r.Attestation.TEE, r.Attestation.Quote = tdx.Kind, tdx.Kind, testdata.RawQuote
+		}, VerifyOptions{}, "TD attributes"},
 	}
 	for name, c := range cases {
 		r := simRecord(t)
@@ -92,7 +99,7 @@ func TestCheckAttestation(t *testing.T) {
 		if r.Attestation.TEE == tdx.Kind {
 			at = time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC)
 		}
-		err := CheckAttestation(r, "c", at, c.o)
+		err := CheckAttestation(r, "c", testGenesis, at, c.o)
 		if !errors.Is(err, ErrWorkerNotTrusted) || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("%s: got %v, want a refusal mentioning %q", name, err, c.why)
 		}
@@ -101,7 +108,7 @@ func TestCheckAttestation(t *testing.T) {
 			t.Errorf("%s: got %v, want errors.Is(err, ErrSimTEE) %v", name, err, onSim)
 		}
 	}
-	if err := CheckAttestation(simRecord(t), "another chain", now, VerifyOptions{AllowSim: true}); !errors.Is(err, ErrWorkerNotTrusted) {
+	if err := CheckAttestation(simRecord(t), "another chain", testGenesis, now, VerifyOptions{AllowSim: true}); !errors.Is(err, ErrWorkerNotTrusted) {
 		t.Errorf("another chain: %v", err)
 	}
 }
@@ -130,7 +137,7 @@ func TestCheckAttestationRefusesAnAnnouncementOfAnotherKeyOrByAnotherIdentity(t 
 	} {
 		r, id := simWorker(t)
 		c.edit(r, id)
-		err := CheckAttestation(r, "c", time.Now(), VerifyOptions{AllowSim: true})
+		err := CheckAttestation(r, "c", testGenesis, time.Now(), VerifyOptions{AllowSim: true})
 		if !errors.Is(err, ErrWorkerNotTrusted) || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("%s: got %v, want a refusal saying %q", name, err, c.why)
 		}

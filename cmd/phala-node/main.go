@@ -58,9 +58,17 @@ func homeFlags(cmd *cobra.Command, o *home.Options) {
 	f.StringVar(&o.ChainID, "chain-id", o.ChainID, "chain id")
 	f.DurationVar(&o.BlockTime, "block-time", o.BlockTime, "pause after each block (CometBFT timeout_commit)")
 	f.IntVar(&o.DevAccounts, "dev-accounts", o.DevAccounts, "number of funded dev accounts")
-	f.BoolVar(&o.AllowSim, "allow-sim", o.AllowSim, "admit workers with the insecure sim TEE (dev and test chains only; cannot be enabled later)")
+	f.BoolVar(&o.AllowSim, "allow-sim", false, "INSECURE, development only: admit workers on the sim TEE, which protects nothing (cannot be enabled later; off by default)")
 	f.IntVar(&o.BasePort, "port-base", o.BasePort, "first port: validator i listens on base+10i (p2p), +1 (rpc), +2 (metrics)")
 	f.StringVar(&o.Host, "host", o.Host, "listen host")
+}
+
+// warnSim says, when the genesis allows sim, that it is a development
+// chain for good.
+func warnSim(o home.Options) {
+	if o.AllowSim {
+		fmt.Fprintln(os.Stderr, "WARNING: this genesis admits workers on the insecure sim TEE (--allow-sim): a development chain, for good")
+	}
 }
 
 func initCmd() *cobra.Command {
@@ -77,6 +85,7 @@ func initCmd() *cobra.Command {
 			if err != nil {
 				return configError{err}
 			}
+			warnSim(o)
 			fmt.Printf("home:      %s\nchain id:  %s\nrpc:       %s\nadmin key: %s\n", dir, o.ChainID, o.RPCAddr(0), filepath.Join(dir, home.KeysDir, home.AdminKeyName+".json"))
 			for _, k := range res.Dev {
 				fmt.Printf("dev key:   %s (account %s)\n", filepath.Join(dir, home.KeysDir, k.Name+".json"), k.Address())
@@ -111,6 +120,7 @@ func testnetCmd() *cobra.Command {
 			if _, err := home.Write(homes, o); err != nil {
 				return configError{err}
 			}
+			warnSim(o)
 			for i, h := range homes {
 				fmt.Printf("node%d: phala-node start --home %s   (rpc %s)\n", i, h, o.RPCAddr(i))
 			}

@@ -80,15 +80,18 @@ func govCmd(g *globals) *cobra.Command {
 	var p protocol.AttestationPolicy
 	policy := &cobra.Command{
 		Use:   "set-attestation-policy --admin KEY",
-		Short: "Set the maximum attestation age, collateral requirement and minimum runtime version",
+		Short: "Set the maximum attestation age, collateral requirement, minimum runtime version and minimum TCB evaluation",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return execute(cmd, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: p})
 		},
 	}
 	def := protocol.DefaultAttestationPolicy()
 	policy.Flags().Int64Var(&p.MaxAgeBlocks, "max-age", def.MaxAgeBlocks, "maximum attestation age in blocks (0: never expires)")
-	policy.Flags().BoolVar(&p.RequireCollateral, "require-collateral", false, "refuse TDX quotes without TCB collateral")
+	policy.Flags().BoolVar(&p.RequireCollateral, "require-collateral", def.RequireCollateral,
+		"refuse TDX quotes without TCB collateral (--require-collateral=false takes effect only on chains that allow sim)")
 	policy.Flags().Uint32Var(&p.MinRuntimeVersion, "min-runtime-version", def.MinRuntimeVersion, "minimum pRuntime version")
+	policy.Flags().Uint32Var(&p.MinTCBEvaluationDataNumber, "min-tcb-evaluation", def.MinTCBEvaluationDataNumber,
+		"minimum tcbEvaluationDataNumber of the TCB info and QE identity (0: none)")
 	cmd.AddCommand(allow, revoke, policy)
 	cmd.AddCommand(govKeysCmds(g, execute)...)
 	return cmd

@@ -128,6 +128,7 @@ func TestWorkerAndMeasurementArgumentsAreRefusedBeforeSending(t *testing.T) {
 		{"measurement: mrtd of 32 bytes", measure(meas, reg, reg, reg, reg), errLength, "has 32 bytes, not 48"},
 		{"measurement: three rtmrs", measure(reg, reg, reg, reg), errRTMRCount, "3 --rtmr"},
 		{"measurement: rtmr 2 not hex", measure(reg, reg, reg, "zz", reg), errNotHex, `--rtmr 2 "zz": not hex`},
+		{"measurement: no --xfam", measure(reg, reg, reg, reg, reg), errLength, `--xfam "" has 0 bytes, not 8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(t, ctx, g, tc.args...)
@@ -212,7 +213,7 @@ func TestCLIAgainstDevnet(t *testing.T) {
 		t.Fatalf("worker show without --allow-sim: %v", err)
 	}
 	zeros := strings.Repeat("00", 48)
-	if out, err := run(t, ctx, g, "worker", "measurement", "--mrtd", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros); err != nil || len(strings.TrimSpace(out)) != 64 {
+	if out, err := run(t, ctx, g, "worker", "measurement", "--mrtd", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros, "--rtmr", zeros, "--xfam", "e71a060000000000"); err != nil || len(strings.TrimSpace(out)) != 64 {
 		t.Fatalf("worker measurement: %q %v", out, err)
 	}
 

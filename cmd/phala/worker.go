@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -46,6 +48,7 @@ func workerCmd(g *globals) *cobra.Command {
 		},
 	}
 	var allowSim bool
+	var minLevel string
 	var measurements []string
 	show := &cobra.Command{
 		Use:   "show PUBKEY",
@@ -56,7 +59,7 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := sdk.VerifyOptions{AllowSim: allowSim}
+			o := sdk.VerifyOptions{AllowSim: allowSim, MinLevel: minLevel}
 			for _, m := range measurements {
 				b, err := hexArg("--measurement", m, sha256.Size)
 				if err != nil {
@@ -97,12 +100,13 @@ func workerCmd(g *globals) *cobra.Command {
 	}
 	show.Flags().BoolVar(&allowSim, "allow-sim", false, "accept the insecure sim TEE (development chains)")
 	show.Flags().StringSliceVar(&measurements, "measurement", nil, "accept only these measurements (hex; repeatable)")
+	show.Flags().StringVar(&minLevel, "min-level", protocol.LevelCollateral, "weakest TDX evidence accepted: collateral, or quote (development chains)")
 
-	var mrtd string
+	var mrtd, tdAttrs, xfam, mrConfigID, mrOwner, mrOwnerConfig string
 	var rtmrs []string
 	measure := &cobra.Command{
-		Use:   "measurement --mrtd HEX --rtmr HEX --rtmr HEX --rtmr HEX --rtmr HEX",
-		Short: "Compute the allowlist measurement of a TD build from MRTD and RTMR0..3",
+		Use:   "measurement --mrtd HEX --rtmr HEX --rtmr HEX --rtmr HEX --rtmr HEX --xfam HEX",
+		Short: "Compute the allowlist measurement of a TD build from MRTD, RTMR0..3 and its configuration (attributes, XFAM, config IDs)",
 		RunE: func(*cobra.Command, []string) error {
 			m, err := hexArg("--mrtd", mrtd, sha512.Size384)
 			if err != nil {
@@ -111,20 +115,40 @@ func workerCmd(g *globals) *cobra.Command {
 			if len(rtmrs) != 4 {
 				return usageError{fmt.Errorf("%d --rtmr: %w", len(rtmrs), errRTMRCount)}
 			}
-			var rs [][]byte
+			id := protocol.TDXIdentity{MRTD: m}
 			for i, r := range rtmrs {
 				b, err := hexArg(fmt.Sprintf("--rtmr %d", i), r, sha512.Size384)
 				if err != nil {
 					return err
 				}
-				rs = append(rs, b)
+				id.RTMRs = append(id.RTMRs, b)
 			}
-			fmt.Fprintf(g.out, "%x\n", protocol.TDXMeasurement(m, rs))
+			for _, f := range []struct {
+				name, val string
+				n         int
+				out       *[]byte
+			}{
+				{"--td-attributes", tdAttrs, 8, &id.TDAttributes}, {"--xfam", xfam, 8, &id.XFAM},
+				{"--mrconfigid", mrConfigID, 48, &id.MRConfigID}, {"--mrowner", mrOwner, 48, &id.MROwner},
+				{"--mrownerconfig", mrOwnerConfig, 48, &id.MROwnerConfig},
+			} {
+				if *f.out, err = hexArg(f.name, f.val, f.n); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(g.out, "%x\n", protocol.TDXMeasurement(id))
 			return nil
 		},
 	}
+	zero48 := strings.Repeat("00", 48)
 	measure.Flags().StringVar(&mrtd, "mrtd", "", "MRTD (hex)")
-	measure.Flags().StringSliceVar(&rtmrs, "rtmr", nil, "RTMR0..3 in order (hex, repeat four times)")
+	measure.Flags().StringSliceVar(&rtmrs, "rtmr", nil, "RTMR0..3 in order (hex, repeat four times; RTMR3 holds pRuntime's own digest)")
+	measure.Flags().StringVar(&tdAttrs, "td-attributes", hex.EncodeToString(binary.LittleEndian.AppendUint64(nil, verifier.RequiredTDAttributes)),
+		"TDATTRIBUTES as in the quote (hex, 8 bytes); the default is the only value the chain accepts without PKS, KL or PERFMON")
+	measure.Flags().StringVar(&xfam, "xfam", "", "XFAM as in the quote (hex, 8 bytes)")
+	measure.Flags().StringVar(&mrConfigID, "mrconfigid", zero48, "MRCONFIGID (hex)")
+	measure.Flags().StringVar(&mrOwner, "mrowner", zero48, "MROWNER (hex)")
+	measure.Flags().StringVar(&mrOwnerConfig, "mrownerconfig", zero48, "MROWNERCONFIG (hex)")
 	cmd.AddCommand(list, show, measure)
 	return cmd
 }

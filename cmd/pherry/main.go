@@ -96,7 +96,7 @@ func main() {
 	f.IntVar(&cfg.RPCBatchLimit, "rpc-batch-limit", fetch.DefaultBatchLimit, "the node's max_request_batch_size")
 	f.BoolVar(&cfg.NoRegister, "no-register", false, "do not register the worker")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "the worker's public API URL to announce in the registry (clients query it; cluster members fetch state from it)")
-	f.BoolVar(&noCollateral, "no-tdx-collateral", false, "do not fetch Intel PCS collateral for TDX registrations")
+	f.BoolVar(&noCollateral, "no-tdx-collateral", false, "do not fetch Intel PCS collateral for TDX registrations (dev chains only: a chain that does not allow sim refuses TDX registrations without it)")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "listen address for Prometheus metrics (empty: none)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level")

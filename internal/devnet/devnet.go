@@ -117,6 +117,7 @@ func Start(ctx context.Context, o Options) (*Devnet, error) {
 	nh := o.nodeHome()
 	if _, err := os.Stat(filepath.Join(nh, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
 		ho := home.DefaultOptions(ChainID)
+		ho.AllowSim = true // the devnet's pRuntime runs on the sim TEE
 		ho.BlockTime = o.BlockTime
 		ho.BasePort = o.BasePort
 		ho.DevAccounts = 3 // "dev" for the user, "dev1" and "dev2" pay for the relayers

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-tdx-guest/verify/trust"
+
 	"github.com/phala-go/phala/internal/tee/tdx"
 	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
@@ -181,17 +183,28 @@ func (r *Relayer) register(ctx context.Context, info *protocol.Info, tip int64) 
 	r.registerBackoff = 0
 }
 
+// attachCollateral fetches the quote's Intel PCS collateral and attaches
+// it, or fails: it never registers without collateral because fetching or
+// verifying it failed (an OutOfDate TCB, a revoked PCK, an unreachable
+// PCS). Such a registration would be refused by a production chain, and on
+// a dev chain would quietly admit a platform Intel no longer vouches for.
+func attachCollateral(att *protocol.Attestation, v *verifier.Verifier, getter trust.HTTPSGetter, now time.Time) error {
+	entries, err := v.FetchCollateral(att.Quote, getter, now)
+	if err != nil {
+		return fmt.Errorf("TDX collateral (not registering without it): %w", err)
+	}
+	att.Collateral = entries
+	return nil
+}
+
 func (r *Relayer) registerNow(ctx context.Context) error {
 	att, err := r.pr.Attestation(ctx)
 	if err != nil {
 		return err
 	}
 	if att.TEE == tdx.Kind && r.cfg.TDXCollateral != nil {
-		entries, err := verifier.FetchCollateral(att.Quote, r.cfg.TDXCollateral, time.Now())
-		if err == nil {
-			att.Collateral = entries
-		} else {
-			r.log.Warn("registering without TCB collateral", "err", err)
+		if err := attachCollateral(att, verifier.Intel(), r.cfg.TDXCollateral, time.Now()); err != nil {
+			return err
 		}
 	}
 	call, err := protocol.NewCall(protocol.ModuleRegistry, protocol.MethodRegisterWorker, protocol.RegisterWorkerArgs{Attestation: *att})

@@ -28,6 +28,7 @@ import (
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/chain/store"
+	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -48,6 +49,10 @@ type Config struct {
 	IAVLCacheSize int
 	// Metrics, if set, receives the application's Prometheus series.
 	Metrics prometheus.Registerer
+	// TDXVerifier replaces the registry's TDX verifier (Intel's root). Only
+	// tests set it, with a verifier.ForTestRoot verifier, which cannot be
+	// built outside a test binary.
+	TDXVerifier *verifier.Verifier
 }
 
 // App is the phala ABCI++ application.
@@ -93,6 +98,9 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app: load state: %w", err)
 	}
 	reg := registry.New()
+	if cfg.TDXVerifier != nil {
+		reg.UseTDXVerifier(cfg.TDXVerifier)
+	}
 	keysMod := keys.New()
 	reg.OnKeyChange(keys.KeyChanged)
 	actions := reg.GovActions()

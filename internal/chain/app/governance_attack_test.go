@@ -262,7 +262,7 @@ func TestMeasurementRevocationCannotBeBlocked(t *testing.T) {
 	for i := range n {
 		k := key(fmt.Sprintf("broken %d", i))
 		ws = append(ws, k)
-		regs = append(regs, a.register(simAttestation(t, k, []byte("k"), 1, measurementB)))
+		regs = append(regs, a.register(simAttestation(t, k, []byte("k"), 1, buildB)))
 	}
 	for _, r := range ta.finalize(regs...).TxResults {
 		if r.Code != 0 {

@@ -69,8 +69,10 @@ func testGenesis() *protocol.GenesisState {
 	}
 }
 
-// measurementB stands for a second allowed pRuntime build.
-var measurementB = protocol.SimMeasurement("pruntime-sim-b")
+// buildB and measurementB stand for a second allowed pRuntime build.
+const buildB = "pruntime-sim-b"
+
+var measurementB = protocol.SimMeasurement(buildB)
 
 // testApp is an App driven directly through its ABCI methods, one block per
 // call to finalize, with a clock that advances one second per block.
@@ -89,7 +91,18 @@ func newTestApp(t testing.TB, g *protocol.GenesisState) *testApp {
 
 func newTestAppOnDB(t testing.TB, g *protocol.GenesisState, db dbm.DB) *testApp {
 	t.Helper()
-	a, err := New(Config{ChainID: testChain, GenesisHash: testGenesisHash, DB: db})
+	return newTestAppConfig(t, g, Config{DB: db})
+}
+
+// newTestAppConfig is newTestApp with cfg's DB (a fresh one if nil) and
+// its other options (such as a TDX verifier rooted at a test PKI).
+func newTestAppConfig(t testing.TB, g *protocol.GenesisState, cfg Config) *testApp {
+	t.Helper()
+	cfg.ChainID, cfg.GenesisHash = testChain, testGenesisHash
+	if cfg.DB == nil {
+		cfg.DB = dbm.NewMemDB()
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +192,7 @@ func blockHash(h int64) []byte {
 func (ta *testApp) registerWorker(k ed25519.PrivateKey) {
 	ta.t.Helper()
 	ta.finalize()
-	a := simAttestation(ta.t, k, []byte("enc-"+fmt.Sprint(ta.app.LastHeight())), ta.app.LastHeight(), sim.DefaultMeasurement)
+	a := simAttestation(ta.t, k, []byte("enc-"+fmt.Sprint(ta.app.LastHeight())), ta.app.LastHeight(), sim.DefaultBuild)
 	b := newTxBuilder(key("registrar"))
 	b.nonce = ta.account(addr(key("registrar"))).Nonce
 	if r := ta.finalize(b.register(a)).TxResults[0]; r.Code != 0 {
@@ -187,11 +200,11 @@ func (ta *testApp) registerWorker(k ed25519.PrivateKey) {
 	}
 }
 
-// simAttestation is what a pRuntime with the sim TEE (reporting measurement)
-// would answer on /v1/attestation for worker and encKey, synced to height.
-func simAttestation(t testing.TB, worker ed25519.PrivateKey, encKey []byte, height int64, measurement []byte) protocol.Attestation {
+// simAttestation is what a pRuntime with the sim TEE (naming build) would
+// answer on /v1/attestation for worker and encKey, synced to height.
+func simAttestation(t testing.TB, worker ed25519.PrivateKey, encKey []byte, height int64, build string) protocol.Attestation {
 	t.Helper()
-	p, err := sim.OpenWithMeasurement(t.TempDir(), measurement)
+	p, err := sim.OpenBuild(t.TempDir(), build)
 	if err != nil {
 		t.Fatal(err)
 	}

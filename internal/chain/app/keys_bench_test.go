@@ -29,7 +29,7 @@ func BenchmarkProposePhaseRecheck(b *testing.B) {
 			b.Fatal(err)
 		}
 		id := key(fmt.Sprintf("bench member %d", i))
-		txs = append(txs, reg.register(simAttestation(b, id, enc.Public(), h, sim.DefaultMeasurement)))
+		txs = append(txs, reg.register(simAttestation(b, id, enc.Public(), h, sim.DefaultBuild)))
 		adds = append(adds, s.govTx(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: pub(id)}))
 	}
 	s.mustOK(txs...)

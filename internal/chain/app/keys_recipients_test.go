@@ -17,17 +17,17 @@ import (
 // activation, and workers that restart in that window.
 
 // registerWith registers a worker whose quote reports measurement.
-func (ta *testApp) registerWith(name string, measurement []byte) *keyWorker {
+func (ta *testApp) registerWith(name, build string) *keyWorker {
 	ta.t.Helper()
 	enc, err := keys.NewEncryption()
 	if err != nil {
 		ta.t.Fatal(err)
 	}
-	w := &keyWorker{id: key(name), enc: enc}
+	w := &keyWorker{id: key(name), enc: enc, build: build}
 	ta.finalize()
 	b := newTxBuilder(key("registrar"))
 	b.nonce = ta.account(addr(key("registrar"))).Nonce
-	a := simAttestation(ta.t, w.id, enc.Public(), ta.app.LastHeight(), measurement)
+	a := simAttestation(ta.t, w.id, enc.Public(), ta.app.LastHeight(), build)
 	if r := ta.finalize(b.register(a)).TxResults[0]; r.Code != 0 {
 		ta.t.Fatalf("register %s: %s", name, r.Log)
 	}
@@ -51,7 +51,7 @@ func (s *keysSetup) reattest(w *keyWorker) {
 	s.ta.t.Helper()
 	b := newTxBuilder(key("registrar"))
 	b.nonce = s.ta.account(addr(key("registrar"))).Nonce
-	a := simAttestation(s.ta.t, w.id, w.enc.Public(), s.ta.app.LastHeight(), s.ta.worker(pub(w.id)).Measurement)
+	a := simAttestation(s.ta.t, w.id, w.enc.Public(), s.ta.app.LastHeight(), w.build)
 	s.mustOK(b.register(a))
 }
 
@@ -154,7 +154,7 @@ func departures() []departure {
 	member := func(s *keysSetup) *keyWorker { return s.m }
 	onB := func(gatekeeper bool) func(s *keysSetup) *keyWorker {
 		return func(s *keysSetup) *keyWorker {
-			w := s.ta.registerWith("on build B", measurementB)
+			w := s.ta.registerWith("on build B", buildB)
 			if gatekeeper {
 				s.mustOK(s.govTx(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pub(w.id)}))
 			} else {

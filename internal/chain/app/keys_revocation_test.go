@@ -17,7 +17,7 @@ import (
 // keeps what it was served).
 func keyHolderOnB(s *keysSetup, gatekeeper, removed bool) *keyWorker {
 	s.ta.t.Helper()
-	w := s.ta.registerWith("on build B", measurementB)
+	w := s.ta.registerWith("on build B", buildB)
 	r := protocol.Recipient{Worker: pub(w.id), Key: w.enc.Public(), Role: protocol.RoleGatekeeper}
 	if gatekeeper {
 		s.mustOK(s.govTx(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pub(w.id)}))
@@ -78,7 +78,7 @@ func TestRevokingAKeyHolderStartsARotation(t *testing.T) {
 // what the worker may hold; a worker never served anything holds nothing.
 func TestRevokingAWorkerThatHeldNoKeyDoesNotRotate(t *testing.T) {
 	s := newKeysSetup(t)
-	s.ta.registerWith("bystander on build B", measurementB)
+	s.ta.registerWith("bystander on build B", buildB)
 	s.mustOK(s.govTx(protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: measurementB}))
 	s.ta.finalize()
 	if info := s.ta.epochInfo(); info.Pending != nil || info.RotationDue {

@@ -12,25 +12,14 @@ import (
 
 // keyWorker is a registered worker whose encryption key the test holds.
 type keyWorker struct {
-	id  ed25519.PrivateKey
-	enc *keys.Encryption
+	id    ed25519.PrivateKey
+	enc   *keys.Encryption
+	build string // the sim build it attests
 }
 
 func (ta *testApp) registerWithKey(name string) *keyWorker {
 	ta.t.Helper()
-	enc, err := keys.NewEncryption()
-	if err != nil {
-		ta.t.Fatal(err)
-	}
-	w := &keyWorker{id: key(name), enc: enc}
-	ta.finalize()
-	b := newTxBuilder(key("registrar"))
-	b.nonce = ta.account(addr(key("registrar"))).Nonce
-	a := simAttestation(ta.t, w.id, enc.Public(), ta.app.LastHeight(), sim.DefaultMeasurement)
-	if r := ta.finalize(b.register(a)).TxResults[0]; r.Code != 0 {
-		ta.t.Fatalf("register %s: %s", name, r.Log)
-	}
-	return w
+	return ta.registerWith(name, sim.DefaultBuild)
 }
 
 func (ta *testApp) epochInfo() protocol.EpochInfo {

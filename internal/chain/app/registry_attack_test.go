@@ -26,7 +26,7 @@ func TestReplayedAttestationCannotExpireWorker(t *testing.T) {
 	a, b := newTxBuilder(alice), newTxBuilder(bob)
 	ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: maxAge, MinRuntimeVersion: 1}}, admin1, admin2))
 	h0 := ta.app.LastHeight()
-	a0 := simAttestation(t, worker, []byte("boot key"), h0, sim.DefaultMeasurement)
+	a0 := simAttestation(t, worker, []byte("boot key"), h0, sim.DefaultBuild)
 	if r := ta.finalize(a.register(a0)).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
@@ -35,7 +35,7 @@ func TestReplayedAttestationCannotExpireWorker(t *testing.T) {
 	}
 	// pherry refreshes the registration with the same key at half-life.
 	h1 := ta.app.LastHeight()
-	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("boot key"), h1, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("boot key"), h1, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
 	want0 := ta.worker(pub(worker))
@@ -85,7 +85,7 @@ func TestAttestationExactlyMaxAgeOldIsRefused(t *testing.T) {
 	a := newTxBuilder(alice)
 	ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: maxAge, MinRuntimeVersion: 1}}, admin1, admin2))
 	h := ta.app.LastHeight()
-	att := simAttestation(t, worker, []byte("k"), h, sim.DefaultMeasurement)
+	att := simAttestation(t, worker, []byte("k"), h, sim.DefaultBuild)
 	for ta.app.LastHeight() < h+maxAge-1 {
 		ta.finalize()
 	}
@@ -101,11 +101,11 @@ func TestStrangerCannotTakeOverWorkerOperator(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
 	a, b := newTxBuilder(alice), newTxBuilder(bob)
 	ta.finalize()
-	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("k"), 1, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("k"), 1, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
 	h := ta.app.LastHeight()
-	if r := ta.finalize(b.register(simAttestation(t, worker, []byte("k"), h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+	if r := ta.finalize(b.register(simAttestation(t, worker, []byte("k"), h, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
 	if rec := ta.worker(pub(worker)); rec.Operator != addr(alice) || rec.AttestedHeight != h {
@@ -122,7 +122,7 @@ func TestPreRotationAttestationCannotRevertKey(t *testing.T) {
 	s := newKeysSetup(t)
 	b := newTxBuilder(bob)
 	s.ta.finalize()
-	saved := simAttestation(t, s.m.id, s.m.enc.Public(), s.ta.app.LastHeight(), sim.DefaultMeasurement)
+	saved := simAttestation(t, s.m.id, s.m.enc.Public(), s.ta.app.LastHeight(), sim.DefaultBuild)
 
 	s.mustOK(s.govTx(protocol.ActionRotate, protocol.RotateArgs{}))
 	next, err := keys.NewEncryption()
@@ -152,7 +152,7 @@ func TestPreRotationAttestationCannotRevertKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := s.ta.app.LastHeight()
-	if r := s.ta.finalize(b.register(simAttestation(t, s.m.id, fresh.Public(), h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+	if r := s.ta.finalize(b.register(simAttestation(t, s.m.id, fresh.Public(), h, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 		t.Fatalf("new boot after the rotation: %s", r.Log)
 	}
 }
@@ -169,7 +169,7 @@ func TestRevokedWorkerCannotReturnUnderAnotherMeasurement(t *testing.T) {
 			b := newTxBuilder(bob)
 			revoke := s.govTx(protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: sim.DefaultMeasurement})
 			h := s.ta.app.LastHeight()
-			comeback := b.register(simAttestation(t, s.gk.id, []byte("new boot"), h, measurementB))
+			comeback := b.register(simAttestation(t, s.gk.id, []byte("new boot"), h, buildB))
 			var r []byte
 			if retired {
 				s.mustOK(revoke)
@@ -184,7 +184,7 @@ func TestRevokedWorkerCannotReturnUnderAnotherMeasurement(t *testing.T) {
 				x := res.TxResults[1]
 				wantCode(t, "comeback in the revoking block", x.Codespace, x.Code, x.Log, protocol.ErrWorkerRevoked)
 				h = s.ta.app.LastHeight()
-				r = b.register(simAttestation(t, s.gk.id, []byte("new boot"), h, measurementB))
+				r = b.register(simAttestation(t, s.gk.id, []byte("new boot"), h, buildB))
 			}
 			x := s.ta.finalize(r).TxResults[0]
 			wantCode(t, "comeback under another measurement", x.Codespace, x.Code, x.Log, protocol.ErrWorkerRevoked)
@@ -193,7 +193,7 @@ func TestRevokedWorkerCannotReturnUnderAnotherMeasurement(t *testing.T) {
 			}
 			// A new identity under the other build is welcome.
 			h = s.ta.app.LastHeight()
-			if x := s.ta.finalize(b.register(simAttestation(t, key("new identity"), []byte("k"), h, measurementB))).TxResults[0]; x.Code != 0 {
+			if x := s.ta.finalize(b.register(simAttestation(t, key("new identity"), []byte("k"), h, buildB))).TxResults[0]; x.Code != 0 {
 				t.Fatal(x.Log)
 			}
 		})
@@ -263,12 +263,12 @@ func FuzzRegistrationReplays(f *testing.F) {
 			ta.finalize()
 		}
 		h := ta.app.LastHeight()
-		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 			f.Fatalf("registration %d: %s", i, r.Log)
 		}
 		ta.finalize()
 		h = ta.app.LastHeight()
-		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+		if r := ta.finalize(a.register(simAttestation(f, worker, k, h, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 			f.Fatalf("refresh %d: %s", i, r.Log)
 		}
 	}
@@ -291,7 +291,7 @@ func FuzzRegistrationReplays(f *testing.F) {
 		if h < 1 {
 			return
 		}
-		att := simAttestation(t, worker, keys[int(keyChoice)%len(keys)], h, sim.DefaultMeasurement)
+		att := simAttestation(t, worker, keys[int(keyChoice)%len(keys)], h, sim.DefaultBuild)
 		switch tamper % 4 {
 		case 1:
 			att.Height++ // no longer what the quote binds

@@ -32,13 +32,14 @@ func BenchmarkRevocationBlock(b *testing.B) {
 	b.Run("revocation", func(b *testing.B) {
 		for n := range b.N {
 			b.StopTimer()
-			meas := protocol.SimMeasurement(fmt.Sprintf("bench build %d", n))
+			build := fmt.Sprintf("bench build %d", n)
+			meas := protocol.SimMeasurement(build)
 			ta.finalize(a.govTx(gov, protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: meas}, admin1, admin2))
 			gov++
 			h := ta.app.LastHeight()
 			regs := make([][]byte, registry.RetireBatch)
 			for i := range regs {
-				regs[i] = a.register(simAttestation(b, key(fmt.Sprintf("bench %d %d", n, i)), []byte("k"), h, meas))
+				regs[i] = a.register(simAttestation(b, key(fmt.Sprintf("bench %d %d", n, i)), []byte("k"), h, build))
 			}
 			ta.finalize(regs...)
 			revoke := a.govTx(gov, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: meas}, admin1, admin2)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"strconv"
 	"testing"
-	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/fxamacker/cbor/v2"
@@ -15,7 +14,6 @@ import (
 	"github.com/phala-go/phala/internal/chain/registry"
 	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/internal/tee/tdx"
-	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -57,15 +55,11 @@ func (ta *testApp) events() []protocol.WorkerEvent {
 	return out
 }
 
-// tdxTime is a block time at which the sample quote's certificates are
-// valid.
-var tdxTime = time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
-
 func TestRegisterWorkerRecordsAndAnnouncesIt(t *testing.T) {
 	ta := newTestApp(t, testGenesis())
 	ta.finalize()
 	a := newTxBuilder(alice)
-	resp := ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-1"), 1, sim.DefaultMeasurement)))
+	resp := ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-1"), 1, sim.DefaultBuild)))
 	if r := resp.TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
@@ -80,7 +74,7 @@ func TestRegisterWorkerRecordsAndAnnouncesIt(t *testing.T) {
 	}
 	// A restart registers a new encryption key, attested at a later block:
 	// the record follows it.
-	ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-2"), 2, sim.DefaultMeasurement)))
+	ta.finalize(a.register(simAttestation(t, worker, []byte("enc-key-2"), 2, sim.DefaultBuild)))
 	if rec := ta.worker(pub(worker)); !bytes.Equal(rec.EncryptionKey, []byte("enc-key-2")) || rec.AttestedHeight != 2 {
 		t.Fatalf("record after restart %+v", rec)
 	}
@@ -89,7 +83,7 @@ func TestRegisterWorkerRecordsAndAnnouncesIt(t *testing.T) {
 func TestRegisterWorkerRejections(t *testing.T) {
 	other := key("other worker")
 	attest := func(t *testing.T) protocol.Attestation {
-		return simAttestation(t, worker, []byte("k"), 3, sim.DefaultMeasurement)
+		return simAttestation(t, worker, []byte("k"), 3, sim.DefaultBuild)
 	}
 	cases := []struct {
 		name   string
@@ -114,7 +108,7 @@ func TestRegisterWorkerRejections(t *testing.T) {
 			return a
 		}},
 		{name: "attestation of a future block", want: protocol.ErrAttestationFork, attest: func(t *testing.T) protocol.Attestation {
-			return simAttestation(t, worker, []byte("k"), 50, sim.DefaultMeasurement)
+			return simAttestation(t, worker, []byte("k"), 50, sim.DefaultBuild)
 		}},
 		{name: "attestation too old", want: protocol.ErrAttestationTooOld, setup: func(ta *testApp, a *txBuilder) {
 			ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: 2, MinRuntimeVersion: 1}}, admin1, admin2))
@@ -141,17 +135,17 @@ func TestRegisterWorkerRejections(t *testing.T) {
 			return a
 		}},
 		{name: "measurement not on the allowlist", want: protocol.ErrMeasurementNotAllowed, attest: func(t *testing.T) protocol.Attestation {
-			return simAttestation(t, worker, []byte("k"), 3, protocol.SimMeasurement("modified pruntime"))
+			return simAttestation(t, worker, []byte("k"), 3, "modified pruntime")
 		}},
 		{name: "revoked measurement", want: protocol.ErrMeasurementRevoked, setup: func(ta *testApp, a *txBuilder) {
 			ta.finalize(a.govTx(0, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: measurementB}, admin1, admin2))
 		}, attest: func(t *testing.T) protocol.Attestation {
-			return simAttestation(t, worker, []byte("k"), 3, measurementB)
+			return simAttestation(t, worker, []byte("k"), 3, buildB)
 		}},
 		{name: "stale re-registration carrying an earlier boot's key", want: protocol.ErrStaleRegistration, setup: func(ta *testApp, a *txBuilder) {
 			ta.finalize()
 			ta.finalize()
-			ta.finalize(a.register(simAttestation(ta.t, worker, []byte("current boot"), 5, sim.DefaultMeasurement)))
+			ta.finalize(a.register(simAttestation(ta.t, worker, []byte("current boot"), 5, sim.DefaultBuild)))
 		}, attest: attest},
 		{name: "unsupported TEE", want: protocol.ErrUnsupportedTEE, attest: func(t *testing.T) protocol.Attestation {
 			a := attest(t)
@@ -189,69 +183,6 @@ func TestRegisterWorkerRejections(t *testing.T) {
 	}
 }
 
-// TestTDXRegistrationWithTheRealQuote submits Intel's sample TDX quote
-// (go-tdx-guest's test data) to the registry at a block time when its
-// certificates are valid. Its report data is Intel's, not ours, so the best
-// it can reach is ErrReportData; each earlier check refuses it with its own
-// code when its condition is not met.
-func TestTDXRegistrationWithTheRealQuote(t *testing.T) {
-	v, err := verifier.Verify(testdata.RawQuote, nil, tdxTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemAt := bytes.Index(testdata.RawQuote, []byte("-----BEGIN CERTIFICATE-----"))
-	flip := func(off int) func(a *protocol.Attestation) {
-		return func(a *protocol.Attestation) {
-			a.Quote = append([]byte(nil), a.Quote...)
-			a.Quote[off] ^= 1
-		}
-	}
-	allow := func(ta *testApp, a *txBuilder, nonce uint64) {
-		ta.finalize(a.govTx(nonce, protocol.ActionAllowMeasurement, protocol.MeasurementArgs{Measurement: v.Measurement, Note: "sample TD"}, admin1, admin2))
-	}
-	cases := []struct {
-		name  string
-		setup func(ta *testApp, a *txBuilder)
-		edit  func(a *protocol.Attestation)
-		want  *protocol.Error
-	}{
-		{name: "measurement not allowed", want: protocol.ErrMeasurementNotAllowed},
-		{name: "allowed measurement, report data binds other keys", setup: func(ta *testApp, a *txBuilder) { allow(ta, a, 0) }, want: protocol.ErrReportData},
-		{name: "revoked measurement", setup: func(ta *testApp, a *txBuilder) {
-			allow(ta, a, 0)
-			ta.finalize(a.govTx(1, protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: v.Measurement}, admin1, admin2))
-		}, want: protocol.ErrMeasurementRevoked},
-		{name: "collateral required by policy", setup: func(ta *testApp, a *txBuilder) {
-			allow(ta, a, 0)
-			ta.finalize(a.govTx(1, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{RequireCollateral: true, MaxAgeBlocks: 100}}, admin1, admin2))
-		}, want: protocol.ErrCollateralRequired},
-		{name: "tampered header", edit: flip(20), want: protocol.ErrQuoteSignature},
-		{name: "tampered TD report body", edit: flip(48 + 136), want: protocol.ErrQuoteSignature},
-		{name: "tampered signature", edit: flip(646), want: protocol.ErrQuoteSignature},
-		{name: "tampered certificate chain", edit: flip(pemAt + 900), want: protocol.ErrQuoteCertChain},
-		{name: "malformed quote", edit: func(a *protocol.Attestation) { a.Quote = a.Quote[:700] }, want: protocol.ErrQuoteMalformed},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ta := newTestApp(t, testGenesis())
-			ta.now = tdxTime
-			a := newTxBuilder(alice)
-			ta.finalize()
-			if c.setup != nil {
-				c.setup(ta, a)
-			}
-			h := ta.app.LastHeight()
-			att := protocol.Attestation{TEE: tdx.Kind, Quote: testdata.RawQuote, ChainID: testChain, GenesisHash: testGenesisHash,
-				WorkerPubkey: pub(worker), EncryptionPubkey: []byte("k"), RuntimeVersion: 1, Height: h, BlockHash: blockHash(h)}
-			if c.edit != nil {
-				c.edit(&att)
-			}
-			r := ta.finalize(a.register(att)).TxResults[0]
-			wantCode(t, "FinalizeBlock", r.Codespace, r.Code, r.Log, c.want)
-		})
-	}
-}
-
 // TestRevocationEndToEnd: a registered worker's egress is accepted;
 // governance revokes its measurement; the worker is retired at once and its
 // egress refused; the revoked identity cannot register again, under any
@@ -279,17 +210,17 @@ func TestRevocationEndToEnd(t *testing.T) {
 	// of another allowed build is accepted. A new worker of the revoked
 	// build is refused.
 	h := ta.app.LastHeight()
-	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, sim.DefaultMeasurement))).TxResults[0]
+	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, sim.DefaultBuild))).TxResults[0]
 	wantCode(t, "re-register under the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrWorkerRevoked)
 	h = ta.app.LastHeight()
-	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, measurementB))).TxResults[0]
+	r = ta.finalize(a.register(simAttestation(t, worker, []byte("new boot"), h, buildB))).TxResults[0]
 	wantCode(t, "re-register under another build", r.Codespace, r.Code, r.Log, protocol.ErrWorkerRevoked)
 	fresh := key("fresh identity")
 	h = ta.app.LastHeight()
-	r = ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, sim.DefaultMeasurement))).TxResults[0]
+	r = ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, sim.DefaultBuild))).TxResults[0]
 	wantCode(t, "new identity of the revoked build", r.Codespace, r.Code, r.Log, protocol.ErrMeasurementRevoked)
 	h = ta.app.LastHeight()
-	if r := ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, measurementB))).TxResults[0]; r.Code != 0 {
+	if r := ta.finalize(a.register(simAttestation(t, fresh, []byte("k"), h, buildB))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
 	if r := ta.finalize(a.submit(workerMsg(fresh, 0, "out", nil))).TxResults[0]; r.Code != 0 {
@@ -302,7 +233,7 @@ func TestAttestationsExpireAndCanBeRefreshed(t *testing.T) {
 	a := newTxBuilder(alice)
 	ta.finalize(a.govTx(0, protocol.ActionSetAttestationPolicy, protocol.SetAttestationPolicyArgs{Policy: protocol.AttestationPolicy{MaxAgeBlocks: 4, MinRuntimeVersion: 1}}, admin1, admin2))
 	h := ta.app.LastHeight()
-	ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultMeasurement)))
+	ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultBuild)))
 	if rec := ta.worker(pub(worker)); rec.ExpiresAt != h+4 {
 		t.Fatalf("expires at %d, want %d", rec.ExpiresAt, h+4)
 	}
@@ -320,7 +251,7 @@ func TestAttestationsExpireAndCanBeRefreshed(t *testing.T) {
 	wantCode(t, "egress after expiry", r.Codespace, r.Code, r.Log, protocol.ErrSenderExpired)
 	// Re-attesting (same boot key, a fresh block) brings it back.
 	h = ta.app.LastHeight()
-	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultMeasurement))).TxResults[0]; r.Code != 0 {
+	if r := ta.finalize(a.register(simAttestation(t, worker, []byte("k1"), h, sim.DefaultBuild))).TxResults[0]; r.Code != 0 {
 		t.Fatal(r.Log)
 	}
 	if r := ta.finalize(a.submit(workerMsg(worker, 0, "out", nil))).TxResults[0]; r.Code != 0 {
@@ -390,7 +321,7 @@ func TestRegistryGovernanceRejections(t *testing.T) {
 // a validator.
 func FuzzRegisterWorker(f *testing.F) {
 	f.Add(protocol.MustMarshal(&protocol.RegisterWorkerArgs{Attestation: protocol.Attestation{TEE: tdx.Kind, Quote: testdata.RawQuote}}))
-	f.Add(protocol.MustMarshal(&protocol.RegisterWorkerArgs{Attestation: simAttestation(f, worker, []byte("k"), 1, sim.DefaultMeasurement)}))
+	f.Add(protocol.MustMarshal(&protocol.RegisterWorkerArgs{Attestation: simAttestation(f, worker, []byte("k"), 1, sim.DefaultBuild)}))
 	ta := newTestApp(f, testGenesis())
 	ta.finalize()
 	f.Fuzz(func(t *testing.T, args []byte) {

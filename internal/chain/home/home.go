@@ -43,8 +43,10 @@ type Options struct {
 	Validators int
 	// DevAccounts is the number of funded dev accounts ("dev", "dev1", ...).
 	DevAccounts int
-	// AllowSim admits workers with the sim TEE. Only dev and test chains
-	// should set it; governance can never turn it on later.
+	// AllowSim admits workers with the insecure sim TEE and allowlists the
+	// default sim build. Off unless set explicitly: only `phala devnet` and
+	// tests set it. Governance can never turn it on later, and a chain that
+	// does not allow sim requires TCB collateral for every TDX worker.
 	AllowSim bool
 	// BlockTime is CometBFT's timeout_commit: the pause after each block.
 	BlockTime time.Duration
@@ -54,13 +56,14 @@ type Options struct {
 	BasePort int
 }
 
-// DefaultOptions returns options for a one-validator dev home.
+// DefaultOptions returns options for a one-validator home with a funded
+// dev account. Sim attestation is off: set AllowSim for a development
+// chain.
 func DefaultOptions(chainID string) Options {
 	return Options{
 		ChainID:     chainID,
 		Validators:  1,
 		DevAccounts: 1,
-		AllowSim:    true,
 		BlockTime:   time.Second,
 		Host:        "127.0.0.1",
 		BasePort:    26656,

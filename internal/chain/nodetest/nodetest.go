@@ -33,6 +33,7 @@ func Write(t testing.TB, n int, blockTime time.Duration) *Testnet {
 	t.Helper()
 	o := home.DefaultOptions(fmt.Sprintf("phala-test-%d", rand.IntN(1_000_000)))
 	o.Validators = n
+	o.AllowSim = true // test workers run on the sim TEE
 	o.BlockTime = blockTime
 	o.BasePort = FreePortBase(t, n)
 	o.DevAccounts = 8

@@ -24,7 +24,6 @@ import (
 	"github.com/phala-go/phala/internal/chain/mq"
 	"github.com/phala-go/phala/internal/chain/store"
 	"github.com/phala-go/phala/internal/tee/sim"
-	"github.com/phala-go/phala/internal/tee/tdx"
 	"github.com/phala-go/phala/internal/tee/tdx/verifier"
 	"github.com/phala-go/phala/protocol"
 )
@@ -32,10 +31,12 @@ import (
 // Module is the registry module.
 type Module struct {
 	hook KeyChangeHook
+	tdx  *verifier.Verifier
 }
 
-// New returns the registry module.
-func New() *Module { return &Module{} }
+// New returns the registry module, verifying TDX quotes against Intel's
+// root (verifier.Intel).
+func New() *Module { return &Module{tdx: verifier.Intel()} }
 
 // Name implements module.Module.
 func (*Module) Name() string { return protocol.ModuleRegistry }
@@ -214,7 +215,7 @@ func (m *Module) register(ctx *module.Context, a *protocol.Attestation) error {
 			return err
 		}
 	}
-	ev, err := verifyQuote(ctx, a, policy)
+	ev, err := m.verifyQuote(ctx, a, policy)
 	if err != nil {
 		return err
 	}
@@ -279,34 +280,6 @@ func checkSupersedes(prev *protocol.WorkerRecord, a *protocol.Attestation) error
 		return protocol.Errorf(protocol.ErrStaleRegistration, "key attested at block %d; the current key is registered since block %d", a.Height, prev.KeySince)
 	}
 	return nil
-}
-
-// verifyQuote checks the quote of a's TEE kind and returns what it proves.
-func verifyQuote(ctx *module.Context, a *protocol.Attestation, policy protocol.AttestationPolicy) (*evidence, error) {
-	switch a.TEE {
-	case sim.Kind:
-		if !ctx.Params.AllowSimAttestation {
-			return nil, protocol.Errorf(protocol.ErrSimNotAllowed, "worker %x", []byte(a.WorkerPubkey))
-		}
-		q, err := sim.Verify(a.Quote)
-		if err != nil {
-			return nil, protocol.Errorf(protocol.ErrBadQuote, "%v", err)
-		}
-		return &evidence{reportData: q.ReportData, measurement: q.Measurement, level: protocol.LevelSim}, nil
-	case tdx.Kind:
-		v, err := verifier.Verify(a.Quote, a.Collateral, ctx.Block.Time)
-		if err != nil {
-			return nil, err
-		}
-		if v.Debug {
-			return nil, protocol.Errorf(protocol.ErrDebugTD, "TD attributes mark a debug TD")
-		}
-		if policy.RequireCollateral && v.Level != protocol.LevelCollateral {
-			return nil, protocol.Errorf(protocol.ErrCollateralRequired, "quote verified at level %s", v.Level)
-		}
-		return &evidence{reportData: v.ReportData, measurement: v.Measurement, level: v.Level}, nil
-	}
-	return nil, protocol.Errorf(protocol.ErrUnsupportedTEE, "%q", a.TEE)
 }
 
 // save writes an active record and its indexes.

@@ -2,9 +2,13 @@ package tdx
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
+	"github.com/google/go-configfs-tsm/configfs/fakertmr"
 	"github.com/google/go-configfs-tsm/configfs/faketsm"
+
+	"github.com/phala-go/phala/internal/tee"
 )
 
 func TestProviderQuotesThroughConfigfs(t *testing.T) {
@@ -22,5 +26,31 @@ func TestProviderQuotesThroughConfigfs(t *testing.T) {
 	}
 	if _, err := p.Quote(rd[:10]); err == nil {
 		t.Fatal("accepted short report data")
+	}
+}
+
+// TestRuntimeIsMeasuredIntoRTMR3 is review finding 5: pRuntime extends
+// RTMR3 with its own digest before it quotes, once per TD boot; a restart
+// in the same boot finds the register already right; a register something
+// else extended is refused rather than quoted.
+func TestRuntimeIsMeasuredIntoRTMR3(t *testing.T) {
+	digest := bytes.Repeat([]byte{0xd1}, 48)
+	want := tee.ExtendRTMR(make([]byte, 48), digest)
+	dev := ConfigfsRTMR{Client: fakertmr.CreateRtmrSubsystem(t.TempDir())}
+	got, err := MeasureRuntime([]RTMR{dev}, digest)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("first start: %x, %v", got, err)
+	}
+	if v, _ := dev.Read(); !bytes.Equal(v, want) {
+		t.Fatalf("RTMR3 holds %x, want %x", v, want)
+	}
+	if got, err := MeasureRuntime([]RTMR{dev}, digest); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("restart in the same boot: %x, %v", got, err)
+	}
+	if _, err := MeasureRuntime([]RTMR{dev}, bytes.Repeat([]byte{0xd2}, 48)); err == nil || !strings.Contains(err.Error(), "something else extended it") {
+		t.Fatalf("another binary after this one: %v", err)
+	}
+	if _, err := MeasureRuntime([]RTMR{sysfsRTMR(t.TempDir() + "/missing")}, digest); err == nil {
+		t.Fatal("measured without any RTMR device")
 	}
 }

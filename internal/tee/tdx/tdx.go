@@ -1,12 +1,14 @@
 // Package tdx is the Intel TDX platform: inside a TD, pRuntime gets quotes
-// through Linux configfs-tsm (github.com/google/go-configfs-tsm); on the
-// chain and in the SDK, quotes are verified with
-// github.com/google/go-tdx-guest against Intel's root, with the verified
-// block time as "now".
+// through Linux configfs-tsm (github.com/google/go-configfs-tsm), after it
+// has extended RTMR3 with the digest of its own binary, so that the
+// measurement covers the exact pRuntime whatever the image around it; on the
+// chain and in the SDK, quotes are verified (package verifier) against
+// Intel's root, with the verified block time as "now".
 package tdx
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-configfs-tsm/configfs/configfsi"
@@ -27,11 +29,25 @@ type Provider struct {
 
 var _ tee.Provider = (*Provider)(nil)
 
-// Open returns the TDX provider of this TD. It fails outside a TD.
+// Open returns the TDX provider of this TD, after measuring the running
+// binary into RTMR3 (MeasureRuntime). It fails outside a TD, and where
+// RTMR3 cannot be extended: a quote whose measurement does not cover
+// pRuntime would be worthless.
 func Open() (*Provider, error) {
 	c, err := linuxtsm.MakeClient()
 	if err != nil {
 		return nil, fmt.Errorf("tdx: configfs-tsm unavailable (not in a TD, or kernel without TSM reports): %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("tdx: locate the running binary: %w", err)
+	}
+	digest, err := tee.RuntimeDigest(exe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := MeasureRuntime(rtmrDevices(c), digest); err != nil {
+		return nil, err
 	}
 	return &Provider{client: c, wantProvider: "tdx_guest"}, nil
 }

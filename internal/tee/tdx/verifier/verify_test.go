@@ -2,8 +2,8 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,20 +17,7 @@ import (
 // are valid.
 var pinned = time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
 
-func TestRealQuoteVerifiesWithoutCollateral(t *testing.T) {
-	v, err := Verify(testdata.RawQuote, nil, pinned)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Level != protocol.LevelQuote || len(v.MRTD) != 48 || len(v.RTMRs) != 4 || len(v.ReportData) != 64 {
-		t.Fatalf("verified %+v", v)
-	}
-	if !bytes.Equal(v.Measurement, protocol.TDXMeasurement(v.MRTD, v.RTMRs)) {
-		t.Fatal("measurement is not the hash of MRTD and RTMRs")
-	}
-}
-
-func collateral() []protocol.CollateralEntry {
+func sampleCollateral() []protocol.CollateralEntry {
 	var out []protocol.CollateralEntry
 	for url, r := range testcases.TestGetter.Responses {
 		out = append(out, protocol.CollateralEntry{URL: url, Header: r.Header, Body: r.Body})
@@ -38,15 +25,26 @@ func collateral() []protocol.CollateralEntry {
 	return out
 }
 
-// TestCollateralIsCheckedAgainstTheQuote runs the real quote with Intel's
-// sample collateral (go-tdx-guest's test data). The collateral's signatures
-// verify, and the TCB level check then finds that this sample TCB info has
-// no level matching the sample quote: the collateral path is exercised to
-// its last step, and its refusal carries the collateral error.
-func TestCollateralIsCheckedAgainstTheQuote(t *testing.T) {
-	_, err := Verify(testdata.RawQuote, collateral(), pinned)
-	if !errors.Is(err, protocol.ErrQuoteCollateral) || !strings.Contains(err.Error(), "TCB level") {
-		t.Fatalf("got %v", err)
+// TestIntelSampleQuoteComesFromThePinnedQuotingEnclave runs Intel's sample
+// quote (go-tdx-guest's test data, from a real Sapphire Rapids TD): its
+// signature chain verifies to Intel's root and its QE report matches the
+// pinned TD QE identity, which is how we know the pin is Intel's. That TD
+// was created with SEPT_VE_DISABLE clear, so it is refused for its
+// attributes, the next check.
+func TestIntelSampleQuoteComesFromThePinnedQuotingEnclave(t *testing.T) {
+	q, err := Parse(testdata.RawQuote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := TDQuotingEnclave()
+	if err := id.checkQE(q.GetSignedData().GetCertificationData().GetQeReportCertificationData().GetQeReport()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(testdata.RawQuote, nil, pinned); !errors.Is(err, protocol.ErrTDAttributes) {
+		t.Fatalf("got %v, want %v", err, protocol.ErrTDAttributes)
+	}
+	if _, err := Verify(testdata.RawQuote, sampleCollateral(), pinned); !errors.Is(err, protocol.ErrTDAttributes) {
+		t.Fatalf("with Intel's sample collateral: got %v, want %v", err, protocol.ErrTDAttributes)
 	}
 }
 
@@ -92,17 +90,18 @@ func TestTamperedQuotesAreRefused(t *testing.T) {
 	if _, err := Verify(testdata.RawQuote[:600], nil, pinned); !errors.Is(err, protocol.ErrQuoteMalformed) {
 		t.Errorf("truncated: %v", err)
 	}
+	// With collateral, the PCK certificate is read first, to know which
+	// documents verification requests.
+	q := append([]byte(nil), testdata.RawQuote...)
+	q[pem+900] ^= 0x01
+	if _, err := Verify(q, sampleCollateral(), pinned); !errors.Is(err, protocol.ErrQuoteCertChain) {
+		t.Errorf("tampered PCK certificate, with collateral: %v", err)
+	}
 }
 
 func TestQuoteTimeIsTheBlockTime(t *testing.T) {
 	if _, err := Verify(testdata.RawQuote, nil, time.Date(2053, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, protocol.ErrQuoteCertChain) {
 		t.Fatalf("expired certificates: %v", err)
-	}
-	if _, err := Verify(testdata.RawQuote, collateral(), time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, protocol.ErrQuoteCollateral) {
-		t.Fatalf("stale collateral: %v", err)
-	}
-	if _, err := Verify(testdata.RawQuote, collateral()[:1], pinned); !errors.Is(err, protocol.ErrQuoteCollateral) {
-		t.Fatalf("incomplete collateral: %v", err)
 	}
 }
 
@@ -120,4 +119,53 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("parsed a quote without a report body")
 		}
 	})
+}
+
+// FuzzCanonicalBody: any accepted body re-emits as an object of exactly
+// the member and the signature, with the member's bytes unchanged, and
+// canonicalising is idempotent.
+func FuzzCanonicalBody(f *testing.F) {
+	f.Add("tcbInfo", testdata.TcbInfoBody)
+	f.Add("enclaveIdentity", testdata.QeIdentityBody)
+	f.Add("tcbInfo", []byte(`{"tcbInfo":{"a":1},"signature":"00","TCBINFO":{"a":2}}`))
+	f.Add("tcbInfo", []byte(`{"tcbInfo":{"a":1,"A":2},"signature":"00"}`))
+	f.Add("enclaveIdentity", []byte(`{"enclaveIdentity":{},"\u017Fignature":"00","signature":"00"}`))
+	f.Fuzz(func(t *testing.T, member string, body []byte) {
+		out, err := canonicalBody(member, body)
+		if err != nil {
+			return
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(out, &top); err != nil || len(top) != 2 {
+			t.Fatalf("canonical body %q: %v, %d members", out, err, len(top))
+		}
+		var in map[string]json.RawMessage
+		if err := json.Unmarshal(body, &in); err != nil || !bytes.Equal(in[member], top[member]) {
+			t.Fatalf("member changed: %q -> %q", in[member], top[member])
+		}
+		again, err := canonicalBody(member, out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent: %q -> %q, %v", out, again, err)
+		}
+	})
+}
+
+// TestFoldMatchesEncodingJSON: two keys fold together exactly when
+// encoding/json would decode one into a field tagged with the other.
+func TestFoldMatchesEncodingJSON(t *testing.T) {
+	for _, key := range []string{"SIGNATURE", "\u017Fignature", "signatures", "Signature", "signa\u0442ure"} {
+		var v struct {
+			S *int `json:"signature"`
+		}
+		if err := json.Unmarshal([]byte(`{"`+key+`":1}`), &v); err != nil {
+			t.Fatal(err)
+		}
+		var unquoted string
+		if err := json.Unmarshal([]byte(`"`+key+`"`), &unquoted); err != nil {
+			t.Fatal(err)
+		}
+		if matched, folded := v.S != nil, fold(unquoted) == fold("signature"); matched != folded {
+			t.Errorf("%q: encoding/json matches %v, fold equal %v", unquoted, matched, folded)
+		}
+	}
 }
