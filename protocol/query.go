@@ -94,6 +94,9 @@ const (
 	MaxQueryWindow = 1000
 	// MaxQueryBody bounds a request.
 	MaxQueryBody = 128 << 10
+	// MaxQueryAnswer bounds a response: a reply's output is at most 16 KiB
+	// (the contract ABI's bound).
+	MaxQueryAnswer = 128 << 10
 	// QueryMaxLag is how many blocks behind the chain an answer's state may
 	// be by default.
 	QueryMaxLag = 30

@@ -179,3 +179,74 @@ func TestQueryMinHeightFollowsTheTip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQueryAnswer feeds bob's SDK answers a lying worker could send:
+// arbitrary bytes (raw set), or the genuine answer with one field changed
+// — emptied, extreme, swapped with alice's answer's, truncated — and
+// signed again with the worker's key, so that every check after the
+// signature is reached. Open never panics, refuses with ErrQueryAnswer,
+// and accepts only what is, field for field, the genuine answer.
+func FuzzQueryAnswer(f *testing.F) {
+	w := newQueryWorker(f)
+	bob, _ := GenerateKey("bob")
+	alice, _ := GenerateKey("alice")
+	q := w.prepare(bob, `{"balance": {}}`)
+	req, secret := w.open(q.Body)
+	aq := w.prepare(alice, `{"balance": {}}`)
+	areq, asecret := w.open(aq.Body)
+	var theirs protocol.QueryResponse
+	if err := protocol.Unmarshal(w.answer(areq, asecret, 80, `{"balance":750}`, nil), &theirs); err != nil {
+		f.Fatal(err)
+	}
+	genuine := w.answer(req, secret, 80, `{"balance":250}`, nil)
+	f.Add(false, byte(0), []byte{}, int64(0))
+	f.Add(true, byte(0), genuine, int64(0))
+	f.Add(true, byte(0), []byte{0xa2}, int64(0))
+	for field := range byte(12) {
+		f.Add(false, field, []byte{}, int64(-1))
+		f.Add(false, field, bytes.Repeat([]byte{0xff}, 33), int64(1<<62))
+	}
+	f.Fuzz(func(t *testing.T, raw bool, field byte, data []byte, n int64) {
+		body := data
+		if !raw {
+			w := &queryWorker{t: t, id: w.id, ek: w.ek}
+			body = w.answer(req, secret, 80, `{"balance":250}`, func(a *protocol.QueryAnswer) {
+				o := &theirs.Answer
+				switch field % 12 {
+				case 0:
+					a.ChainID = string(data)
+				case 1:
+					a.Contract = data
+				case 2:
+					a.Worker = data
+				case 3:
+					a.Signer = data
+				case 4:
+					a.Request = data
+				case 5:
+					a.Height = n
+				case 6:
+					a.Salt = data
+				case 7:
+					a.Reply = data
+				case 8:
+					a.Reply = a.Reply[:uint64(n)%uint64(len(a.Reply)+1)]
+				case 9:
+					a.Salt, a.Reply = o.Salt, o.Reply // alice's reply, under bob's request
+				case 10:
+					a.Signer, a.Request = o.Signer, o.Request
+				}
+			})
+		}
+		res, err := q.Open(body)
+		if err != nil {
+			if !errors.Is(err, protocol.ErrQueryAnswer) {
+				t.Fatalf("refusal without ErrQueryAnswer: %v", err)
+			}
+			return
+		}
+		if string(res.Output) != `{"balance":250}` || res.Height < 70 || !bytes.Equal(res.Worker, w.pub()) {
+			t.Fatalf("accepted an answer that is not the genuine one: %+v", res)
+		}
+	})
+}

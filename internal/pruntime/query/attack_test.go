@@ -15,7 +15,7 @@ import (
 // "alpha" running the example token, after alice (Users[0]) sent bob
 // (Users[1]) 250 of her 1,000: bob holds 250, alice 750. It returns the
 // member and the contract id.
-func tokenCluster(t *testing.T) (*clustertest.Env, *clustertest.Worker, []byte, *clustertest.Outcome) {
+func tokenCluster(t testing.TB) (*clustertest.Env, *clustertest.Worker, []byte, *clustertest.Outcome) {
 	e := clustertest.New(t, nil)
 	gk := e.StartWorker("gatekeeper")
 	e.Gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
