@@ -59,7 +59,7 @@ func FuzzPublicAPI(f *testing.F) {
 				t.Fatalf("refusal without a query or runtime code: %v", err)
 			}
 		}
-	if got := w.Info().ContractsRoot; !bytes.Equal(got, root) {
+		if got := w.Info().ContractsRoot; !bytes.Equal(got, root) {
 			t.Fatalf("the member's contract state changed: %x, was %x", got, root)
 		}
 	})
