@@ -114,7 +114,7 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 		return nil, "", protocol.Errorf(protocol.ErrQueryBusy, "%d queries in flight", cap(s.slots))
 	}
 	snap := s.state.Load()
-	if snap == nil || snap.View == nil {
+	if snap == nil || snap.View == nil || snap.Key == nil {
 		return nil, "", protocol.Errorf(protocol.ErrNotInitialized, "no chain state yet")
 	}
 	req, err := s.decode(body)
