@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/phala-go/phala/internal/pruntime/keys"
 	"github.com/phala-go/phala/internal/pruntime/runner"
 	"github.com/phala-go/phala/protocol"
 )
@@ -29,7 +30,11 @@ func TestAnswerRefusesBeforeAnythingIsPublished(t *testing.T) {
 // bound is refused at once with ErrQueryBusy, never queued.
 func TestAnswerIsBusyWhenEverySlotIsTaken(t *testing.T) {
 	s := server(t, 2)
-	s.Publish(&Snapshot{View: &runner.View{}})
+	key, err := keys.NewEncryption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Publish(&Snapshot{View: &runner.View{}, Key: key})
 	s.slots <- struct{}{}
 	s.slots <- struct{}{}
 	if _, err := s.Answer(context.Background(), []byte("anything")); !errors.Is(err, protocol.ErrQueryBusy) {
