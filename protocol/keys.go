@@ -90,9 +90,11 @@ func HPKEOpenExport(priv hpke.PrivateKey, info, aad, sealed []byte) (plaintext, 
 // ReplyExporter is the HPKE exporter context of reply secrets.
 const ReplyExporter = "phala/reply/v1"
 
-// SealReply encrypts a reply under a reply secret with ChaCha20-Poly1305.
-// Each secret answers exactly one request, so the nonce is fixed: every
-// member of a cluster seals a command's reply to the same bytes.
+// SealReply encrypts a command's reply under its reply secret with
+// ChaCha20-Poly1305. Each command is run once per member, in chain order,
+// and every member must seal its reply to the same bytes, so the nonce is
+// fixed: a secret never seals two different plaintexts. Queries, which can
+// be answered more than once, use SealQueryReply.
 func SealReply(secret, aad, plaintext []byte) []byte {
 	a, err := chacha20poly1305.New(secret)
 	if err != nil {
@@ -108,6 +110,54 @@ func OpenReply(secret, aad, sealed []byte) ([]byte, error) {
 		return nil, fmt.Errorf("reply secret: %w", err)
 	}
 	pt, err := a.Open(nil, make([]byte, a.NonceSize()), sealed, aad)
+	if err != nil {
+		return nil, fmt.Errorf("reply does not open: %w", err)
+	}
+	return pt, nil
+}
+
+// QueryReplySalt is the length of a query answer's salt.
+const QueryReplySalt = 32
+
+// queryReplyKey derives the key of one query answer from the request's
+// reply secret, the answer's salt and the request hash.
+func queryReplyKey(secret, salt, request []byte) ([]byte, error) {
+	if len(salt) != QueryReplySalt {
+		return nil, fmt.Errorf("reply salt of %d bytes, want %d", len(salt), QueryReplySalt)
+	}
+	return hkdf.Key(sha256.New, secret, salt, "phala/query-reply/v2/"+string(request), chacha20poly1305.KeySize)
+}
+
+// SealQueryReply encrypts a query's reply under a key derived from the
+// request's reply secret and a salt the caller draws at random for this
+// answer (and sends with it), aad request (the request hash). Unlike a
+// command's reply, the same request could be answered twice — by a worker
+// whose replay cache a restart emptied, or by two of its queries racing —
+// so the key must differ per answer: a fixed key and nonce would let
+// anyone holding two answers XOR their plaintexts together.
+func SealQueryReply(secret, salt, request, plaintext []byte) ([]byte, error) {
+	key, err := queryReplyKey(secret, salt, request)
+	if err != nil {
+		return nil, err
+	}
+	a, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("query reply key: %w", err)
+	}
+	return a.Seal(nil, make([]byte, a.NonceSize()), plaintext, request), nil
+}
+
+// OpenQueryReply decrypts a reply sealed by SealQueryReply.
+func OpenQueryReply(secret, salt, request, sealed []byte) ([]byte, error) {
+	key, err := queryReplyKey(secret, salt, request)
+	if err != nil {
+		return nil, err
+	}
+	a, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("query reply key: %w", err)
+	}
+	pt, err := a.Open(nil, make([]byte, a.NonceSize()), sealed, request)
 	if err != nil {
 		return nil, fmt.Errorf("reply does not open: %w", err)
 	}

@@ -19,22 +19,25 @@ type QueryRequest struct {
 	// Ciphertext is HPKE (enc || ct) to the worker's encryption key, info
 	// QueryInfo(chain id, worker), aad QueryAAD(header): the query input.
 	Ciphertext []byte `cbor:"ciphertext"`
-	// Signer is the caller's ed25519 account key; the contract sees its
-	// address as the caller.
-	Signer []byte `cbor:"signer"`
-	// Sig signs QuerySigned under SigQuery.
+	// Sig is Query.Signer's signature of SigningBytes under SigQuery.
 	Sig []byte `cbor:"sig"`
 }
 
-// QueryHeader is what a query's signature and ciphertext are bound to.
+// QueryHeader is what a query's signature, ciphertext and answer are
+// bound to. The signer is part of it, so a request is bound to its caller:
+// whoever re-signs it under another key changes the aad its ciphertext was
+// sealed with (it no longer opens) and the request hash its answer names.
 type QueryHeader struct {
-	ChainID   string `cbor:"chain_id"`
-	Contract  []byte `cbor:"contract"`
-	Worker    []byte `cbor:"worker"`     // the worker's identity key
-	WorkerEK  []byte `cbor:"ek_hash"`    // SHA-256 of the encryption key sealed to
-	Nonce     []byte `cbor:"nonce"`      // 16..32 random bytes, never reused by this signer
+	ChainID  string `cbor:"chain_id"`
+	Contract []byte `cbor:"contract"`
+	Worker   []byte `cbor:"worker"`  // the worker's identity key
+	WorkerEK []byte `cbor:"ek_hash"` // SHA-256 of the encryption key sealed to
+	// Signer is the caller's ed25519 account key; the contract sees its
+	// address as the caller.
+	Signer    []byte `cbor:"signer"`
+	Nonce     []byte `cbor:"nonce"`      // 16..32 random bytes, never reused
 	Expiry    int64  `cbor:"expiry"`     // the last synced height at which the worker may answer
-	MinHeight int64  `cbor:"min_height"` // the worker must have applied at least this block
+	MinHeight int64  `cbor:"min_height"` // the contract's state must include at least this block
 	GasLimit  uint64 `cbor:"gas_limit"`
 }
 
@@ -69,9 +72,11 @@ func querySigning(header, ciphertext []byte) []byte {
 	}{header, d[:]})
 }
 
-// QueryInfo is the HPKE info of queries to worker.
+// QueryInfo is the HPKE info of queries to worker. Its version is the
+// query protocol's: v2 binds the signer into the header and seals every
+// answer under its own key.
 func QueryInfo(chainID string, worker []byte) []byte {
-	return fmt.Appendf(nil, "phala/query/v1/%s/%x", chainID, worker)
+	return fmt.Appendf(nil, "phala/query/v2/%s/%x", chainID, worker)
 }
 
 // QueryAAD binds a query's ciphertext to its header.
@@ -89,6 +94,12 @@ const (
 	MaxQueryWindow = 1000
 	// MaxQueryBody bounds a request.
 	MaxQueryBody = 128 << 10
+	// MaxQueryAnswer bounds a response: a reply's output is at most 16 KiB
+	// (the contract ABI's bound).
+	MaxQueryAnswer = 128 << 10
+	// QueryMaxLag is how many blocks behind the chain an answer's state may
+	// be by default.
+	QueryMaxLag = 30
 )
 
 // QueryReply is the plaintext of a query response's Reply.
@@ -112,12 +123,17 @@ type QueryAnswer struct {
 	ChainID  string `cbor:"chain_id"`
 	Contract []byte `cbor:"contract"`
 	Worker   []byte `cbor:"worker"`
-	Request  []byte `cbor:"request"` // SHA-256 of the request's signing bytes
+	// Signer echoes the request's signer: the answer is for that caller.
+	Signer  []byte `cbor:"signer"`
+	Request []byte `cbor:"request"` // SHA-256 of the request's signing bytes
 	// Height is the last block applied to the state the answer was computed
 	// from (for a contract catching up, below the worker's synced height).
 	Height int64 `cbor:"height"`
-	// Reply is the canonical QueryReply sealed with SealReply under the
-	// request's HPKE export secret, aad = Request.
+	// Salt is QueryReplySalt random bytes, fresh for every answer, from
+	// which the reply's key derives (SealQueryReply).
+	Salt []byte `cbor:"salt"`
+	// Reply is the canonical QueryReply sealed with SealQueryReply under
+	// the request's HPKE export secret and Salt, aad = Request.
 	Reply []byte `cbor:"reply"`
 }
 
@@ -216,6 +232,11 @@ var (
 	ErrQueryDecrypt         = define(SpaceQuery, 13, "query ciphertext does not open")
 	ErrQueryUnavailable     = define(SpaceQuery, 14, "contract state is not available on this worker")
 	ErrQueryGas             = define(SpaceQuery, 15, "query gas limit outside the allowed range")
+	ErrQueryStale           = define(SpaceQuery, 16, "contract waits for keys; its state is too far behind this worker's")
+	// ErrQueryAnswer is the SDK's refusal of a worker's answer: it does
+	// not decode, verify, answer the request asked or meet its minimum
+	// height.
+	ErrQueryAnswer = define(SpaceQuery, 17, "query answer does not check")
 
 	ErrStateRequest     = define(SpaceRuntime, 12, "invalid state request")
 	ErrStateUnavailable = define(SpaceRuntime, 13, "this worker cannot serve its cluster's state now")
@@ -233,7 +254,11 @@ type WorkerContract struct {
 	// Height is the last block whose events the storage reflects.
 	Height int64 `json:"height"`
 	// Live is false while the contract waits for a state transfer.
-	Live    bool   `json:"live"`
-	NextSeq uint64 `json:"next_seq"`
-	Pending int    `json:"pending_messages"`
+	Live bool `json:"live"`
+	// WaitingForKeys is true while commands wait for their epoch's key:
+	// Height is then behind the worker's, and once it is more than
+	// QueryMaxLag blocks behind, queries are refused (ErrQueryStale).
+	WaitingForKeys bool   `json:"waiting_for_keys"`
+	NextSeq        uint64 `json:"next_seq"`
+	Pending        int    `json:"pending_messages"`
 }

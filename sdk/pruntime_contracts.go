@@ -11,8 +11,9 @@ import (
 	"github.com/phala-go/phala/protocol"
 )
 
-// raw posts (or gets) a CBOR body and returns the CBOR answer.
-func (p *PRuntime) raw(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+// raw posts (or gets) a CBOR body and returns the CBOR answer, refusing
+// one over limit bytes.
+func (p *PRuntime) raw(ctx context.Context, method, path string, body []byte, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -23,12 +24,15 @@ func (p *PRuntime) raw(ctx context.Context, method, path string, body []byte) ([
 		return nil, fmt.Errorf("pruntime %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, protocol.MaxStateTransfer+1))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("pruntime %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, p.answerError(method, path, resp.StatusCode, out)
+	}
+	if int64(len(out)) > limit {
+		return nil, fmt.Errorf("pruntime %s %s: answer exceeds %d bytes", method, path, limit)
 	}
 	return out, nil
 }
@@ -50,7 +54,7 @@ func (p *PRuntime) answerError(method, path string, status int, raw []byte) erro
 // returns the encoded protocol.QueryResponse. Client.QueryContract builds
 // and checks both.
 func (p *PRuntime) QueryRaw(ctx context.Context, body []byte) ([]byte, error) {
-	return p.raw(ctx, http.MethodPost, "/v1/query", body)
+	return p.raw(ctx, http.MethodPost, "/v1/query", body, protocol.MaxQueryAnswer)
 }
 
 // Contracts lists the contracts the worker runs (GET /v1/contracts).
@@ -62,12 +66,12 @@ func (p *PRuntime) Contracts(ctx context.Context) ([]protocol.WorkerContract, er
 // StateRequest fetches the worker's signed request for its cluster's
 // contract state (private API).
 func (p *PRuntime) StateRequest(ctx context.Context) ([]byte, error) {
-	return p.raw(ctx, http.MethodGet, "/v1/state/request", nil)
+	return p.raw(ctx, http.MethodGet, "/v1/state/request", nil, protocol.MaxQueryBody)
 }
 
 // ServeState asks a cluster member (public API) to answer a state request.
 func (p *PRuntime) ServeState(ctx context.Context, request []byte) ([]byte, error) {
-	return p.raw(ctx, http.MethodPost, "/v1/state", request)
+	return p.raw(ctx, http.MethodPost, "/v1/state", request, protocol.MaxStateTransfer)
 }
 
 // ApplyState hands the worker a state transfer (private API); it returns
@@ -86,7 +90,7 @@ func (p *PRuntime) SignEndpoint(ctx context.Context, url string) (*protocol.Upda
 	if err != nil {
 		return nil, err
 	}
-	raw, err := p.raw(ctx, http.MethodPost, "/v1/endpoint", body)
+	raw, err := p.raw(ctx, http.MethodPost, "/v1/endpoint", body, protocol.MaxQueryBody)
 	if err != nil {
 		return nil, err
 	}

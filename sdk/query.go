@@ -18,7 +18,13 @@ type QueryOptions struct {
 	// MinHeight is the least block the answer's state must include: pass
 	// the height a command of yours landed at to be sure to see its effect.
 	// A worker behind it refuses (ErrQueryBehind) rather than answer stale.
+	// The request asks for at least the chain's tip minus MaxLag in any
+	// case.
 	MinHeight int64
+	// MaxLag is how many blocks behind the chain's tip the answer's state
+	// may be (default protocol.QueryMaxLag); a negative value accepts any
+	// height from MinHeight on.
+	MaxLag int64
 	// Window is how many blocks the request stays valid (default 100).
 	Window int64
 	// Worker pins the worker to ask (its identity key); by default the
@@ -48,10 +54,11 @@ type PreparedQuery struct {
 }
 
 // PrepareQuery seals input to the worker's encryption key (ek) and signs
-// the query with key.
+// the query with key, which it names as the header's signer.
 func PrepareQuery(key *Key, h protocol.QueryHeader, ek, input []byte) (*PreparedQuery, error) {
 	sum := sha256.Sum256(ek)
 	h.WorkerEK = sum[:]
+	h.Signer = key.Public()
 	if len(h.Nonce) == 0 {
 		h.Nonce = make([]byte, 16)
 		if _, err := rand.Read(h.Nonce); err != nil {
@@ -62,7 +69,7 @@ func PrepareQuery(key *Key, h protocol.QueryHeader, ek, input []byte) (*Prepared
 	if err != nil {
 		return nil, fmt.Errorf("sdk: seal query: %w", err)
 	}
-	req := protocol.QueryRequest{Query: h, Ciphertext: ct, Signer: key.Public()}
+	req := protocol.QueryRequest{Query: h, Ciphertext: ct}
 	signing := req.SigningBytes()
 	req.Sig = protocol.Sign(key.Private, protocol.SigQuery, signing)
 	reqHash := sha256.Sum256(signing)
@@ -70,36 +77,43 @@ func PrepareQuery(key *Key, h protocol.QueryHeader, ek, input []byte) (*Prepared
 }
 
 // Open checks a worker's response to the query — that it answers this
-// request, is signed by the worker asked, and is not older than the
-// query's minimum height — and decrypts it.
+// request of this signer, is signed by the worker asked, and is not older
+// than the query's minimum height — and decrypts it. Every refusal wraps
+// protocol.ErrQueryAnswer.
 func (q *PreparedQuery) Open(raw []byte) (*QueryResult, error) {
 	var resp protocol.QueryResponse
 	if err := protocol.Unmarshal(raw, &resp); err != nil {
-		return nil, fmt.Errorf("sdk: query response: %w", err)
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "decode: %v", err)
 	}
 	a := &resp.Answer
 	switch {
 	case !resp.Verify(q.Header.Worker):
-		return nil, fmt.Errorf("sdk: query response is not signed by worker %x", q.Header.Worker)
-	case a.ChainID != q.Header.ChainID || !bytes.Equal(a.Contract, q.Header.Contract) || !bytes.Equal(a.Worker, q.Header.Worker) || !bytes.Equal(a.Request, q.Request):
-		return nil, errors.New("sdk: query response answers another request")
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "not signed by worker %x", q.Header.Worker)
+	case a.ChainID != q.Header.ChainID || !bytes.Equal(a.Contract, q.Header.Contract) || !bytes.Equal(a.Worker, q.Header.Worker):
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "answers a query to contract %x of worker %x on chain %q", a.Contract, a.Worker, a.ChainID)
+	case !bytes.Equal(a.Signer, q.Header.Signer):
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "answers signer %x, this query's is %x", a.Signer, q.Header.Signer)
+	case !bytes.Equal(a.Request, q.Request):
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "answers request %x, this one is %x", a.Request, q.Request)
 	case a.Height < q.Header.MinHeight:
-		return nil, fmt.Errorf("sdk: answer computed at %d, below the minimum %d", a.Height, q.Header.MinHeight)
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "computed at %d, below the minimum %d", a.Height, q.Header.MinHeight)
 	}
-	plain, err := protocol.OpenReply(q.secret, q.Request, a.Reply)
+	plain, err := protocol.OpenQueryReply(q.secret, a.Salt, q.Request, a.Reply)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: query reply: %w", err)
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "reply: %v", err)
 	}
 	var reply protocol.QueryReply
 	if err := protocol.Unmarshal(plain, &reply); err != nil {
-		return nil, fmt.Errorf("sdk: query reply: %w", err)
+		return nil, protocol.Errorf(protocol.ErrQueryAnswer, "reply: %v", err)
 	}
 	return &QueryResult{QueryReply: reply, Height: a.Height, Worker: a.Worker}, nil
 }
 
 // QueryContract asks a worker of the contract's cluster a read-only
 // query, encrypted to the worker and signed by key (the contract sees
-// key's address as the caller), and returns its verified answer.
+// key's address as the caller), and returns its verified answer. The
+// answer's state includes at least block o.MinHeight and at least the
+// chain's tip minus o.MaxLag.
 func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []byte, o QueryOptions) (*QueryResult, error) {
 	if o.GasLimit == 0 {
 		o.GasLimit = 10_000_000
@@ -111,11 +125,11 @@ func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []
 	if err != nil {
 		return nil, err
 	}
-	tip, err := c.Height(ctx)
+	tip, err := c.queryTip(ctx)
 	if err != nil {
 		return nil, err
 	}
-	h := protocol.QueryHeader{ChainID: c.chainID, Contract: contract, Worker: w.Pubkey, Expiry: tip + o.Window, MinHeight: o.MinHeight, GasLimit: o.GasLimit}
+	h := protocol.QueryHeader{ChainID: c.chainID, Contract: contract, Worker: w.Pubkey, Expiry: tip + o.Window, MinHeight: queryMinHeight(tip, o), GasLimit: o.GasLimit}
 	q, err := PrepareQuery(key, h, w.EncryptionKey, input)
 	if err != nil {
 		return nil, err
@@ -125,6 +139,27 @@ func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []
 		return nil, err
 	}
 	return q.Open(raw)
+}
+
+// queryTip is the chain height a query's freshness is measured from: the
+// node's latest height. It is read through this one function so that a
+// tip the client has verified itself can replace it.
+func (c *Client) queryTip(ctx context.Context) (int64, error) {
+	return c.Height(ctx)
+}
+
+// queryMinHeight is the minimum height a query asks for: o.MinHeight, but
+// at least tip − o.MaxLag (protocol.QueryMaxLag by default) unless MaxLag
+// is negative.
+func queryMinHeight(tip int64, o QueryOptions) int64 {
+	lag := o.MaxLag
+	switch {
+	case lag < 0:
+		return o.MinHeight
+	case lag == 0:
+		lag = protocol.QueryMaxLag
+	}
+	return max(o.MinHeight, tip-lag, 0)
 }
 
 // queryWorker picks the worker to ask: o.Worker, or the first member of

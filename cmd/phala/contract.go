@@ -290,7 +290,7 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 	var o sdk.QueryOptions
 	var raw bool
 	cmd := &cobra.Command{
-		Use:   "query --contract ID --input JSON|@FILE [--min-height H] [--gas N] [--worker HEX] [--allow-sim] --from KEY",
+		Use:   "query --contract ID --input JSON|@FILE [--min-height H] [--max-lag N] [--gas N] [--worker HEX] [--allow-sim] --from KEY",
 		Short: "Ask a verified worker of the contract's cluster a read-only query, encrypted and signed",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, plain, err := contractCall(cmd, contract, input, raw)
@@ -335,6 +335,7 @@ func contractQueryCmd(g *globals, from *string) *cobra.Command {
 	f.StringVar(&contract, "contract", "", "contract id (hex)")
 	f.StringVar(&input, "input", "", "the query: JSON, or @FILE")
 	f.Int64Var(&o.MinHeight, "min-height", 0, "the least block the answer must include (the height of your last command)")
+	f.Int64Var(&o.MaxLag, "max-lag", protocol.QueryMaxLag, "how many blocks behind the chain's tip the answer may be (-1: any height from --min-height on)")
 	f.Uint64Var(&o.GasLimit, "gas", defaultQueryGas, "gas limit (the chain's max_query_gas bounds it)")
 	f.StringVar(&worker, "worker", "", "ask this worker (identity key, hex) instead of the first verified member")
 	f.BoolVar(&o.Verify.AllowSim, "allow-sim", false, "accept a worker on the insecure sim TEE (development chains)")

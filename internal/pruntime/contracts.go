@@ -82,15 +82,20 @@ func (r *Runtime) StateRequest() ([]byte, error) {
 // requester's current encryption key and signed, if the verified chain
 // says the requester is an active member of this worker's cluster with
 // that key.
+//
+// Building a transfer costs the whole cluster state, and anyone can post a
+// request (a genuine one, replayed): one transfer is built at a time, and
+// a request meanwhile is refused with ErrStateUnavailable.
 func (r *Runtime) ServeState(body []byte) ([]byte, error) {
-	var sr protocol.SignedStateRequest
-	if err := protocol.Unmarshal(body, &sr); err != nil {
-		return nil, protocol.Errorf(protocol.ErrStateRequest, "%v", err)
+	sr, err := decodeStateRequest(body)
+	if err != nil {
+		return nil, err
 	}
 	req := &sr.Request
-	if !sr.Verify() {
-		return nil, protocol.Errorf(protocol.ErrStateRequest, "not signed by requester %x", req.Requester)
+	if !r.serving.CompareAndSwap(false, true) {
+		return nil, protocol.Errorf(protocol.ErrStateUnavailable, "another state transfer is being served; retry")
 	}
+	defer r.serving.Store(false)
 	r.mu.RLock()
 	if r.root == nil {
 		r.mu.RUnlock()
@@ -117,6 +122,9 @@ func (r *Runtime) ServeState(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(plain) > protocol.MaxStateTransfer-maxTransferOverhead {
+		return nil, protocol.Errorf(protocol.ErrStateUnavailable, "the cluster's state is %d bytes, more than a transfer holds", len(plain))
+	}
 	sealed, err := protocol.HPKESeal(req.Key, protocol.StateInfo(chainID, req.Cluster, req.Requester, v.Height), nil, plain)
 	if err != nil {
 		return nil, protocol.Errorf(protocol.ErrStateRequest, "seal to the requester's key: %v", err)
@@ -135,14 +143,11 @@ func (r *Runtime) ServeState(body []byte) ([]byte, error) {
 // whose header this worker verified. A transfer of a block this worker has
 // not reached yet is refused with ErrStateAhead: sync, then apply again.
 func (r *Runtime) ApplyState(body []byte) (int, error) {
-	var st protocol.SignedStateTransfer
-	if err := protocol.Unmarshal(body, &st); err != nil {
-		return 0, protocol.Errorf(protocol.ErrStateTransfer, "%v", err)
+	st, err := decodeStateTransfer(body)
+	if err != nil {
+		return 0, err
 	}
 	t := &st.Transfer
-	if !st.Verify() {
-		return 0, protocol.Errorf(protocol.ErrStateTransfer, "not signed by server %x", t.Server)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.root == nil {
@@ -190,6 +195,51 @@ func (r *Runtime) ApplyState(body []byte) (int, error) {
 		r.log.Error("checkpoint after a state transfer failed", "err", err)
 	}
 	return n, nil
+}
+
+// maxTransferOverhead bounds what a state transfer adds to the state it
+// carries: the HPKE encapsulation and tag, the envelope, the signature.
+const maxTransferOverhead = 64 << 10
+
+// decodeStateRequest is the one decoder of a state request (POST
+// /v1/state): canonical, well-formed fields, signed by its requester.
+func decodeStateRequest(body []byte) (*protocol.SignedStateRequest, error) {
+	var sr protocol.SignedStateRequest
+	if err := protocol.Unmarshal(body, &sr); err != nil {
+		return nil, protocol.Errorf(protocol.ErrStateRequest, "%v", err)
+	}
+	req := &sr.Request
+	switch {
+	case len(req.Cluster) != 32:
+		return nil, protocol.Errorf(protocol.ErrStateRequest, "cluster id of %d bytes", len(req.Cluster))
+	case len(req.Nonce) < protocol.QueryNonceMin || len(req.Nonce) > protocol.QueryNonceMax:
+		return nil, protocol.Errorf(protocol.ErrStateRequest, "nonce of %d bytes, want %d..%d", len(req.Nonce), protocol.QueryNonceMin, protocol.QueryNonceMax)
+	case !sr.Verify():
+		return nil, protocol.Errorf(protocol.ErrStateRequest, "not signed by requester %x", req.Requester)
+	}
+	if _, err := protocol.HPKEPublicKey(req.Key); err != nil {
+		return nil, protocol.Errorf(protocol.ErrStateRequest, "encryption key: %v", err)
+	}
+	return &sr, nil
+}
+
+// decodeStateTransfer is the one decoder of a state transfer (POST
+// /v1/state/apply): canonical, well-formed fields, signed by its server.
+func decodeStateTransfer(body []byte) (*protocol.SignedStateTransfer, error) {
+	var st protocol.SignedStateTransfer
+	if err := protocol.Unmarshal(body, &st); err != nil {
+		return nil, protocol.Errorf(protocol.ErrStateTransfer, "%v", err)
+	}
+	t := &st.Transfer
+	switch {
+	case t.Height < 1:
+		return nil, protocol.Errorf(protocol.ErrStateTransfer, "height %d", t.Height)
+	case len(t.Header) != 32:
+		return nil, protocol.Errorf(protocol.ErrStateTransfer, "header hash of %d bytes", len(t.Header))
+	case !st.Verify():
+		return nil, protocol.Errorf(protocol.ErrStateTransfer, "not signed by server %x", t.Server)
+	}
+	return &st, nil
 }
 
 // workerActive reports whether the verified registry view holds worker as

@@ -19,7 +19,7 @@ func FuzzContractRequests(f *testing.F) {
 	f.Add(byte(0), []byte{})
 	f.Add(byte(1), protocol.MustMarshal(&protocol.SignedStateRequest{Request: protocol.StateRequest{ChainID: "fuzz", Nonce: []byte("n")}}))
 	f.Add(byte(2), protocol.MustMarshal(&protocol.SignedStateTransfer{Transfer: protocol.StateTransfer{ChainID: "fuzz", Height: 1, Header: []byte{1}, Sealed: []byte{2}}}))
-	f.Add(byte(0), protocol.MustMarshal(&protocol.QueryRequest{Query: protocol.QueryHeader{ChainID: "fuzz", Contract: make([]byte, 32), Nonce: make([]byte, 16), GasLimit: 1}, Signer: make([]byte, 32)}))
+	f.Add(byte(0), protocol.MustMarshal(&protocol.QueryRequest{Query: protocol.QueryHeader{ChainID: "fuzz", Contract: make([]byte, 32), Signer: make([]byte, 32), Nonce: make([]byte, 16), GasLimit: 1}}))
 	dir := f.TempDir()
 	provider, err := sim.Open(dir)
 	if err != nil {

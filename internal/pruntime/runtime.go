@@ -82,6 +82,8 @@ type Runtime struct {
 	boot     *keys.Encryption // this boot's encryption key (the keyring takes it over)
 	contract *contract.Engine // runs contracts; outlives chain bindings
 	queries  *query.Server
+	// serving is held while a state transfer is built: one at a time.
+	serving atomic.Bool
 
 	// mu guards everything below: Sync and Init take it for writing, the
 	// read-only operations for reading.

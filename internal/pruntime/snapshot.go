@@ -19,7 +19,9 @@ import (
 )
 
 // snapshotVersion is bumped on any change to snapshot's encoding.
-const snapshotVersion = 1
+// Version 2: contract storage is one length-prefixed byte string
+// (runner's storageOf), not an array capped at 65,536 entries.
+const snapshotVersion = 2
 
 // snapshot is the plaintext of a checkpoint. It holds no encryption key and
 // no epoch secret.

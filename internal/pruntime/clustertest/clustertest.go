@@ -27,7 +27,7 @@ import (
 
 // Env is a chain with workers and governance.
 type Env struct {
-	T     *testing.T
+	T     testing.TB
 	Ctx   context.Context
 	TN    *nodetest.Testnet
 	C     *sdk.Client
@@ -44,7 +44,7 @@ type Env struct {
 // workers and rotates quickly (announce window and activation delay of 3
 // blocks, a lost secret declared after 15). adjust, if set, changes the
 // parameters further.
-func New(t *testing.T, adjust func(*protocol.Params)) *Env {
+func New(t testing.TB, adjust func(*protocol.Params)) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	t.Cleanup(cancel)
 	tn := nodetest.Start(t, 1, 100*time.Millisecond)

@@ -6,20 +6,24 @@
 // taken the caller is told to retry (ErrQueryBusy) rather than queued.
 //
 // The checks, in order: the request decodes and names this chain, this
-// worker and its current key; its signature verifies; it has not expired
-// and the contract's state has reached its minimum height; its nonce is
-// new; its ciphertext opens. The answer is sealed with the request's HPKE
-// export secret and signed by the worker identity key.
+// worker and its current key; its signature by the signer its header names
+// verifies; it has not expired; the contract is live, not stuck far behind
+// this worker waiting for keys, and its state has reached the request's
+// minimum height; its nonce is new; its ciphertext opens (under an aad
+// that covers the signer, so a request re-signed by anyone else does not);
+// only then is the nonce claimed. The answer echoes the signer, is sealed
+// under a key of its own (the request's HPKE export secret and a fresh
+// salt) and is signed by the worker identity key.
 package query
 
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,9 +70,7 @@ type Server struct {
 	pub   []byte
 	state atomic.Pointer[Snapshot]
 	slots chan struct{}
-
-	mu     sync.Mutex
-	nonces map[string]int64 // signer ‖ nonce -> expiry height
+	seen  *nonces
 }
 
 // New returns a query server with nothing published yet.
@@ -85,7 +87,7 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: c, pub: c.Identity.Public().(ed25519.PublicKey), slots: make(chan struct{}, c.Concurrency), nonces: map[string]int64{}}
+	return &Server{cfg: c, pub: c.Identity.Public().(ed25519.PublicKey), slots: make(chan struct{}, c.Concurrency), seen: newNonces(c.Nonces)}
 }
 
 // Publish makes s the state later queries read.
@@ -112,7 +114,7 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 		return nil, "", protocol.Errorf(protocol.ErrQueryBusy, "%d queries in flight", cap(s.slots))
 	}
 	snap := s.state.Load()
-	if snap == nil || snap.View == nil {
+	if snap == nil || snap.View == nil || snap.Key == nil {
 		return nil, "", protocol.Errorf(protocol.ErrNotInitialized, "no chain state yet")
 	}
 	req, err := s.decode(body)
@@ -121,28 +123,42 @@ func (s *Server) answer(ctx context.Context, body []byte) ([]byte, string, error
 	}
 	h := &req.Query
 	aad, signing := req.Bindings()
-	if !protocol.Verify(req.Signer, protocol.SigQuery, signing, req.Sig) {
-		return nil, "", protocol.Errorf(protocol.ErrQuerySignature, "not signed by %x", req.Signer)
+	if !protocol.Verify(h.Signer, protocol.SigQuery, signing, req.Sig) {
+		return nil, "", protocol.Errorf(protocol.ErrQuerySignature, "not signed by %x", h.Signer)
 	}
 	cv, err := s.check(snap, h)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.fresh(req.Signer, h, snap.View.Height); err != nil {
-		return nil, "", err
+	if s.seen.seen(h.Nonce) {
+		return nil, "", protocol.Errorf(protocol.ErrQueryReplay, "nonce %x", h.Nonce)
 	}
+	// The nonce is claimed only once the ciphertext opened: a copy that
+	// names another signer does not open, and must not burn the nonce of
+	// the request it was copied from.
 	input, secret, err := protocol.HPKEOpenExport(snap.Key.Private(), protocol.QueryInfo(s.cfg.ChainID, s.pub), aad, req.Ciphertext)
 	if err != nil {
 		return nil, "", protocol.Errorf(protocol.ErrQueryDecrypt, "%v", err)
+	}
+	if err := s.seen.claim(h.Nonce, h.Expiry, snap.View.Height); err != nil {
+		return nil, "", err
 	}
 	reply, err := s.run(ctx, snap, cv, req, input)
 	if err != nil {
 		return nil, "", err
 	}
 	reqHash := sha256.Sum256(signing)
+	salt := make([]byte, protocol.QueryReplySalt)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, "", err
+	}
+	sealed, err := protocol.SealQueryReply(secret, salt, reqHash[:], protocol.MustMarshal(reply))
+	if err != nil {
+		return nil, "", err
+	}
 	ans := protocol.QueryAnswer{
-		ChainID: s.cfg.ChainID, Contract: h.Contract, Worker: s.pub, Request: reqHash[:], Height: cv.Height,
-		Reply: protocol.SealReply(secret, reqHash[:], protocol.MustMarshal(reply)),
+		ChainID: s.cfg.ChainID, Contract: h.Contract, Worker: s.pub, Signer: h.Signer, Request: reqHash[:], Height: cv.Height,
+		Salt: salt, Reply: sealed,
 	}
 	return protocol.SignQueryAnswer(s.cfg.Identity, &ans), reply.Outcome, nil
 }
@@ -162,8 +178,8 @@ func (s *Server) decode(body []byte) (*protocol.QueryRequest, error) {
 		return nil, protocol.Errorf(protocol.ErrQueryMalformed, "contract id of %d bytes", len(h.Contract))
 	case len(h.Nonce) < protocol.QueryNonceMin || len(h.Nonce) > protocol.QueryNonceMax:
 		return nil, protocol.Errorf(protocol.ErrQueryMalformed, "nonce of %d bytes, want %d..%d", len(h.Nonce), protocol.QueryNonceMin, protocol.QueryNonceMax)
-	case len(req.Signer) != ed25519.PublicKeySize:
-		return nil, protocol.Errorf(protocol.ErrQueryMalformed, "signer key of %d bytes", len(req.Signer))
+	case len(h.Signer) != ed25519.PublicKeySize:
+		return nil, protocol.Errorf(protocol.ErrQueryMalformed, "signer key of %d bytes", len(h.Signer))
 	case string(h.Worker) != string(s.pub):
 		return nil, protocol.Errorf(protocol.ErrQueryWrongKey, "query for worker %x, this is %x", h.Worker, s.pub)
 	case h.GasLimit == 0 || h.GasLimit > s.cfg.MaxGas:
@@ -172,8 +188,8 @@ func (s *Server) decode(body []byte) (*protocol.QueryRequest, error) {
 	return &req, nil
 }
 
-// check applies the view-dependent rules: the current key, expiry,
-// minimum height and the contract's availability.
+// check applies the view-dependent rules: the current key, expiry, the
+// contract's availability and freshness, and the minimum height.
 func (s *Server) check(snap *Snapshot, h *protocol.QueryHeader) (*runner.ContractView, error) {
 	ek := sha256.Sum256(snap.Key.Public())
 	if string(h.WorkerEK) != string(ek[:]) {
@@ -195,33 +211,16 @@ func (s *Server) check(snap *Snapshot, h *protocol.QueryHeader) (*runner.Contrac
 		return nil, protocol.Errorf(protocol.ErrQueryUnavailable, "contract %x waits for a state transfer", h.Contract)
 	case cv.Status != protocol.ContractActive:
 		return nil, protocol.Errorf(protocol.ErrQueryUnavailable, "contract %x is %s", h.Contract, cv.Status)
+	case cv.Waiting && cv.Height < height-protocol.QueryMaxLag:
+		// Whatever the caller accepts: this worker knows its contract is
+		// stale, and an answer would present old state as its own.
+		return nil, protocol.Errorf(protocol.ErrQueryStale, "contract %x waits for keys: its state is at %d, this worker at %d (at most %d blocks behind are answered)", h.Contract, cv.Height, height, protocol.QueryMaxLag)
+	case cv.Height < h.MinHeight && cv.Waiting:
+		return nil, protocol.Errorf(protocol.ErrQueryBehind, "contract %x waits for keys: its state is at %d, query wants at least %d", h.Contract, cv.Height, h.MinHeight)
 	case cv.Height < h.MinHeight:
 		return nil, protocol.Errorf(protocol.ErrQueryBehind, "state at %d, query wants at least %d", cv.Height, h.MinHeight)
 	}
 	return cv, nil
-}
-
-// fresh records the request's nonce, refusing one seen before. Entries are
-// kept until their query's expiry height has passed.
-func (s *Server) fresh(signer []byte, h *protocol.QueryHeader, height int64) error {
-	key := string(signer) + string(h.Nonce)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, seen := s.nonces[key]; seen {
-		return protocol.Errorf(protocol.ErrQueryReplay, "nonce %x of %x", h.Nonce, signer)
-	}
-	if len(s.nonces) >= s.cfg.Nonces {
-		for k, exp := range s.nonces {
-			if exp < height {
-				delete(s.nonces, k)
-			}
-		}
-		if len(s.nonces) >= s.cfg.Nonces {
-			return protocol.Errorf(protocol.ErrQueryBusy, "%d unexpired nonces held", len(s.nonces))
-		}
-	}
-	s.nonces[key] = h.Expiry
-	return nil
 }
 
 // run executes the query in the engine against the published storage.
@@ -230,7 +229,7 @@ func (s *Server) run(ctx context.Context, snap *Snapshot, cv *runner.ContractVie
 	defer cancel()
 	seed := sha256.Sum256(append([]byte("phala/query-random/v1"), protocol.MustMarshal(&req.Query)...))
 	call := &contract.Call{
-		Entry: contract.EntryQuery, Input: input, Caller: protocol.AddressOf(req.Signer),
+		Entry: contract.EntryQuery, Input: input, Caller: protocol.AddressOf(req.Query.Signer),
 		Height: cv.Height, Time: snap.Time, Seed: seed, GasLimit: req.Query.GasLimit,
 		Store: kvtree.NewReadOnly(cv.Tree), Debug: s.cfg.Debug,
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/phala-go/phala/internal/pruntime/kvtree"
 	"github.com/phala-go/phala/protocol"
 )
 
@@ -29,42 +28,15 @@ type instanceEntry struct {
 	ID       []byte  `cbor:"id"`
 	Status   string  `cbor:"status"`
 	Seed     []byte  `cbor:"seed"`
-	Storage  []kv    `cbor:"storage"`
+	Storage  []byte  `cbor:"storage"` // storageOf
 	NextSeq  uint64  `cbor:"next_seq"`
 	Inbox    []event `cbor:"inbox"`
 	NeedFrom int64   `cbor:"need_from"`
 }
 
-// kv is one storage entry, in key order.
-type kv struct {
-	_ struct{} `cbor:",toarray"`
-	K []byte
-	V []byte
-}
-
 type outboxEntry struct {
 	Key string `cbor:"key"`
 	Msg []byte `cbor:"msg"`
-}
-
-func storageOf(t kvtree.Tree) []kv {
-	out := make([]kv, 0, t.Len())
-	t.Ascend(func(k, v []byte) bool {
-		out = append(out, kv{K: k, V: v})
-		return true
-	})
-	return out
-}
-
-func treeOf(seed []byte, entries []kv) (kvtree.Tree, error) {
-	if len(seed) != 32 {
-		return kvtree.Tree{}, fmt.Errorf("storage seed of %d bytes", len(seed))
-	}
-	es := make([]kvtree.Entry, len(entries))
-	for i, e := range entries {
-		es[i] = kvtree.Entry{Key: e.K, Value: e.V}
-	}
-	return kvtree.Keyed([32]byte(seed)).Build(es)
 }
 
 // Snapshot returns the committed state.
@@ -136,7 +108,7 @@ type transferred struct {
 	ID      []byte   `cbor:"id"`
 	Status  string   `cbor:"status"`
 	Seed    []byte   `cbor:"seed"`
-	Storage []kv     `cbor:"storage"`
+	Storage []byte   `cbor:"storage"` // storageOf
 	NextSeq uint64   `cbor:"next_seq"`
 	Outbox  [][]byte `cbor:"outbox"`
 }
@@ -163,6 +135,9 @@ func (r *Runner) Install(height int64, plain []byte) (int, error) {
 	var s clusterState
 	if err := protocol.Unmarshal(plain, &s); err != nil {
 		return 0, protocol.Errorf(protocol.ErrStateTransfer, "content: %v", err)
+	}
+	if err := s.check(); err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, c := range s.Contracts {
@@ -205,4 +180,25 @@ func (r *Runner) Install(height int64, plain []byte) (int, error) {
 		return 0, protocol.Errorf(protocol.ErrStateNotNeeded, "the transfer holds no contract this worker waits for")
 	}
 	return n, nil
+}
+
+// check refuses a transfer's content that no member's view encodes: a
+// contract id that is not 32 bytes or appears twice, an unknown status,
+// a storage seed that is not 32 bytes.
+func (s *clusterState) check() error {
+	seen := make(map[string]bool, len(s.Contracts))
+	for i, c := range s.Contracts {
+		switch {
+		case len(c.ID) != 32:
+			return protocol.Errorf(protocol.ErrStateTransfer, "contract %d: id of %d bytes", i, len(c.ID))
+		case seen[string(c.ID)]:
+			return protocol.Errorf(protocol.ErrStateTransfer, "contract %x appears twice", c.ID)
+		case c.Status != protocol.ContractPending && c.Status != protocol.ContractActive && c.Status != protocol.ContractFailed:
+			return protocol.Errorf(protocol.ErrStateTransfer, "contract %x: status %q", c.ID, c.Status)
+		case len(c.Seed) != 32:
+			return protocol.Errorf(protocol.ErrStateTransfer, "contract %x: storage seed of %d bytes", c.ID, len(c.Seed))
+		}
+		seen[string(c.ID)] = true
+	}
+	return nil
 }

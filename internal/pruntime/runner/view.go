@@ -40,8 +40,11 @@ type ContractView struct {
 	// view's height, or less while the contract waits for keys.
 	Height int64
 	// Live is false while the contract waits for a state transfer.
-	Live   bool
-	Outbox [][]byte // its pending messages (canonical SignedMessages)
+	Live bool
+	// Waiting is true while events wait in its inbox for their epoch's
+	// key: the storage is then that of Height, behind the view's.
+	Waiting bool
+	Outbox  [][]byte // its pending messages (canonical SignedMessages)
 }
 
 // View builds the view of the committed state after block height. Call it
@@ -53,7 +56,7 @@ func (r *Runner) View(height int64, cluster []byte) *View {
 		m, _ := r.metas.CommittedGet(id)
 		cv := &ContractView{ID: []byte(id), Status: inst.Status, Seed: inst.Seed, Tree: inst.Tree, NextSeq: inst.NextSeq, Height: height, Live: inst.NeedFrom == 0}
 		if len(inst.Inbox) > 0 {
-			cv.Height = inst.Inbox[0].Height - 1
+			cv.Height, cv.Waiting = inst.Inbox[0].Height-1, cv.Live
 		}
 		cv.code, _ = r.lazy(m.Code)
 		prefix := outboxPrefix([]byte(id))
@@ -117,7 +120,7 @@ func (v *View) Statuses() []protocol.WorkerContract {
 	for _, id := range slices.Sorted(maps.Keys(v.Contracts)) {
 		c := v.Contracts[id]
 		root := c.Tree.Root()
-		out = append(out, protocol.WorkerContract{ID: c.ID, Status: c.Status, StateRoot: root[:], Height: c.Height, Live: c.Live, NextSeq: c.NextSeq, Pending: len(c.Outbox)})
+		out = append(out, protocol.WorkerContract{ID: c.ID, Status: c.Status, StateRoot: root[:], Height: c.Height, Live: c.Live, WaitingForKeys: c.Waiting, NextSeq: c.NextSeq, Pending: len(c.Outbox)})
 	}
 	return out
 }
