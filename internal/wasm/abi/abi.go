@@ -178,5 +178,10 @@ const (
 	// 1 gas per 2^BulkByteShift bytes, on top of their instruction.
 	BulkByteShift   = 3
 	HostCallBaseGas = 100
+	// MaxIovecs is fd_write's IOV_MAX (Linux's value): a longer vector is
+	// EINVAL. IovecGas is the price of each iovec, charged before the
+	// vector is read, on top of the base price and 1 per byte written.
+	MaxIovecs = 1024
+	IovecGas  = 8
 	InstructionGas  = 1
 )
