@@ -7,8 +7,9 @@
 // Validate on it. The decoder therefore never panics, bounds its work and
 // memory by the input's size and the limits of the Config, and refuses with
 // a protocol error (ErrCodeTooLarge, ErrInvalidModule, ErrModuleImports,
-// ErrModuleExports or ErrNonDeterministic) that names the offending item and
-// its byte offset.
+// ErrModuleExports, ErrNonDeterministic or ErrModuleTooComplex) that names
+// the offending item and its byte offset. Its limits also bound what the
+// output costs wazero's compiler (CompileLimits).
 //
 // It decodes exactly what ABI version 1 allows and does not type-check
 // function bodies: the engine's compiler does that, and Instrument keeps a
@@ -73,6 +74,7 @@ type Config struct {
 	MaxMemoryPages   uint32 // the memory's initial size
 	MaxTables        int
 	MaxTableElements uint32 // per table: initial size, and table.grow traps beyond it
+	Limits           CompileLimits
 
 	// MaxCallDepth bounds the depth global. Each call adds the calling
 	// function's frame weight: 1 + (params + locals + values the body can
@@ -108,11 +110,20 @@ func ABIConfig(maxCodeBytes int) Config {
 		MaxMemoryPages:   abi.MaxMemoryPages,
 		MaxTables:        abi.MaxTables,
 		MaxTableElements: abi.MaxTableElements,
-		MaxCallDepth:     abi.MaxCallDepth,
-		FrameUnit:        abi.FrameUnit,
-		Imports:          abi.Imports(),
-		Exports:          abi.Exports(),
-		Memory:           abi.ExportMemory,
+		Limits: CompileLimits{
+			Controls:            abi.MaxControls,
+			Nesting:             abi.MaxNesting,
+			BrTableLabels:       abi.MaxBrTableLabels,
+			ControlLocals:       abi.MaxControlLocals,
+			ModuleControls:      abi.MaxModuleControls,
+			ModuleBrTableLabels: abi.MaxModuleBrTableLabels,
+			ModuleControlLocals: abi.MaxModuleControlLocals,
+		},
+		MaxCallDepth: abi.MaxCallDepth,
+		FrameUnit:    abi.FrameUnit,
+		Imports:      abi.Imports(),
+		Exports:      abi.Exports(),
+		Memory:       abi.ExportMemory,
 		Costs: Costs{
 			Instruction:   abi.InstructionGas,
 			Local:         abi.InstructionGas,

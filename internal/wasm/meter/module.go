@@ -63,6 +63,10 @@ type module struct {
 	dataCount   int // -1 when there is no data count section
 	dataSegs    int
 	bodies      []body
+
+	cfg       *Config
+	totals    shape    // the module's control flow so far, summed over its bodies
+	wrapTypes [][]byte // block type of each defined function's wrapping block (instrument)
 }
 
 // table is a table's reference type and size range.
@@ -96,7 +100,7 @@ func decode(wasm []byte, c *Config) (*module, error) {
 	if string(wasm[4:8]) != header[4:] {
 		return nil, invalidAt(4, "unsupported binary version %x", wasm[4:8])
 	}
-	m := &module{wasm: wasm, dataCount: -1}
+	m := &module{wasm: wasm, cfg: c, dataCount: -1}
 	r := newReader(wasm[8:], 8)
 	last := 0
 	for !r.done() {
