@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -62,6 +63,8 @@ type Engine struct {
 
 	idle *idleSet // warm query instances
 
+	instances atomic.Int64 // instantiations so far, for the tests
+
 	mu     sync.Mutex
 	closed bool
 	codes  map[[32]byte]*compiling
@@ -77,9 +80,10 @@ type compiling struct {
 
 // Code is a compiled contract module.
 type Code struct {
-	hash     [32]byte
-	compiled wazero.CompiledModule
-	metered  bool // false only for the benchmarks' uninstrumented baseline
+	hash        [32]byte
+	compiled    wazero.CompiledModule
+	metered     bool   // false only for the benchmarks' uninstrumented baseline
+	instanceGas uint64 // charged before instantiating (meter.Metered.InstanceGas)
 }
 
 // Hash is the code hash: the SHA-256 of the module as uploaded.
@@ -174,12 +178,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Code, error) {
 }
 
 func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered bool) (*Code, error) {
-	bin := wasm
+	bin, instanceGas := wasm, uint64(0)
 	if metered {
-		var err error
-		if bin, err = meter.Instrument(wasm, meter.ABIConfig(abi.MaxCodeBytes)); err != nil {
+		m, err := meter.Meter(wasm, meter.ABIConfig(abi.MaxCodeBytes))
+		if err != nil {
 			return nil, err
 		}
+		bin, instanceGas = m.Code, m.InstanceGas
 	}
 	compiled, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
@@ -191,7 +196,7 @@ func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered 
 		}
 		return nil, protocol.Errorf(protocol.ErrInvalidModule, "code %x: %v", hash[:8], err)
 	}
-	return &Code{hash: hash, compiled: compiled, metered: metered}, nil
+	return &Code{hash: hash, compiled: compiled, metered: metered, instanceGas: instanceGas}, nil
 }
 
 func (e *Engine) isClosed() bool {

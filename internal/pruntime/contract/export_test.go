@@ -12,3 +12,9 @@ import (
 func (e *Engine) CompileUnmetered(ctx context.Context, wasm []byte) (*Code, error) {
 	return e.build(ctx, wasm, protocol.CodeHash(wasm), false)
 }
+
+// Instantiations is how many instances the engine has made.
+func (e *Engine) Instantiations() int64 { return e.instances.Load() }
+
+// InstanceGas is what the engine charges before instantiating code.
+func (c *Code) InstanceGas() uint64 { return c.instanceGas }

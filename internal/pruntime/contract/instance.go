@@ -27,6 +27,7 @@ type instance struct {
 // instantiate makes a fresh, anonymous instance (so that any number can
 // live at once) without running _initialize.
 func (e *Engine) instantiate(ctx context.Context, code *Code) (*instance, error) {
+	e.instances.Add(1)
 	mod, err := e.rt.InstantiateModule(ctx, code.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		return nil, fmt.Errorf("contract: instantiate code %x: %w", code.hash[:8], err)
@@ -63,12 +64,13 @@ func (in *instance) start(ctx context.Context) error {
 	return err
 }
 
-// reset prepares the counters for a call with the given gas limit.
-func (in *instance) reset(limit uint64) {
+// reset prepares the counters for a call with the given gas limit, of
+// which charged (at most the limit) is already spent.
+func (in *instance) reset(limit, charged uint64) {
 	if in.gas == nil {
 		return
 	}
-	in.gas.Set(api.EncodeI64(int64(min(limit, math.MaxInt64))))
+	in.gas.Set(api.EncodeI64(int64(min(limit, math.MaxInt64) - min(charged, limit, math.MaxInt64))))
 	in.depth.Set(0)
 	in.flag.Set(0)
 }

@@ -145,6 +145,28 @@ func Validate(wasm []byte, maxCodeBytes int) error {
 // output is a function of the input and c only, so every member of a
 // cluster runs byte-identical code. Custom sections are dropped.
 func Instrument(wasm []byte, c Config) ([]byte, error) {
+	m, err := Meter(wasm, c)
+	if err != nil {
+		return nil, err
+	}
+	return m.Code, nil
+}
+
+// Metered is an instrumented module and the price of instantiating it.
+type Metered struct {
+	Code []byte
+	// InstanceGas is what an instance costs before any of its code runs,
+	// charged by the engine before it instantiates: the initial memory at
+	// Costs.GrowPage per page, the tables' initial elements and every
+	// element segment's entries at Costs.TableElement each, and the data
+	// segments' bytes as memory.init prices them. Without it a module of
+	// 512 pages and eight full tables cost every member milliseconds per
+	// 1-gas command.
+	InstanceGas uint64
+}
+
+// Meter is Instrument that also returns the instance's price.
+func Meter(wasm []byte, c Config) (*Metered, error) {
 	if len(wasm) > c.MaxCodeBytes {
 		return nil, protocol.Errorf(protocol.ErrCodeTooLarge, "%d bytes, limit %d", len(wasm), c.MaxCodeBytes)
 	}
@@ -155,5 +177,9 @@ func Instrument(wasm []byte, c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.instrument(&c)
+	code, err := m.instrument(&c)
+	if err != nil {
+		return nil, err
+	}
+	return &Metered{Code: code, InstanceGas: uint64(m.instanceGas)}, nil
 }

@@ -64,7 +64,8 @@ type module struct {
 	dataSegs    int
 	bodies      []body
 
-	cfg       *Config
+	cfg         *Config
+	instanceGas int64 // what instantiating costs (Metered.InstanceGas)
 	totals    shape    // the module's control flow so far, summed over its bodies
 	wrapTypes [][]byte // block type of each defined function's wrapping block (instrument)
 }
@@ -278,6 +279,7 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 			return invalidAt(toff, "table %d starts with %d elements, limit %d", i, l.min, c.MaxTableElements)
 		}
 		m.tables = append(m.tables, table{typ: t, limits: l})
+		m.instanceGas += int64(l.min) * c.Costs.TableElement
 	}
 	return nil
 }
@@ -304,6 +306,7 @@ func (m *module) decodeMemory(r *reader, c *Config) error {
 			return invalidAt(moff, "memory maximum %d pages exceeds 65536", l.max)
 		}
 		m.memoryPages = l.min
+		m.instanceGas += int64(l.min) * c.Costs.GrowPage
 	}
 	m.memories = n
 	return nil
