@@ -65,9 +65,9 @@ type module struct {
 	bodies      []body
 
 	cfg         *Config
-	instanceGas int64 // what instantiating costs (Metered.InstanceGas)
-	totals    shape    // the module's control flow so far, summed over its bodies
-	wrapTypes [][]byte // block type of each defined function's wrapping block (instrument)
+	instanceGas int64    // what instantiating costs (Metered.InstanceGas)
+	totals      shape    // the module's control flow so far, summed over its bodies
+	wrapTypes   [][]byte // block type of each defined function's wrapping block (instrument)
 }
 
 // table is a table's reference type and size range.
