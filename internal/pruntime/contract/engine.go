@@ -34,9 +34,10 @@ type Config struct {
 	Log            *slog.Logger // destination of debug_log / stdout / stderr when a Call has Debug set; nil discards
 	QueryInstances int          // warm instances kept per contract for queries (default 4)
 
-	// QueryIdleMemory bounds the linear memory, in bytes, that warm query
-	// instances hold in all (default DefaultQueryIdleMemory); the least
-	// recently used are closed first.
+	// QueryIdleMemory bounds the memory, in bytes, that warm query
+	// instances hold in all (default DefaultQueryIdleMemory), each counted
+	// as its linear memory, what its tables can hold (8 bytes an element)
+	// and InstanceOverhead; the least recently used are closed first.
 	QueryIdleMemory uint64
 
 	// QueryInitGas is the budget of _initialize when a query needs a new
@@ -50,6 +51,11 @@ const (
 	DefaultQueryInstances  = 4
 	DefaultQueryInitGas    = 1 << 28
 	DefaultQueryIdleMemory = 256 << 20
+	// InstanceOverhead is what an idle instance is counted for beyond its
+	// memory and tables: the engine's own state (module context, call
+	// stacks), which the engine does not report. It also caps the number
+	// of idle instances (at most QueryIdleMemory / InstanceOverhead).
+	InstanceOverhead = 1 << 20
 )
 
 // ErrClosed is returned by an Engine used after Close.
@@ -84,6 +90,7 @@ type Code struct {
 	compiled    wazero.CompiledModule
 	metered     bool   // false only for the benchmarks' uninstrumented baseline
 	instanceGas uint64 // charged before instantiating (meter.Metered.InstanceGas)
+	tableBytes  uint64 // what the instance's tables can hold, at 8 bytes per element
 }
 
 // Hash is the code hash: the SHA-256 of the module as uploaded.
@@ -178,13 +185,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Code, error) {
 }
 
 func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered bool) (*Code, error) {
-	bin, instanceGas := wasm, uint64(0)
+	bin, instanceGas, tableBytes := wasm, uint64(0), uint64(0)
 	if metered {
 		m, err := meter.Meter(wasm, meter.ABIConfig(abi.MaxCodeBytes))
 		if err != nil {
 			return nil, err
 		}
-		bin, instanceGas = m.Code, m.InstanceGas
+		bin, instanceGas, tableBytes = m.Code, m.InstanceGas, 8*m.TableElements
 	}
 	compiled, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
@@ -196,7 +203,7 @@ func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered 
 		}
 		return nil, protocol.Errorf(protocol.ErrInvalidModule, "code %x: %v", hash[:8], err)
 	}
-	return &Code{hash: hash, compiled: compiled, metered: metered, instanceGas: instanceGas}, nil
+	return &Code{hash: hash, compiled: compiled, metered: metered, instanceGas: instanceGas, tableBytes: tableBytes}, nil
 }
 
 func (e *Engine) isClosed() bool {

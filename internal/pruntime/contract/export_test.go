@@ -18,3 +18,11 @@ func (e *Engine) Instantiations() int64 { return e.instances.Load() }
 
 // InstanceGas is what the engine charges before instantiating code.
 func (c *Code) InstanceGas() uint64 { return c.instanceGas }
+
+// Idle is how many warm query instances the engine holds, and the bytes
+// they are counted for.
+func (e *Engine) Idle() (int, uint64) {
+	e.idle.mu.Lock()
+	defer e.idle.mu.Unlock()
+	return len(e.idle.list), e.idle.bytes
+}

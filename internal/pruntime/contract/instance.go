@@ -100,10 +100,11 @@ func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
 // handed to another contract built from the same code (its globals and
 // heap may hold what it read from that contract's state). It keeps at most
 // perContract instances of one contract, so one instance never runs two
-// calls at once, and at most maxBytes of linear memory in all, closing the
-// least recently used first: queries are free to send, so without a bound
-// a querier could make the enclave keep 32 MiB for every contract it
-// touched.
+// calls at once, and at most maxBytes in all (linear memory, tables and
+// InstanceOverhead each), closing the least recently used first: queries
+// are free to send, so without a bound a querier could make the enclave
+// keep 32 MiB for every contract it touched (and counting memory alone
+// let a 1-page module with eight full tables hold ~5.5 MiB as 64 KiB).
 type idleSet struct {
 	perContract int
 	maxBytes    uint64
@@ -140,7 +141,7 @@ func (s *idleSet) get(contract [32]byte, code *Code) *instance {
 // the least recently used instances while the set holds more memory than
 // allowed.
 func (s *idleSet) put(ctx context.Context, contract [32]byte, code *Code, in *instance) {
-	it := idleInstance{contract: contract, code: code, in: in, size: memorySize(in.mod)}
+	it := idleInstance{contract: contract, code: code, in: in, size: memorySize(in.mod) + code.tableBytes + InstanceOverhead}
 	var evicted []*instance
 	s.mu.Lock()
 	n := 0

@@ -315,7 +315,9 @@ func (m *module) decodeMisc(r *reader, in *instr) error {
 		_, err = m.tableIndex(r)
 	case sub == 15: // table.grow
 		in.kind = kTableGrow
-		in.table, err = m.tableIndex(r)
+		if in.table, err = m.tableIndex(r); err == nil {
+			m.tables[in.table].grows = true
+		}
 	case sub == 16: // table.size
 		_, err = m.tableIndex(r)
 	case sub == 17: // table.fill

@@ -163,6 +163,10 @@ type Metered struct {
 	// 512 pages and eight full tables cost every member milliseconds per
 	// 1-gas command.
 	InstanceGas uint64
+	// TableElements bounds the elements an instance's tables can hold:
+	// their initial sizes, or for a table some table.grow names, its
+	// maximum (at most MaxTableElements).
+	TableElements uint64
 }
 
 // Meter is Instrument that also returns the instance's price.
@@ -181,5 +185,16 @@ func Meter(wasm []byte, c Config) (*Metered, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metered{Code: code, InstanceGas: uint64(m.instanceGas)}, nil
+	var elems uint64
+	for _, t := range m.tables {
+		n := t.min
+		if t.grows {
+			n = c.MaxTableElements
+			if t.hasMax {
+				n = max(t.min, min(t.max, n))
+			}
+		}
+		elems += uint64(n)
+	}
+	return &Metered{Code: code, InstanceGas: uint64(m.instanceGas), TableElements: elems}, nil
 }

@@ -74,6 +74,7 @@ type module struct {
 type table struct {
 	typ abi.ValType
 	limits
+	grows bool // some table.grow names it
 }
 
 // export is one export: its kind and index.
