@@ -144,7 +144,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closed = true
 	e.codes = nil
 	e.mu.Unlock()
-	e.idle.clear()
+	e.idle.clear(ctx)
 	return e.rt.Close(ctx)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/internal/wasm/meter"
@@ -20,6 +21,7 @@ import (
 // wazero instances take one call at a time.
 type instance struct {
 	mod              api.Module
+	mem              *reservation                 // the linear memory's reservation, released by close
 	entries          [EntryQuery + 1]api.Function // by Entry, looked up on first use
 	gas, depth, flag api.MutableGlobal            // nil in the uninstrumented baseline
 }
@@ -28,18 +30,20 @@ type instance struct {
 // live at once) without running _initialize.
 func (e *Engine) instantiate(ctx context.Context, code *Code) (*instance, error) {
 	e.instances.Add(1)
-	mod, err := e.rt.InstantiateModule(ctx, code.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	alloc := &reserver{}
+	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), code.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
+		alloc.r.release()
 		return nil, fmt.Errorf("contract: instantiate code %x: %w", code.hash[:8], err)
 	}
-	in := &instance{mod: mod}
+	in := &instance{mod: mod, mem: alloc.r}
 	if code.metered {
 		var ok [3]bool
 		in.gas, ok[0] = mod.ExportedGlobal(meter.GasGlobal).(api.MutableGlobal)
 		in.depth, ok[1] = mod.ExportedGlobal(meter.DepthGlobal).(api.MutableGlobal)
 		in.flag, ok[2] = mod.ExportedGlobal(meter.MemFailedGlobal).(api.MutableGlobal)
 		if ok != [3]bool{true, true, true} {
-			mod.Close(ctx)
+			in.close(ctx)
 			return nil, fmt.Errorf("contract: code %x lacks the instrumentation globals", code.hash[:8])
 		}
 	}
@@ -93,7 +97,11 @@ func (in *instance) depthExceeded() bool {
 	return in.depth != nil && int32(in.depth.Get()) > abi.MaxCallDepth
 }
 
-func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
+// close closes the module and releases its memory; no call may run in it.
+func (in *instance) close(ctx context.Context) {
+	in.mod.Close(ctx)
+	in.mem.release()
+}
 
 // idleSet holds the warm query instances of every contract, oldest
 // first. An instance is kept for the contract that last ran it, never
@@ -167,11 +175,15 @@ func (s *idleSet) put(ctx context.Context, contract [32]byte, code *Code, in *in
 	}
 }
 
-// clear forgets every instance (Close closes them with the runtime).
-func (s *idleSet) clear() {
+// clear closes every instance.
+func (s *idleSet) clear(ctx context.Context) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	list := s.list
 	s.list, s.bytes = nil, 0
+	s.mu.Unlock()
+	for _, it := range list {
+		it.in.close(ctx)
+	}
 }
 
 func memorySize(mod api.Module) uint64 {
