@@ -135,8 +135,11 @@ func workloads() []workload {
 	c = NewContract(1, "gas_left")
 	add("gas_left (base price only)", gas, loopCommand(c, Code(Call(c.Host("gas_left")), Drop)))
 	c = NewContract(1)
+	empty := c.Func(Sig(nil), nil, nil)
+	add("calls of an empty function", gas, loopCommand(c, Call(empty)))
+	c = NewContract(1)
 	self := c.Func(Sig(nil), nil, Call(c.NextFunc()))
-	add("recursion to the call-depth limit", gas, loopCommand(c, Call(self)))
+	add("one recursion to the call-depth limit (a trap)", gas, loopCommand(c, Call(self)))
 	return out
 }
 
