@@ -10,6 +10,7 @@
 //	go run ./bench ping      # devnet ping round trip, in block times
 //	go run ./bench query     # contract queries per second vs the HPKE open rate
 //	go run ./bench command   # devnet contract command latency, in block times
+//	go run ./bench engine    # contract engine worst cases: CPU per gas and compile cost per byte vs an ordinary contract
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|requests|relay|ping|query|command")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench chain|sync|memory|requests|relay|ping|query|command|engine")
 	}
 	flag.Parse()
 	switch flag.Arg(0) {
@@ -44,6 +45,8 @@ func main() {
 		queries()
 	case "command":
 		commands()
+	case "engine":
+		engine()
 	default:
 		flag.Usage()
 		os.Exit(2)

@@ -313,6 +313,9 @@ var (
 	ErrContractTooLarge   = define(SpaceContracts, 15, "contract command or init arguments too large")
 	ErrBadSalt            = define(SpaceContracts, 16, "salt longer than 64 bytes")
 	ErrNotClusterWorker   = define(SpaceContracts, 17, "signer is not an active member of the contract's cluster")
+	// ErrModuleTooComplex: a function's (or the module's) control flow is
+	// beyond the compile limits of docs/contracts.md, "Limits".
+	ErrModuleTooComplex = define(SpaceContracts, 30, "module's control flow exceeds the compile limits")
 )
 
 // ReplyAAD is the authenticated data of a contract result's Reply: it binds

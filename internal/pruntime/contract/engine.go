@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -33,9 +34,10 @@ type Config struct {
 	Log            *slog.Logger // destination of debug_log / stdout / stderr when a Call has Debug set; nil discards
 	QueryInstances int          // warm instances kept per contract for queries (default 4)
 
-	// QueryIdleMemory bounds the linear memory, in bytes, that warm query
-	// instances hold in all (default DefaultQueryIdleMemory); the least
-	// recently used are closed first.
+	// QueryIdleMemory bounds the memory, in bytes, that warm query
+	// instances hold in all (default DefaultQueryIdleMemory), each counted
+	// as its linear memory, what its tables can hold (8 bytes an element)
+	// and InstanceOverhead; the least recently used are closed first.
 	QueryIdleMemory uint64
 
 	// QueryInitGas is the budget of _initialize when a query needs a new
@@ -49,6 +51,11 @@ const (
 	DefaultQueryInstances  = 4
 	DefaultQueryInitGas    = 1 << 28
 	DefaultQueryIdleMemory = 256 << 20
+	// InstanceOverhead is what an idle instance is counted for beyond its
+	// memory and tables: the engine's own state (module context, call
+	// stacks), which the engine does not report. It also caps the number
+	// of idle instances (at most QueryIdleMemory / InstanceOverhead).
+	InstanceOverhead = 1 << 20
 )
 
 // ErrClosed is returned by an Engine used after Close.
@@ -61,6 +68,8 @@ type Engine struct {
 	rt  wazero.Runtime
 
 	idle *idleSet // warm query instances
+
+	instances atomic.Int64 // instantiations so far, for the tests
 
 	mu     sync.Mutex
 	closed bool
@@ -77,9 +86,11 @@ type compiling struct {
 
 // Code is a compiled contract module.
 type Code struct {
-	hash     [32]byte
-	compiled wazero.CompiledModule
-	metered  bool // false only for the benchmarks' uninstrumented baseline
+	hash        [32]byte
+	compiled    wazero.CompiledModule
+	metered     bool   // false only for the benchmarks' uninstrumented baseline
+	instanceGas uint64 // charged before instantiating (meter.Metered.InstanceGas)
+	tableBytes  uint64 // what the instance's tables can hold, at 8 bytes per element
 }
 
 // Hash is the code hash: the SHA-256 of the module as uploaded.
@@ -133,7 +144,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closed = true
 	e.codes = nil
 	e.mu.Unlock()
-	e.idle.clear()
+	e.idle.clear(ctx)
 	return e.rt.Close(ctx)
 }
 
@@ -174,12 +185,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Code, error) {
 }
 
 func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered bool) (*Code, error) {
-	bin := wasm
+	bin, instanceGas, tableBytes := wasm, uint64(0), uint64(0)
 	if metered {
-		var err error
-		if bin, err = meter.Instrument(wasm, meter.ABIConfig(abi.MaxCodeBytes)); err != nil {
+		m, err := meter.Meter(wasm, meter.ABIConfig(abi.MaxCodeBytes))
+		if err != nil {
 			return nil, err
 		}
+		bin, instanceGas, tableBytes = m.Code, m.InstanceGas, 8*m.TableElements
 	}
 	compiled, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
@@ -191,7 +203,7 @@ func (e *Engine) build(ctx context.Context, wasm []byte, hash [32]byte, metered 
 		}
 		return nil, protocol.Errorf(protocol.ErrInvalidModule, "code %x: %v", hash[:8], err)
 	}
-	return &Code{hash: hash, compiled: compiled, metered: metered}, nil
+	return &Code{hash: hash, compiled: compiled, metered: metered, instanceGas: instanceGas, tableBytes: tableBytes}, nil
 }
 
 func (e *Engine) isClosed() bool {

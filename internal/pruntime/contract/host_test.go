@@ -345,7 +345,7 @@ func hostCases() []hostCase {
 			// The command is one segment, charged whole at its start.
 			name: "gas_left is the counter after its own charge", imports: []string{"gas_left", "output_write"},
 			code:    func(c *Contract) []byte { return outI64(c, Call(c.Host("gas_left"))) },
-			outcome: ok, output: le64(testGas - 1 - 8 - 100), // _initialize, the command's 8 instructions, gas_left's price
+			outcome: ok, output: le64(testGas - abi.GrowPageGas - 1 - 8 - 100), // the instance, _initialize, the command's 8 instructions, gas_left's price
 		},
 		{
 			name: "debug_log outside memory traps even without Debug", imports: []string{"debug_log"},
@@ -362,6 +362,16 @@ func hostCases() []hostCase {
 			outcome: protocol.OutcomeOutOfGas, reason: contract.ReasonOutOfGas, gas: testGas,
 		},
 	}
+}
+
+// instancePrice is the price of a one-page contract instance with the
+// given data segments (meter.Metered.InstanceGas).
+func instancePrice(data map[int32][]byte) uint64 {
+	price := uint64(abi.GrowPageGas)
+	for _, d := range data {
+		price += uint64(len(d)) >> abi.BulkByteShift
+	}
+	return price
 }
 
 // TestHostFunctions runs each host function case in both engine modes.
@@ -386,8 +396,12 @@ func TestHostFunctions(t *testing.T) {
 			}
 			res := run(t, m.e, code, call(contract.EntryCommand, tc.input, store))
 			expect(t, m.name+"/"+tc.name, res, tc.outcome, tc.reason, tc.output)
-			if tc.gas != 0 && res.GasUsed != tc.gas {
-				t.Errorf("%s/%s: gas used %d, want %d", m.name, tc.name, res.GasUsed, tc.gas)
+			want := tc.gas + instancePrice(tc.data)
+			if tc.outcome == protocol.OutcomeOutOfGas {
+				want = tc.gas // the limit
+			}
+			if tc.gas != 0 && res.GasUsed != want {
+				t.Errorf("%s/%s: gas used %d, want %d", m.name, tc.name, res.GasUsed, want)
 			}
 			if tc.check != nil {
 				tc.check(t, res)

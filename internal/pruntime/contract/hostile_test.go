@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -31,6 +32,9 @@ func TestHostileModulesEndWithAResult(t *testing.T) {
 		{"deep recursion", func(c *Contract) []byte {
 			self := c.Func(Sig(nil), nil, Call(c.NextFunc()))
 			return Code(Call(self), I32Const(0))
+		}, trapped, contract.ReasonCallDepth, nil},
+		{"recursion through frames of compiler-made values", func(c *Contract) []byte {
+			return Code(I32Const(995), Call(phiFrames(c)), Drop, I32Const(0))
 		}, trapped, contract.ReasonCallDepth, nil},
 		{"unreachable", func(c *Contract) []byte { return Code(Unreachable) }, trapped, contract.ReasonUnreachable, nil},
 		{"integer divide by zero", func(c *Contract) []byte { return Code(I32Const(1), I32Const(0), I32DivS) }, trapped, contract.ReasonDivideByZero, nil},
@@ -74,6 +78,7 @@ func TestHostileModulesEndWithAResult(t *testing.T) {
 		c := NewContract(1, "output_write")
 		c.Entry(abi.ExportCommand, nil, tc.build(c))
 		wasm := c.Encode()
+		gas := map[string]uint64{}
 		for _, m := range modes(t) {
 			code, err := m.e.Compile(context.Background(), wasm)
 			if err != nil {
@@ -82,8 +87,40 @@ func TestHostileModulesEndWithAResult(t *testing.T) {
 			}
 			res := run(t, m.e, code, call(contract.EntryCommand, nil, newStore()))
 			expect(t, m.name+"/"+tc.name, res, tc.outcome, tc.reason, tc.output)
+			gas[m.name] = res.GasUsed
+		}
+		if gas["compiler"] != gas["interpreter"] {
+			t.Errorf("%s: gas by mode %v, want equal", tc.name, gas)
 		}
 	}
+}
+
+// phiFrames adds f(n), which recurses n deep through frames whose values
+// the meter's count of locals and instructions does not see (contracts
+// review 2026-12, finding 3): 120 i64 locals, 265 nested loops with a
+// br_table back edge to every header, the locals changed in the
+// innermost. An SSA compiler makes a block parameter per (header, local),
+// and wazero's compiler gives each a stack slot: with frames weighed by
+// locals and instructions alone its native stack overflowed after ~63
+// calls while the interpreter completed. The frame weight counts
+// controls × locals, which bounds those parameters, so both engines stop
+// at the same call.
+func phiFrames(c *Contract) uint32 {
+	const locals, loops = 120, 265
+	var change []byte
+	for i := uint32(1); i <= locals; i++ {
+		change = Code(change, LocalGet(i), I64Const(1), I64Add, LocalSet(i))
+	}
+	labels := make([]uint32, loops)
+	for i := range labels {
+		labels[i] = uint32(i)
+	}
+	self := c.NextFunc()
+	body := Code(Block(BlockEmpty), bytes.Repeat(Loop(BlockEmpty), loops), change,
+		LocalGet(0), I32Const(1000), I32Add, BrTable(loops, labels...), // never taken: the index is past the labels
+		bytes.Repeat([]byte{End}, loops), End,
+		LocalGet(0), If(0x7f), LocalGet(0), I32Const(1), I32Sub, Call(self), Else, I32Const(0), End)
+	return c.RawFunc(c.Type(Sig([]abi.ValType{abi.I32}, abi.I32)), Code(Vec(1), ULEB(locals), byte(abi.I64), body, End))
 }
 
 // TestCompileRefusesModulesOutsideTheABI checks that the engine refuses,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
 	"github.com/phala-go/phala/internal/wasm/meter"
@@ -20,6 +21,7 @@ import (
 // wazero instances take one call at a time.
 type instance struct {
 	mod              api.Module
+	mem              *reservation                 // the linear memory's reservation, released by close
 	entries          [EntryQuery + 1]api.Function // by Entry, looked up on first use
 	gas, depth, flag api.MutableGlobal            // nil in the uninstrumented baseline
 }
@@ -27,18 +29,21 @@ type instance struct {
 // instantiate makes a fresh, anonymous instance (so that any number can
 // live at once) without running _initialize.
 func (e *Engine) instantiate(ctx context.Context, code *Code) (*instance, error) {
-	mod, err := e.rt.InstantiateModule(ctx, code.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	e.instances.Add(1)
+	alloc := &reserver{}
+	mod, err := e.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), code.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
+		alloc.r.release()
 		return nil, fmt.Errorf("contract: instantiate code %x: %w", code.hash[:8], err)
 	}
-	in := &instance{mod: mod}
+	in := &instance{mod: mod, mem: alloc.r}
 	if code.metered {
 		var ok [3]bool
 		in.gas, ok[0] = mod.ExportedGlobal(meter.GasGlobal).(api.MutableGlobal)
 		in.depth, ok[1] = mod.ExportedGlobal(meter.DepthGlobal).(api.MutableGlobal)
 		in.flag, ok[2] = mod.ExportedGlobal(meter.MemFailedGlobal).(api.MutableGlobal)
 		if ok != [3]bool{true, true, true} {
-			mod.Close(ctx)
+			in.close(ctx)
 			return nil, fmt.Errorf("contract: code %x lacks the instrumentation globals", code.hash[:8])
 		}
 	}
@@ -63,12 +68,13 @@ func (in *instance) start(ctx context.Context) error {
 	return err
 }
 
-// reset prepares the counters for a call with the given gas limit.
-func (in *instance) reset(limit uint64) {
+// reset prepares the counters for a call with the given gas limit, of
+// which charged (at most the limit) is already spent.
+func (in *instance) reset(limit, charged uint64) {
 	if in.gas == nil {
 		return
 	}
-	in.gas.Set(api.EncodeI64(int64(min(limit, math.MaxInt64))))
+	in.gas.Set(api.EncodeI64(int64(min(limit, math.MaxInt64) - min(charged, limit, math.MaxInt64))))
 	in.depth.Set(0)
 	in.flag.Set(0)
 }
@@ -91,17 +97,22 @@ func (in *instance) depthExceeded() bool {
 	return in.depth != nil && int32(in.depth.Get()) > abi.MaxCallDepth
 }
 
-func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
+// close closes the module and releases its memory; no call may run in it.
+func (in *instance) close(ctx context.Context) {
+	in.mod.Close(ctx)
+	in.mem.release()
+}
 
 // idleSet holds the warm query instances of every contract, oldest
 // first. An instance is kept for the contract that last ran it, never
 // handed to another contract built from the same code (its globals and
 // heap may hold what it read from that contract's state). It keeps at most
 // perContract instances of one contract, so one instance never runs two
-// calls at once, and at most maxBytes of linear memory in all, closing the
-// least recently used first: queries are free to send, so without a bound
-// a querier could make the enclave keep 32 MiB for every contract it
-// touched.
+// calls at once, and at most maxBytes in all (linear memory, tables and
+// InstanceOverhead each), closing the least recently used first: queries
+// are free to send, so without a bound a querier could make the enclave
+// keep 32 MiB for every contract it touched (and counting memory alone
+// let a 1-page module with eight full tables hold ~5.5 MiB as 64 KiB).
 type idleSet struct {
 	perContract int
 	maxBytes    uint64
@@ -138,7 +149,7 @@ func (s *idleSet) get(contract [32]byte, code *Code) *instance {
 // the least recently used instances while the set holds more memory than
 // allowed.
 func (s *idleSet) put(ctx context.Context, contract [32]byte, code *Code, in *instance) {
-	it := idleInstance{contract: contract, code: code, in: in, size: memorySize(in.mod)}
+	it := idleInstance{contract: contract, code: code, in: in, size: memorySize(in.mod) + code.tableBytes + InstanceOverhead}
 	var evicted []*instance
 	s.mu.Lock()
 	n := 0
@@ -164,11 +175,15 @@ func (s *idleSet) put(ctx context.Context, contract [32]byte, code *Code, in *in
 	}
 }
 
-// clear forgets every instance (Close closes them with the runtime).
-func (s *idleSet) clear() {
+// clear closes every instance.
+func (s *idleSet) clear(ctx context.Context) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	list := s.list
 	s.list, s.bytes = nil, 0
+	s.mu.Unlock()
+	for _, it := range list {
+		it.in.close(ctx)
+	}
 }
 
 func memorySize(mod api.Module) uint64 {

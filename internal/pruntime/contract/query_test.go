@@ -186,7 +186,7 @@ func TestWarmInstancesBelongToOneContract(t *testing.T) {
 // used one.
 func TestIdleInstancesStayWithinTheirMemory(t *testing.T) {
 	t.Parallel()
-	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryIdleMemory: 1 << 16})
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryIdleMemory: 1<<16 + contract.InstanceOverhead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,5 +203,32 @@ func TestIdleInstancesStayWithinTheirMemory(t *testing.T) {
 		{'B', 2},
 	} {
 		expect(t, fmt.Sprintf("step %d (%c)", i, s.id), queryAs(t, e, code, s.id, ""), protocol.OutcomeOK, "", le32(s.count))
+	}
+}
+
+// TestQueriesCannotParkTablesOutsideTheIdleBound is the idle-instance
+// bound that counted only linear memory (contracts review 2026-12, finding
+// 6): a 1-page module with eight tables of 131,072 elements holds ~5.5 MiB
+// per warm instance but was counted as 64 KiB, so free queries to many
+// contracts could park gigabytes. Its instances are counted with what
+// their tables hold, so a bound with room for one keeps one.
+func TestQueriesCannotParkTablesOutsideTheIdleBound(t *testing.T) {
+	t.Parallel()
+	one := uint64(1<<16 + abi.MaxTables*abi.MaxTableElements*8 + contract.InstanceOverhead)
+	e, err := contract.New(t.Context(), contract.Config{Interpreter: true, QueryIdleMemory: one + one/2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(t.Context())
+	c := NewContract(1, "output_write")
+	for range abi.MaxTables {
+		c.Table(abi.MaxTableElements, 0)
+	}
+	code := compile(t, e, c.Encode())
+	for _, id := range []byte("ABCD") {
+		expect(t, fmt.Sprintf("query as %c", id), queryAs(t, e, code, id, ""), protocol.OutcomeOK, "", nil)
+	}
+	if n, bytes := e.Idle(); n != 1 || bytes != one {
+		t.Errorf("%d idle instances counted as %d bytes, want 1 of %d", n, bytes, one)
 	}
 }

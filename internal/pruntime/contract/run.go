@@ -103,13 +103,16 @@ func (e *Engine) Run(ctx context.Context, code *Code, c *Call) (*Result, error) 
 	if c.Entry == EntryQuery {
 		return e.runQuery(ctx, code, s)
 	}
+	if code.instanceGas > c.GasLimit { // refused before the engine does any work
+		return &Result{Outcome: protocol.OutcomeOutOfGas, Reason: ReasonOutOfGas, GasUsed: c.GasLimit}, nil
+	}
 	in, err := e.instantiate(ctx, code)
 	if err != nil {
 		return nil, e.hostError(ctx, err)
 	}
 	defer in.close(ctx)
 	s.inst = in
-	in.reset(c.GasLimit)
+	in.reset(c.GasLimit, code.instanceGas)
 	if err := in.start(ctx); err != nil {
 		return e.fault(ctx, s, err)
 	}
@@ -119,12 +122,15 @@ func (e *Engine) Run(ctx context.Context, code *Code, c *Call) (*Result, error) 
 func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Result, error) {
 	in := e.idle.get(s.call.Contract, code)
 	if in == nil {
+		if code.instanceGas > e.cfg.QueryInitGas {
+			return &Result{Outcome: protocol.OutcomeOutOfGas, Reason: ReasonOutOfGas}, nil // 0 gas: the new instance's budget is not the query's
+		}
 		var err error
 		if in, err = e.instantiate(ctx, code); err != nil {
 			return nil, e.hostError(ctx, err)
 		}
 		s.inst = in
-		in.reset(e.cfg.QueryInitGas)
+		in.reset(e.cfg.QueryInitGas, code.instanceGas)
 		if err := in.start(ctx); err != nil {
 			in.close(ctx)
 			res, herr := e.fault(ctx, s, err)
@@ -135,7 +141,7 @@ func (e *Engine) runQuery(ctx context.Context, code *Code, s *callState) (*Resul
 		}
 	}
 	s.inst = in
-	in.reset(s.call.GasLimit)
+	in.reset(s.call.GasLimit, 0)
 	res, err := e.finish(ctx, s, in.entry(EntryQuery))
 	if err == nil && (res.Outcome == protocol.OutcomeOK || res.Outcome == protocol.OutcomeError) {
 		s.inst = nil

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/phala-go/phala/internal/wasm/abi"
 )
 
 // WASI errno values the subset returns.
@@ -80,19 +82,25 @@ func wasiFuncs() []hostFunc {
 }
 
 // fdWrite writes fds 1 and 2 to the debug log (when the call has Debug
-// set); other descriptors do not exist. The iovecs are read, and the bytes
-// charged, whether or not they are logged.
+// set); other descriptors do not exist. A vector longer than IOV_MAX
+// (abi.MaxIovecs) is EINVAL, as in Linux's writev; each iovec is charged
+// before the vector is read, so the host's walk costs what the contract
+// paid for, and the bytes are charged and read whether or not they are
+// logged.
 func fdWrite(ctx context.Context, mod api.Module, stack []uint64) {
 	s := stateOf(ctx)
 	fd, iovs, n, written := api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
-	s.charge(base)
 	if fd != 1 && fd != 2 {
+		s.charge(base)
 		stack[0] = errnoBadf
 		return
 	}
-	if uint64(n)*8 > uint64(mod.Memory().Size()) {
-		panic(&trap{reason: ReasonOutOfBounds})
+	if n > abi.MaxIovecs {
+		s.charge(base)
+		stack[0] = errnoInval
+		return
 	}
+	s.charge(base + abi.IovecGas*uint64(n))
 	vec := read(mod, iovs, n*8)
 	var total uint64
 	for i := uint32(0); i < n; i++ {

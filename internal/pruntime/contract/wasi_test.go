@@ -3,6 +3,7 @@ package contract_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/phala-go/phala/internal/pruntime/contract"
@@ -126,5 +127,39 @@ func TestWASISubsetIsDeterministic(t *testing.T) {
 	for _, m := range modes(t) {
 		res := run(t, m.e, compile(t, m.e, c.Encode()), call(contract.EntryCommand, nil, newStore()))
 		expect(t, m.name+"/poll_oneoff events", res, protocol.OutcomeOK, "", want)
+	}
+}
+
+// TestContractCannotWriteMillionsOfIovecsForOneCharge is the fd_write gas
+// escape (contracts review 2026-12, finding 2): one call naming the
+// 4,194,304 zero-length iovecs a 32 MiB memory holds walked them all for
+// the base price. A vector longer than IOV_MAX is EINVAL, and each iovec
+// is charged before the vector is read.
+func TestContractCannotWriteMillionsOfIovecsForOneCharge(t *testing.T) {
+	t.Parallel()
+	// fdWrite calls fd_write(1, 0, n, 0) on zero-length iovecs and outputs
+	// its errno.
+	fdWrite := func(n int32) []byte {
+		c := NewContract(abi.MaxMemoryPages, "output_write", "fd_write")
+		c.Entry(abi.ExportCommand, nil, Code(I32Const(1024), I32Const(1), I32Const(0), I32Const(n), I32Const(2048), Call(c.Host("fd_write")),
+			Mem(I32Store, 2, 0), I32Const(1024), I32Const(4), Call(c.Host("output_write")), I32Const(0)))
+		return c.Encode()
+	}
+	for _, m := range modes(t) {
+		gas := func(n int32, errno int32) uint64 {
+			res := run(t, m.e, compile(t, m.e, fdWrite(n)), call(contract.EntryCommand, nil, newStore()))
+			expect(t, fmt.Sprintf("%s/fd_write of %d iovecs", m.name, n), res, protocol.OutcomeOK, "", le32(errno))
+			return res.GasUsed
+		}
+		none := gas(0, 0)
+		if got := gas(abi.MaxIovecs, 0) - none; got != abi.MaxIovecs*abi.IovecGas {
+			t.Errorf("%s: %d iovecs cost %d more than none, want %d", m.name, abi.MaxIovecs, got, abi.MaxIovecs*abi.IovecGas)
+		}
+		if got := gas(abi.MaxIovecs+1, 28) - none; got != 0 {
+			t.Errorf("%s: %d iovecs (EINVAL) cost %d more than none, want 0", m.name, abi.MaxIovecs+1, got)
+		}
+		if got := gas(abi.MaxMemoryPages<<16/8, 28) - none; got != 0 {
+			t.Errorf("%s: a whole memory of iovecs (EINVAL) cost %d more than none, want 0", m.name, got)
+		}
 	}
 }

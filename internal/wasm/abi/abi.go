@@ -156,14 +156,26 @@ const (
 	MaxCodeBytes   = 4 << 20 // uncompressed module
 	MaxFunctions   = 100_000
 	MaxLocals      = 50_000 // per function
-	MaxBodyBytes   = 1 << 20
+	MaxBodyBytes   = 128 << 10
 	MaxMemoryPages = 512 // 32 MiB
 	MaxTables      = 8
 	// MaxTableElements bounds each table's initial size, and table.grow
 	// traps beyond it; it exceeds MaxFunctions, so any module's functions
 	// fit one table.
 	MaxTableElements = 1 << 17
-	MaxCallDepth     = 1000 // in frame units
+	// Compile limits (meter.CompileLimits), per function and per module.
+	// The Go toolchain's modules reach at most 994 controls, nesting 549,
+	// 896 br_table labels and 8,019 controls × locals in a function, and
+	// 69,575 controls, 62,244 labels and 501,741 controls × locals in a
+	// 2.8 MB module (meter's TestGoModulesMeetTheCompileLimits).
+	MaxControls            = 2048
+	MaxNesting             = 1024
+	MaxBrTableLabels       = 4096
+	MaxControlLocals       = 1 << 15
+	MaxModuleControls      = 1 << 18
+	MaxModuleBrTableLabels = 1 << 18
+	MaxModuleControlLocals = 1 << 21
+	MaxCallDepth           = 1000 // in frame units
 	// FrameUnit is the number of value slots per unit of call depth: 1,000
 	// units × 2,500 slots × 8 bytes bound the engine's stack to 20 MB.
 	FrameUnit      = 2_500
@@ -178,5 +190,10 @@ const (
 	// 1 gas per 2^BulkByteShift bytes, on top of their instruction.
 	BulkByteShift   = 3
 	HostCallBaseGas = 100
-	InstructionGas  = 1
+	// MaxIovecs is fd_write's IOV_MAX (Linux's value): a longer vector is
+	// EINVAL. IovecGas is the price of each iovec, charged before the
+	// vector is read, on top of the base price and 1 per byte written.
+	MaxIovecs      = 1024
+	IovecGas       = 8
+	InstructionGas = 1
 )

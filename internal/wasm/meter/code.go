@@ -14,7 +14,6 @@ const (
 	kEnd              // ends a segment
 	kBrIf             // ends a segment
 	kJump             // br, br_table, return, unreachable: ends a segment, the next one is dead
-	kCall             // call of a defined function, or call_indirect: depth accounting around it
 	kGrow             // memory.grow: priced per page, traps when it fails
 	kCanon32          // canonicalise the f32 on top of the stack first
 	kCanon64          // canonicalise the f64 on top of the stack first
@@ -46,6 +45,7 @@ type funcCode struct {
 	instrs     []instr
 	segments   []segment
 	pushes     int64 // upper bound of the values the body pushes
+	shape      shape
 	needI32    bool
 	needF32    bool
 	needF64    bool
@@ -134,7 +134,9 @@ func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 			in.kind = kJump
 		case op == 0x01: // nop
 		case op == 0x02, op == 0x03, op == 0x04: // block, loop, if
-			err = r.blockType(len(m.types))
+			if err = r.blockType(len(m.types)); err == nil {
+				err = m.control(r, fc, off, len(blocks))
+			}
 			switch op {
 			case 0x02:
 				in.kind = kBlock
@@ -152,6 +154,7 @@ func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 			}
 			blocks[len(blocks)-1] = blkElse
 			in.kind = kElse
+			err = m.control(r, fc, off, 0)
 		case op == 0x0b: // end
 			blocks = blocks[:len(blocks)-1]
 			in.kind = kEnd
@@ -160,10 +163,14 @@ func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 			in.kind = kJump
 			if op == 0x0d {
 				in.kind = kBrIf
+				if err == nil {
+					err = m.control(r, fc, off, 0)
+				}
 			}
 		case op == 0x0e: // br_table
 			var n int
 			if n, err = r.count(1, "br_table label"); err == nil {
+				err = m.brTable(r, fc, off, n+1)
 				for i := 0; i <= n && err == nil; i++ {
 					err = label(r, len(blocks))
 				}
@@ -175,16 +182,12 @@ func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 			var f uint32
 			if f, err = m.funcIndex(r); err == nil {
 				pushes = max(1, int64(len(m.types[m.funcs[f]].Results)))
-				if int(f) >= m.imported {
-					in.kind = kCall
-				}
 			}
 		case op == 0x11: // call_indirect
 			var t uint32
 			if t, err = m.typeIndex(r); err == nil {
 				pushes = max(1, int64(len(m.types[t].Results)))
 				_, err = m.tableIndex(r)
-				in.kind = kCall
 			}
 		case op == 0x1a, op == 0x1b: // drop, select
 		case op == 0x1c: // select t*
@@ -247,7 +250,7 @@ func (m *module) decodeInstrs(r *reader, fc *funcCode) error {
 		in.end = r.offset()
 		fc.pushes += pushes
 		switch in.kind {
-		case kCall, kGrow, kBulkMem, kBulkTable, kTableGrow:
+		case kGrow, kBulkMem, kBulkTable, kTableGrow:
 			fc.needI32 = true
 		case kCanon32:
 			fc.needF32 = true
@@ -312,7 +315,9 @@ func (m *module) decodeMisc(r *reader, in *instr) error {
 		_, err = m.tableIndex(r)
 	case sub == 15: // table.grow
 		in.kind = kTableGrow
-		in.table, err = m.tableIndex(r)
+		if in.table, err = m.tableIndex(r); err == nil {
+			m.tables[in.table].grows = true
+		}
 	case sub == 16: // table.size
 		_, err = m.tableIndex(r)
 	case sub == 17: // table.fill

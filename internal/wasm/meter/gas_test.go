@@ -85,8 +85,8 @@ func TestRunningOutOfGasTrapsAtTheLoopHeader(t *testing.T) {
 	for _, mode := range modes {
 		r := newRuntime(t, mode.interp, &hostIO{})
 		_, err, left := instrumented(t, r, wasm, looseConfig()).call(t, "f", 1000)
-		if !isTrap(err, "unreachable") || left != -1 {
-			t.Errorf("%s: err %v, gas left %d; want the unreachable trap at -1", mode.name, err, left)
+		if !isTrap(err, meterTrap) || left != -1 {
+			t.Errorf("%s: err %v, gas left %d; want the meter's trap at -1", mode.name, err, left)
 		}
 	}
 }
@@ -104,9 +104,9 @@ func recursive(locals int) []byte {
 	return m.Encode()
 }
 
-// TestCallDepthLimit checks that MaxCallDepth nested calls are allowed and
-// one more traps with the depth global over the limit, and that functions
-// with huge frames count for more than one.
+// TestCallDepthLimit checks that MaxCallDepth frames are allowed and one
+// more traps with the depth global over the limit, and that functions with
+// huge frames count for more than one.
 func TestCallDepthLimit(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -114,8 +114,10 @@ func TestCallDepthLimit(t *testing.T) {
 		locals int
 		ok     uint64 // deepest recursion that succeeds
 	}{
-		{"ordinary frames", 0, abi.MaxCallDepth},
-		{"frames of 4,990 locals weigh 3", 4_990, abi.MaxCallDepth / 3}, // 1 + (1 + 4,990 + 13 instructions) / 2,500
+		// f(n) runs in n+1 frames, the entry's included.
+		{"ordinary frames", 0, abi.MaxCallDepth - 1},
+		// 1 + (1 + 1,699 locals + 13 instructions + 2 controls × 1,700 locals) / 2,500
+		{"frames of 1,700 locals and two controls weigh 3", 1_699, abi.MaxCallDepth/3 - 1},
 	}
 	for _, mode := range modes {
 		r := newRuntime(t, mode.interp, &hostIO{})
@@ -125,7 +127,7 @@ func TestCallDepthLimit(t *testing.T) {
 				t.Errorf("%s/%s: f(%d) = %d", mode.name, tc.name, tc.ok, res)
 			}
 			_, err, _ := m.call(t, "f", 1<<40, tc.ok+1)
-			if depth := int32(m.depth.Get()); !isTrap(err, "unreachable") || depth <= abi.MaxCallDepth {
+			if depth := int32(m.depth.Get()); !isTrap(err, meterTrap) || depth <= abi.MaxCallDepth {
 				t.Errorf("%s/%s: f(%d): err %v, depth %d; want a trap beyond depth %d", mode.name, tc.name, tc.ok+1, err, depth, abi.MaxCallDepth)
 			}
 		}
@@ -151,13 +153,13 @@ func liveFrames(locals int) []byte {
 }
 
 // TestCallDepthLimitFiresBeforeTheEngines recurses through frames of
-// 20,000 live i64 locals (160 KB each; counted one per frame, wazero's
-// compiler runs out of stack near 540 of them, the interpreter does not):
-// frame weights make the instrumentation's limit fire first, in both
-// modes, so both report the same trap.
+// 8,000 live i64 locals (64 KB each; counted one per frame, wazero's
+// compiler would run out of its stack before 1,000 of them, the
+// interpreter would not): frame weights make the instrumentation's limit
+// fire first, in both modes, so both report the same trap.
 func TestCallDepthLimitFiresBeforeTheEngines(t *testing.T) {
 	t.Parallel()
-	wasm := liveFrames(20_000)
+	wasm := liveFrames(8_000)
 	for _, mode := range modes {
 		r := newRuntime(t, mode.interp, &hostIO{})
 		m := instrumented(t, r, wasm, looseConfig())
@@ -165,7 +167,7 @@ func TestCallDepthLimitFiresBeforeTheEngines(t *testing.T) {
 			t.Errorf("%s: f(10): %v", mode.name, err)
 		}
 		_, err, _ := m.call(t, "f", 1<<40, 100_000)
-		if depth := int32(m.depth.Get()); !isTrap(err, "unreachable") || depth <= abi.MaxCallDepth {
+		if depth := int32(m.depth.Get()); !isTrap(err, meterTrap) || depth <= abi.MaxCallDepth {
 			t.Errorf("%s: f(100000): err %v, depth %d; want the instrumentation's trap", mode.name, err, depth)
 		}
 	}
@@ -182,7 +184,7 @@ func TestMemoryGrowIsPricedAndTrapsWhenItFails(t *testing.T) {
 		m := instrumented(t, r, wasm, looseConfig())
 
 		_, err, left := m.call(t, "f", 500, 1)
-		if !isTrap(err, "unreachable") || left >= 0 || m.mod.Memory().Size() != 1<<16 {
+		if !isTrap(err, meterTrap) || left >= 0 || m.mod.Memory().Size() != 1<<16 {
 			t.Errorf("%s: grow without the gas: err %v, gas left %d, memory %d bytes", mode.name, err, left, m.mod.Memory().Size())
 		}
 		if m.flags.Get() != 0 {
@@ -192,7 +194,7 @@ func TestMemoryGrowIsPricedAndTrapsWhenItFails(t *testing.T) {
 			t.Errorf("%s: grow(1) = %d using %d gas, want 1 using %d", mode.name, old, gas, 3+abi.GrowPageGas)
 		}
 		_, err, left = m.call(t, "f", 1<<20, 1)
-		if !isTrap(err, "unreachable") || m.flags.Get() != 1 || left < 0 {
+		if !isTrap(err, meterTrap) || m.flags.Get() != 1 || left < 0 {
 			t.Errorf("%s: grow past the maximum: err %v, flag %d, gas left %d; want a trap with the flag set", mode.name, err, m.flags.Get(), left)
 		}
 	}
@@ -212,7 +214,7 @@ func TestMemoryGrowBeyondTheEngineLimitTraps(t *testing.T) {
 			t.Errorf("%s: grow to the limit returned %d", mode.name, old)
 		}
 		_, err, _ := in.call(t, "f", 1<<40, 1)
-		if !isTrap(err, "unreachable") || in.flags.Get() != 1 {
+		if !isTrap(err, meterTrap) || in.flags.Get() != 1 {
 			t.Errorf("%s: grow beyond %d pages: err %v flag %d", mode.name, abi.MaxMemoryPages, err, in.flags.Get())
 		}
 	}
@@ -232,7 +234,7 @@ func TestTableGrowBeyondTheLimitTraps(t *testing.T) {
 			t.Errorf("%s: table.grow(9) = %d using %d gas, want 1 using 13", mode.name, old, gas)
 		}
 		_, err, _ := in.call(t, "f", 1<<40, abi.MaxTableElements)
-		if !isTrap(err, "unreachable") || in.flags.Get() != 1 {
+		if !isTrap(err, meterTrap) || in.flags.Get() != 1 {
 			t.Errorf("%s: table.grow past the limit: err %v flag %d", mode.name, err, in.flags.Get())
 		}
 	}

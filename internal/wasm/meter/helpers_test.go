@@ -139,8 +139,12 @@ func (m *metered) gasUsed(t testing.TB, fn string, args ...uint64) (uint64, int6
 	return r0, plenty - left
 }
 
+// meterTrap is the engines' message for the instrumentation's own traps
+// (a division by the failed check): the globals tell which check it was.
+const meterTrap = "integer divide by zero"
+
 // isTrap reports whether err is a wazero trap whose innermost message is
-// msg (e.g. "unreachable").
+// msg (e.g. meterTrap).
 func isTrap(err error, msg string) bool {
 	for ; err != nil; err = errors.Unwrap(err) {
 		if err.Error() == msg {

@@ -3,15 +3,18 @@ package meter
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/phala-go/phala/internal/wasm/abi"
 )
 
 // Opcodes the instrumentation emits.
 const (
-	opUnreachable = 0x00
-	opIf          = 0x04
+	opBlock       = 0x02
 	opEnd         = 0x0b
+	opBr          = 0x0c
+	opReturn      = 0x0f
+	opDrop        = 0x1a
 	opSelect      = 0x1b
 	opLocalGet    = 0x20
 	opLocalSet    = 0x21
@@ -22,14 +25,17 @@ const (
 	opI64Const    = 0x42
 	opF32Const    = 0x43
 	opF64Const    = 0x44
+	opI32Eqz      = 0x45
 	opI32Eq       = 0x46
-	opI32GtU      = 0x4b
-	opI64LtS      = 0x53
+	opI32LeU      = 0x4d
+	opI64GeS      = 0x59
 	opI64GtU      = 0x56
 	opF32Eq       = 0x5b
 	opF64Eq       = 0x61
 	opI32Add      = 0x6a
 	opI32Sub      = 0x6b
+	opI32DivU     = 0x6e
+	opI32And      = 0x71
 	opI64Add      = 0x7c
 	opI64Sub      = 0x7d
 	opI64Mul      = 0x7e
@@ -51,6 +57,7 @@ const (
 func (m *module) instrument(c *Config) ([]byte, error) {
 	out := make([]byte, 0, len(m.wasm)+len(m.wasm)/2)
 	out = append(out, m.wasm[:8]...)
+	added := m.blockTypes()
 	var globalsDone, exportsDone bool
 	ensure := func(upTo int) {
 		if !globalsDone && upTo >= sectionOrder[secGlobal] {
@@ -64,6 +71,8 @@ func (m *module) instrument(c *Config) ([]byte, error) {
 	}
 	for _, s := range m.sections {
 		switch s.id {
+		case secType:
+			out = appendSection(out, secType, m.typeSection(s, added))
 		case secGlobal:
 			globalsDone = true
 			out = appendSection(out, secGlobal, m.globalSection(nil))
@@ -85,6 +94,58 @@ func (m *module) instrument(c *Config) ([]byte, error) {
 	}
 	ensure(sectionOrder[secExport])
 	return out, nil
+}
+
+// blockTypes sets m.wrapTypes, the block type of each defined function's
+// wrapping block (its results), and returns the types () -> results that
+// functions of several results need and the type section lacks; they go
+// after the module's own, so no index changes.
+func (m *module) blockTypes() []abi.FuncType {
+	var added []abi.FuncType
+	m.wrapTypes = make([][]byte, len(m.funcs)-m.imported)
+	for i := range m.wrapTypes {
+		res := m.types[m.funcs[m.imported+i]].Results
+		switch len(res) {
+		case 0:
+			m.wrapTypes[i] = []byte{blockEmpty}
+			continue
+		case 1:
+			m.wrapTypes[i] = []byte{byte(res[0])}
+			continue
+		}
+		want := abi.FuncType{Results: res}
+		idx := slices.IndexFunc(m.types, func(t abi.FuncType) bool { return sameSig(t, want) })
+		if idx < 0 {
+			if j := slices.IndexFunc(added, func(t abi.FuncType) bool { return sameSig(t, want) }); j >= 0 {
+				idx = len(m.types) + j
+			} else {
+				idx = len(m.types) + len(added)
+				added = append(added, want)
+			}
+		}
+		m.wrapTypes[i] = appendS64(nil, int64(idx))
+	}
+	return added
+}
+
+// typeSection returns the type section's payload with added appended.
+func (m *module) typeSection(s section, added []abi.FuncType) []byte {
+	payload := m.wasm[s.start:s.end]
+	if len(added) == 0 {
+		return payload
+	}
+	_, n := binary.Uvarint(payload) // the count, which decode read
+	b := binary.AppendUvarint(nil, uint64(len(m.types)+len(added)))
+	b = append(b, payload[n:]...)
+	for _, t := range added {
+		b = append(b, 0x60)
+		b = binary.AppendUvarint(b, uint64(len(t.Params)))
+		b = binary.AppendUvarint(b, uint64(len(t.Results)))
+		for _, r := range t.Results {
+			b = append(b, byte(r))
+		}
+	}
+	return b
 }
 
 // The instrumentation's globals, after the module's own.
@@ -124,7 +185,7 @@ func (m *module) codeSection(c *Config, s section) ([]byte, error) {
 		if err := m.decodeBody(i, b, c, &fc); err != nil {
 			return nil, err
 		}
-		body = m.emitBody(body[:0], &fc, c)
+		body = m.emitBody(body[:0], &fc, c, i)
 		out = binary.AppendUvarint(out, uint64(len(body)))
 		out = append(out, body...)
 	}
@@ -136,21 +197,46 @@ type emitter struct {
 	b                []byte
 	m                *module
 	c                *Config
-	i32, i64         uint32 // scratch locals
+	i32              uint32 // scratch locals
 	f32, f64         uint32
 	weight           int32 // the function's frame weight
+	fi               int   // the defined function's index
 	gas, depth, flag uint32
 }
 
-// emitBody appends fc's instrumented body (locals and code) to b.
-func (m *module) emitBody(b []byte, fc *funcCode, c *Config) []byte {
-	e := &emitter{b: b, m: m, c: c, gas: m.gasIndex(), depth: m.depthIndex(), flag: m.flagIndex()}
-	// Scratch locals go after the function's own: i64 always (the gas
-	// check), the others when an instruction needs them.
-	extra := []byte{byte(abi.I64)}
+// frameWeight is a function's weight in call-depth units: 1 + (params +
+// locals + values the body can push + controls × locals) / FrameUnit. The
+// last term bounds the block parameters an SSA compiler can create (one
+// per merge or loop header and local), each of which may get a stack slot
+// of its own in wazero's compiler: without it a function of few locals and
+// many nested loops had frames of ~800 KB there, overflowing its stack
+// after ~63 calls where the interpreter went on (contracts review 2026-12,
+// finding 3).
+func frameWeight(fc *funcCode, unit uint32) int32 {
+	units := (int64(fc.locals) + fc.pushes + fc.shape.ctlLocal) / int64(unit)
+	return int32(min(1+units, math.MaxInt32/2))
+}
+
+// emitBody appends fc's instrumented body (locals and code) to b. The
+// body becomes
+//
+//	entry: depth += weight; charge the first segment; trap unless
+//	       gas >= 0 and depth <= MaxCallDepth
+//	block (result the function's results)
+//	  the body, each segment charged at its start, return as br to this block
+//	end
+//	depth -= weight
+//
+// so the depth is accounted once per function, not around every call
+// site (a body of calls then compiles as fast as without metering), and
+// every way out of the function (its end, return, a branch to its label)
+// passes the decrement.
+func (m *module) emitBody(b []byte, fc *funcCode, c *Config, fi int) []byte {
+	e := &emitter{b: b, m: m, c: c, fi: fi, gas: m.gasIndex(), depth: m.depthIndex(), flag: m.flagIndex()}
+	// Scratch locals go after the function's own, when an instruction
+	// needs them.
+	var extra []byte
 	next := uint32(fc.locals)
-	e.i64 = next
-	next++
 	for _, s := range []struct {
 		need bool
 		typ  abi.ValType
@@ -167,22 +253,21 @@ func (m *module) emitBody(b []byte, fc *funcCode, c *Config) []byte {
 	for _, t := range extra {
 		e.b = append(e.b, 0x01, t)
 	}
-	units := (int64(fc.locals) + fc.pushes) / int64(c.FrameUnit)
-	e.weight = int32(min(1+units, math.MaxInt32/2))
+	e.weight = frameWeight(fc, c.FrameUnit)
 
 	wasm := m.wasm
-	seg := 0
+	seg, depth, last := 0, 0, len(fc.instrs)-1
 	for i, in := range fc.instrs {
 		if seg < len(fc.segments) && fc.segments[seg].first == i {
-			if s := fc.segments[seg]; !s.dead {
+			if s := fc.segments[seg]; i == 0 {
+				e.enter(s.cost)
+			} else if !s.dead {
 				e.charge(s.cost, s.check)
 			}
 			seg++
 		}
 		raw := wasm[in.start:in.end]
 		switch in.kind {
-		case kCall:
-			e.callWrapped(raw)
 		case kGrow:
 			e.grow(raw)
 		case kCanon32:
@@ -203,11 +288,57 @@ func (m *module) emitBody(b []byte, fc *funcCode, c *Config) []byte {
 			e.b = append(e.b, raw...)
 		case kTableGrow:
 			e.tableGrow(raw, in.table)
+		case kBlock, kLoop, kIf:
+			depth++
+			e.b = append(e.b, raw...)
+		case kEnd:
+			if i == last {
+				e.b = append(e.b, opEnd) // the wrapping block
+				e.op(opGlobalGet, e.depth)
+				e.b = append(e.b, opI32Const)
+				e.b = appendS64(e.b, int64(e.weight))
+				e.b = append(e.b, opI32Sub)
+				e.op(opGlobalSet, e.depth)
+			}
+			depth--
+			e.b = append(e.b, raw...)
+		case kJump:
+			if raw[0] == opReturn {
+				e.op(opBr, uint32(depth)) // to the wrapping block, which has the function's results
+				break
+			}
+			e.b = append(e.b, raw...)
 		default:
 			e.b = append(e.b, raw...)
 		}
 	}
 	return e.b
+}
+
+// enter is a function's entry: it adds the weight to the depth, charges
+// the first segment, traps unless the gas is not negative and the depth
+// within the limit, and opens the wrapping block.
+func (e *emitter) enter(cost int64) {
+	e.op(opGlobalGet, e.depth)
+	e.b = append(e.b, opI32Const)
+	e.b = appendS64(e.b, int64(e.weight))
+	e.b = append(e.b, opI32Add)
+	e.op(opGlobalSet, e.depth)
+	e.op(opGlobalGet, e.gas)
+	e.b = append(e.b, opI64Const)
+	e.b = appendS64(e.b, cost)
+	e.b = append(e.b, opI64Sub)
+	e.op(opGlobalSet, e.gas)
+	e.b = append(e.b, opI32Const, 0x01)
+	e.op(opGlobalGet, e.gas)
+	e.b = append(e.b, opI64Const, 0x00, opI64GeS)
+	e.op(opGlobalGet, e.depth)
+	e.b = append(e.b, opI32Const)
+	e.b = appendS64(e.b, int64(e.c.MaxCallDepth))
+	e.b = append(e.b, opI32LeU, opI32And)
+	e.trapUnless()
+	e.b = append(e.b, opBlock)
+	e.b = append(e.b, e.m.wrapTypes[e.fi]...)
 }
 
 // charge subtracts cost from the gas global and, when check is set, traps
@@ -220,20 +351,31 @@ func (e *emitter) charge(cost int64, check bool) {
 	e.b = append(e.b, opI64Const)
 	e.b = appendS64(e.b, cost)
 	e.b = append(e.b, opI64Sub)
-	if !check {
-		e.op(opGlobalSet, e.gas)
-		return
+	e.op(opGlobalSet, e.gas)
+	if check {
+		e.checkGas()
 	}
-	e.setGasAndCheck()
 }
 
-// setGasAndCheck stores the i64 on the stack as the gas and traps if it is
-// negative.
-func (e *emitter) setGasAndCheck() {
-	e.op(opLocalTee, e.i64)
-	e.op(opGlobalSet, e.gas)
-	e.op(opLocalGet, e.i64)
-	e.b = append(e.b, opI64Const, 0x00, opI64LtS, opIf, blockEmpty, opUnreachable, opEnd)
+// checkGas traps if the gas is negative.
+func (e *emitter) checkGas() {
+	e.b = append(e.b, opI32Const, 0x01)
+	e.op(opGlobalGet, e.gas)
+	e.b = append(e.b, opI64Const, 0x00, opI64GeS)
+	e.trapUnless()
+}
+
+// trapUnless pops an i32 condition, under the dividend 1 its caller
+// pushed, and traps when the condition is 0: by dividing by it. A check
+// that way adds no branch, so no basic block, to the compiled code; with
+// `if … unreachable end` around every call, grow and loop header a
+// module of 25,000 calls took wazero's optimising compiler 26 s instead of
+// 1 s (its passes are superlinear in blocks). The trap is an engine's
+// "integer divide by zero"; the engine classifies it by the globals first
+// (negative gas, the depth over the limit, the failure flag), so the
+// reason reported is the same as before.
+func (e *emitter) trapUnless() {
+	e.b = append(e.b, opI32DivU, opDrop)
 }
 
 // dynamicCharge pops the i32 count on the stack into the i32 scratch local
@@ -255,28 +397,8 @@ func (e *emitter) dynamicCharge(price int64, shift uint8) {
 		e.b = append(e.b, opI64ShrU)
 	}
 	e.b = append(e.b, opI64Sub)
-	e.setGasAndCheck()
-}
-
-// callWrapped adds the function's frame weight to the depth around a call,
-// trapping before the call when the depth would exceed the limit.
-func (e *emitter) callWrapped(call []byte) {
-	e.op(opGlobalGet, e.depth)
-	e.b = append(e.b, opI32Const)
-	e.b = appendS64(e.b, int64(e.weight))
-	e.b = append(e.b, opI32Add)
-	e.op(opLocalTee, e.i32)
-	e.op(opGlobalSet, e.depth)
-	e.op(opLocalGet, e.i32)
-	e.b = append(e.b, opI32Const)
-	e.b = appendS64(e.b, int64(e.c.MaxCallDepth))
-	e.b = append(e.b, opI32GtU, opIf, blockEmpty, opUnreachable, opEnd)
-	e.b = append(e.b, call...)
-	e.op(opGlobalGet, e.depth)
-	e.b = append(e.b, opI32Const)
-	e.b = appendS64(e.b, int64(e.weight))
-	e.b = append(e.b, opI32Sub)
-	e.op(opGlobalSet, e.depth)
+	e.op(opGlobalSet, e.gas)
+	e.checkGas()
 }
 
 // grow prices memory.grow per page and turns its failure into a trap that
@@ -307,12 +429,15 @@ func (e *emitter) tableGrow(raw []byte, table uint32) {
 	e.b = append(e.b, raw...)
 }
 
-// failIf pops a condition and, when it holds, sets the memory failure flag
-// and traps.
+// failIf pops a condition into the memory failure flag and traps when it
+// holds. The flag is 0 whenever the condition does not hold (it is reset
+// before each call and set only here).
 func (e *emitter) failIf() {
-	e.b = append(e.b, opIf, blockEmpty, opI32Const, 0x01)
 	e.op(opGlobalSet, e.flag)
-	e.b = append(e.b, opUnreachable, opEnd)
+	e.b = append(e.b, opI32Const, 0x01)
+	e.op(opGlobalGet, e.flag)
+	e.b = append(e.b, opI32Eqz)
+	e.trapUnless()
 }
 
 // canon32 replaces the f32 on top of the stack by the canonical NaN if it

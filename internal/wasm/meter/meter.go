@@ -7,8 +7,9 @@
 // Validate on it. The decoder therefore never panics, bounds its work and
 // memory by the input's size and the limits of the Config, and refuses with
 // a protocol error (ErrCodeTooLarge, ErrInvalidModule, ErrModuleImports,
-// ErrModuleExports or ErrNonDeterministic) that names the offending item and
-// its byte offset.
+// ErrModuleExports, ErrNonDeterministic or ErrModuleTooComplex) that names
+// the offending item and its byte offset. Its limits also bound what the
+// output costs wazero's compiler (CompileLimits).
 //
 // It decodes exactly what ABI version 1 allows and does not type-check
 // function bodies: the engine's compiler does that, and Instrument keeps a
@@ -73,6 +74,7 @@ type Config struct {
 	MaxMemoryPages   uint32 // the memory's initial size
 	MaxTables        int
 	MaxTableElements uint32 // per table: initial size, and table.grow traps beyond it
+	Limits           CompileLimits
 
 	// MaxCallDepth bounds the depth global. Each call adds the calling
 	// function's frame weight: 1 + (params + locals + values the body can
@@ -108,11 +110,20 @@ func ABIConfig(maxCodeBytes int) Config {
 		MaxMemoryPages:   abi.MaxMemoryPages,
 		MaxTables:        abi.MaxTables,
 		MaxTableElements: abi.MaxTableElements,
-		MaxCallDepth:     abi.MaxCallDepth,
-		FrameUnit:        abi.FrameUnit,
-		Imports:          abi.Imports(),
-		Exports:          abi.Exports(),
-		Memory:           abi.ExportMemory,
+		Limits: CompileLimits{
+			Controls:            abi.MaxControls,
+			Nesting:             abi.MaxNesting,
+			BrTableLabels:       abi.MaxBrTableLabels,
+			ControlLocals:       abi.MaxControlLocals,
+			ModuleControls:      abi.MaxModuleControls,
+			ModuleBrTableLabels: abi.MaxModuleBrTableLabels,
+			ModuleControlLocals: abi.MaxModuleControlLocals,
+		},
+		MaxCallDepth: abi.MaxCallDepth,
+		FrameUnit:    abi.FrameUnit,
+		Imports:      abi.Imports(),
+		Exports:      abi.Exports(),
+		Memory:       abi.ExportMemory,
 		Costs: Costs{
 			Instruction:   abi.InstructionGas,
 			Local:         abi.InstructionGas,
@@ -134,6 +145,32 @@ func Validate(wasm []byte, maxCodeBytes int) error {
 // output is a function of the input and c only, so every member of a
 // cluster runs byte-identical code. Custom sections are dropped.
 func Instrument(wasm []byte, c Config) ([]byte, error) {
+	m, err := Meter(wasm, c)
+	if err != nil {
+		return nil, err
+	}
+	return m.Code, nil
+}
+
+// Metered is an instrumented module and the price of instantiating it.
+type Metered struct {
+	Code []byte
+	// InstanceGas is what an instance costs before any of its code runs,
+	// charged by the engine before it instantiates: the initial memory at
+	// Costs.GrowPage per page, the tables' initial elements and every
+	// element segment's entries at Costs.TableElement each, and the data
+	// segments' bytes as memory.init prices them. Without it a module of
+	// 512 pages and eight full tables cost every member milliseconds per
+	// 1-gas command.
+	InstanceGas uint64
+	// TableElements bounds the elements an instance's tables can hold:
+	// their initial sizes, or for a table some table.grow names, its
+	// maximum (at most MaxTableElements).
+	TableElements uint64
+}
+
+// Meter is Instrument that also returns the instance's price.
+func Meter(wasm []byte, c Config) (*Metered, error) {
 	if len(wasm) > c.MaxCodeBytes {
 		return nil, protocol.Errorf(protocol.ErrCodeTooLarge, "%d bytes, limit %d", len(wasm), c.MaxCodeBytes)
 	}
@@ -144,5 +181,20 @@ func Instrument(wasm []byte, c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.instrument(&c)
+	code, err := m.instrument(&c)
+	if err != nil {
+		return nil, err
+	}
+	var elems uint64
+	for _, t := range m.tables {
+		n := t.min
+		if t.grows {
+			n = c.MaxTableElements
+			if t.hasMax {
+				n = max(t.min, min(t.max, n))
+			}
+		}
+		elems += uint64(n)
+	}
+	return &Metered{Code: code, InstanceGas: uint64(m.instanceGas), TableElements: elems}, nil
 }

@@ -63,12 +63,18 @@ type module struct {
 	dataCount   int // -1 when there is no data count section
 	dataSegs    int
 	bodies      []body
+
+	cfg         *Config
+	instanceGas int64    // what instantiating costs (Metered.InstanceGas)
+	totals      shape    // the module's control flow so far, summed over its bodies
+	wrapTypes   [][]byte // block type of each defined function's wrapping block (instrument)
 }
 
 // table is a table's reference type and size range.
 type table struct {
 	typ abi.ValType
 	limits
+	grows bool // some table.grow names it
 }
 
 // export is one export: its kind and index.
@@ -96,7 +102,7 @@ func decode(wasm []byte, c *Config) (*module, error) {
 	if string(wasm[4:8]) != header[4:] {
 		return nil, invalidAt(4, "unsupported binary version %x", wasm[4:8])
 	}
-	m := &module{wasm: wasm, dataCount: -1}
+	m := &module{wasm: wasm, cfg: c, dataCount: -1}
 	r := newReader(wasm[8:], 8)
 	last := 0
 	for !r.done() {
@@ -274,6 +280,7 @@ func (m *module) decodeTables(r *reader, c *Config) error {
 			return invalidAt(toff, "table %d starts with %d elements, limit %d", i, l.min, c.MaxTableElements)
 		}
 		m.tables = append(m.tables, table{typ: t, limits: l})
+		m.instanceGas += int64(l.min) * c.Costs.TableElement
 	}
 	return nil
 }
@@ -300,6 +307,7 @@ func (m *module) decodeMemory(r *reader, c *Config) error {
 			return invalidAt(moff, "memory maximum %d pages exceeds 65536", l.max)
 		}
 		m.memoryPages = l.min
+		m.instanceGas += int64(l.min) * c.Costs.GrowPage
 	}
 	m.memories = n
 	return nil

@@ -195,6 +195,7 @@ func (m *module) decodeElements(r *reader) error {
 		if end := uint64(elemOffset) + uint64(count); active && end > uint64(m.tables[elemTable].min) {
 			return invalidAt(off, "element segment %d (elements %d..%d) outside table %d of %d elements", i, elemOffset, end, elemTable, m.tables[elemTable].min)
 		}
+		m.instanceGas += int64(count) * m.cfg.Costs.TableElement
 		for range count {
 			if exprs {
 				_, err = m.constExpr(r, typ)
@@ -257,6 +258,7 @@ func (m *module) decodeData(r *reader) error {
 		if _, err := r.bytes(int(size)); err != nil {
 			return err
 		}
+		m.instanceGas += int64(size) >> m.cfg.Costs.BulkByteShift
 	}
 	m.dataSegs = n
 	return nil

@@ -144,7 +144,7 @@ func TestValidateRefusals(t *testing.T) {
 		{"unknown opcode", contract(Code(byte(0x27), I32Const(0))), protocol.ErrInvalidModule, `unknown opcode 0x27 at byte \d+`},
 		{"2^32-1 locals in a few bytes", commandBody(Code(Vec(1), ULEB(0xffffffff), byte(abi.I64), I32Const(0), End)), protocol.ErrInvalidModule, `more than 50000 locals`},
 		{"locals over the limit across entries", commandBody(Code(Vec(2), ULEB(30_000), byte(abi.I64), ULEB(30_000), byte(abi.I32), I32Const(0), End)), protocol.ErrInvalidModule, `more than 50000 locals`},
-		{"body over 1 MiB", contract(Code(bytes.Repeat([]byte{Nop}, abi.MaxBodyBytes), I32Const(0))), protocol.ErrInvalidModule, `body of \d+ bytes, limit 1048576`},
+		{"body over 128 KiB", contract(Code(bytes.Repeat([]byte{Nop}, abi.MaxBodyBytes), I32Const(0))), protocol.ErrInvalidModule, `body of \d+ bytes, limit 131072`},
 		{"body ends inside a block", commandBody(Code(Vec(0), Block(BlockEmpty), I32Const(0), End)), protocol.ErrInvalidModule, `ends inside a block`},
 		{"bytes after the final end", commandBody(Code(Vec(0), I32Const(0), End, Nop)), protocol.ErrInvalidModule, `1 bytes after the function's end`},
 		{"else outside an if", contract(Code(Else, I32Const(0))), protocol.ErrInvalidModule, `else outside an if`},
