@@ -129,17 +129,18 @@ func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []
 
 // queryWorker picks the worker to ask: o.Worker, or the first member of
 // the contract's cluster that the chain holds active with an endpoint and
-// whose attestation verifies.
+// whose attestation verifies. Either way the chain must prove the worker
+// a member of the contract's cluster (VerifyMember).
 func (c *Client) queryWorker(ctx context.Context, contract []byte, o QueryOptions) (*protocol.WorkerRecord, error) {
+	info, ok, err := c.Contract(ctx, contract)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, protocol.Errorf(protocol.ErrUnknownContract, "%x", contract)
+	}
 	candidates := [][]byte{o.Worker}
 	if o.Worker == nil {
-		info, ok, err := c.Contract(ctx, contract)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, protocol.Errorf(protocol.ErrUnknownContract, "%x", contract)
-		}
 		cl, ok, err := c.Cluster(ctx, info.Cluster)
 		if err != nil {
 			return nil, err
@@ -151,7 +152,7 @@ func (c *Client) queryWorker(ctx context.Context, contract []byte, o QueryOption
 	}
 	var errs []error
 	for _, pub := range candidates {
-		rec, err := c.VerifyWorker(ctx, pub, o.Verify)
+		rec, err := c.VerifyMember(ctx, info.Cluster, pub, o.Verify)
 		switch {
 		case err != nil:
 			errs = append(errs, err)

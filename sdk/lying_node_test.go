@@ -1,0 +1,342 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/phala-go/phala/internal/chain/home"
+	"github.com/phala-go/phala/internal/chain/node"
+	"github.com/phala-go/phala/internal/chain/nodetest"
+	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/protocol"
+	"github.com/phala-go/phala/sdk"
+)
+
+// The attacks of a lying node on the SDK (review 2026-12-chain-sdk,
+// findings 2, 3 and 9), each through a liar proxy in front of a real node.
+
+// impostor starts a one-validator chain with the same chain id as of, but
+// its own genesis and validators: a node an attacker runs.
+func impostor(t *testing.T, ctx context.Context, of *nodetest.Testnet) (string, *home.Result) {
+	t.Helper()
+	o := of.Options
+	o.Validators = 1
+	o.BasePort = nodetest.FreePortBase(t, 1)
+	homes := []string{filepath.Join(t.TempDir(), "impostor")}
+	res, err := home.Write(homes, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(ctx, node.Options{Home: homes[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	waitHeight(t, ctx, o.RPCAddr(0), 2)
+	return o.RPCAddr(0), res
+}
+
+// waitHeight waits until the node at addr is at height h.
+func waitHeight(t *testing.T, ctx context.Context, addr string, h int64) {
+	t.Helper()
+	for {
+		c, err := sdk.NewRPC(addr)
+		if err == nil {
+			if st, err := c.Status(ctx); err == nil && st.SyncInfo.LatestBlockHeight >= h {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestLyingNodeCannotProveStateWithValidatorsOfItsOwn: a node switches
+// the client over to a chain of the same id that its operator runs alone.
+// The SDK took the validator set from whichever node it asked, so that
+// chain's state (any balance, any cluster key) was "proven". Now every
+// header is verified from the trust root pinned at first use.
+func TestLyingNodeCannotProveStateWithValidatorsOfItsOwn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	fake, fakeKeys := impostor(t, ctx, tn)
+	l := newLiar(t, tn.RPCAddr(0))
+	c, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Account(ctx, tn.Keys.Dev[0].Address()); err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(t, ctx, fake, c.Trust().Height()+2) // the impostor must lead, or the client would not look at it
+	l.set(fake)
+	lure := fakeKeys.Dev[0].Address()
+	acc, _, err := c.Account(ctx, lure)
+	if !errors.Is(err, protocol.ErrUntrustedHeader) {
+		t.Fatalf("the impostor's state was accepted: balance %d, %v", acc.Balance, err)
+	}
+	// A client resuming from the saved root refuses the impostor too,
+	// asked directly.
+	c2, err := sdk.DialOptions(ctx, fake, sdk.Options{Trust: c.Trust()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc, _, err := c2.Account(ctx, lure); !errors.Is(err, protocol.ErrUntrustedHeader) {
+		t.Fatalf("the impostor's state was accepted from a saved root: balance %d, %v", acc.Balance, err)
+	}
+	// And so does one told the genesis to expect.
+	if _, err := sdk.DialOptions(ctx, fake, sdk.Options{GenesisHash: c.Trust().GenesisHash}); !errors.Is(err, protocol.ErrTrustMismatch) {
+		t.Fatalf("dialing the impostor with the real genesis hash: %v", err)
+	}
+}
+
+// atHeight makes the liar answer every state query from height h, and, if
+// tip > 0, claim tip as its newest block.
+func atHeight(h, tip int64) []any {
+	request := func(method string, params map[string]any) {
+		if method == "abci_query" {
+			params["height"] = strconv.FormatInt(h, 10)
+		}
+	}
+	result := func(method string, _ map[string]any, result map[string]any) {
+		if sync, ok := result["sync_info"].(map[string]any); ok && method == "status" && tip > 0 {
+			sync["latest_block_height"] = strconv.FormatInt(tip, 10)
+		}
+	}
+	return []any{request, result}
+}
+
+// TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation: every version
+// of the state is kept, so a node can answer a proven read with a genuine
+// proof from an old height: a revoked worker's record from while it was
+// active, the epoch record from before a rotation. The SDK now asks for
+// the state its newest verified header proves and refuses any other, never
+// goes below a height it verified, and refuses a node whose newest header
+// is too old or below the caller's minimum.
+func TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	c := tn.Client(ctx, 0)
+	n := &network{t: t, ctx: ctx, c: c, dev: tn.Keys.Dev[0], admin: tn.Keys.Admin}
+	allowSim := sdk.VerifyOptions{AllowSim: true}
+	w, gk := n.register("worker"), n.register("gk")
+	before, err := c.Height(ctx) // the worker is active, no epoch yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.VerifyWorker(ctx, pubOf(w), allowSim); err != nil {
+		t.Fatal(err)
+	}
+	n.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pubOf(gk)})
+	n.propose(gk, make([]byte, 32))
+	n.gov(protocol.ActionRevokeMeasurement, protocol.MeasurementArgs{Measurement: sim.DefaultMeasurement})
+	if _, err := c.VerifyWorker(ctx, pubOf(w), allowSim); !errors.Is(err, sdk.ErrWorkerNotTrusted) {
+		t.Fatalf("the honest node shows the revoked worker: %v", err)
+	}
+	after, err := c.VerifiedTip(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l := newLiar(t, tn.RPCAddr(0))
+	lc, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lc.Account(ctx, n.dev.Address()); err != nil { // the client sees the tip once
+		t.Fatal(err)
+	}
+	l.set("", atHeight(before, 0)...)
+	if rec, err := lc.VerifyWorker(ctx, pubOf(w), allowSim); !errors.Is(err, protocol.ErrStaleAnswer) {
+		t.Fatalf("a revoked worker shown active from block %d: %+v, %v", before, rec, err)
+	}
+	if rec, err := lc.EpochRecord(ctx); !errors.Is(err, protocol.ErrStaleAnswer) {
+		t.Fatalf("the epoch record from before the rotation: %+v, %v", rec, err)
+	}
+
+	// The node also claims an old tip. A client resuming from a root saved
+	// after the revocation never goes below it.
+	l.set("", atHeight(before, before+1)...)
+	resumed, err := sdk.DialOptions(ctx, l.URL(), sdk.Options{Trust: c.Trust()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := resumed.VerifyWorker(ctx, pubOf(w), allowSim); !errors.Is(err, protocol.ErrStaleAnswer) {
+		t.Fatalf("a client resumed at %d shown the worker active: %+v, %v", after, rec, err)
+	}
+	// A new client with a minimum height waits for it, and gives up.
+	fresh, err := sdk.DialOptions(ctx, l.URL(), sdk.Options{MinHeight: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	if rec, err := fresh.VerifyWorker(short, pubOf(w), allowSim); !errors.Is(err, protocol.ErrBelowMinHeight) {
+		t.Fatalf("a client with minimum height %d shown the worker active: %+v, %v", after, rec, err)
+	}
+	// A new client without one refuses a tip older than its bound (its
+	// clock is set to just past it).
+	old, err := c.VerifiedHeader(ctx, before+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := old.Time.Add(sdk.DefaultMaxHeaderAge + time.Second)
+	clocked, err := sdk.DialOptions(ctx, l.URL(), sdk.Options{Now: func() time.Time { return late }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := clocked.VerifyWorker(ctx, pubOf(w), allowSim); !errors.Is(err, protocol.ErrStaleHeader) {
+		t.Fatalf("a tip %s old accepted: %+v, %v", sdk.DefaultMaxHeaderAge, rec, err)
+	}
+}
+
+// forge makes the liar answer path's queries with the value edit makes of
+// the true one (nil when absent), and keep the true proof.
+func forge[T any](t *testing.T, path string, edit func(*T)) func(string, map[string]any, map[string]any) {
+	return func(method string, params map[string]any, result map[string]any) {
+		if method != "abci_query" || params["path"] != path {
+			return
+		}
+		var v T
+		if r := abciResponse(result); r != nil {
+			if s, ok := r["value"].(string); ok && s != "" {
+				raw, err := base64.StdEncoding.DecodeString(s)
+				if err != nil || protocol.Unmarshal(raw, &v) != nil {
+					t.Errorf("liar: cannot read %s", path)
+				}
+			}
+		}
+		edit(&v)
+		setValue(result, protocol.MustMarshal(&v))
+	}
+}
+
+// TestLyingNodeCannotMakeTheSDKBurnABalanceInFees: a node reported
+// min_fee equal to the user's balance, and the SDK signed a transaction
+// that burns it all. The fee is now proven, and capped by the caller.
+func TestLyingNodeCannotMakeTheSDKBurnABalanceInFees(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	c := tn.Client(ctx, 0)
+	victim := tn.Keys.Dev[1]
+	acc, _, err := c.Account(ctx, victim.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLiar(t, tn.RPCAddr(0))
+	l.set("", nil, forge(t, protocol.QueryParams, func(p *protocol.Params) { p.MinFee = acc.Balance - 1 }))
+	lc, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfer, err := protocol.NewCall(protocol.ModuleAccounts, protocol.MethodTransfer, protocol.TransferArgs{To: tn.Keys.Dev[2].Address(), Amount: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := lc.Send(ctx, victim, transfer)
+	if !errors.Is(err, protocol.ErrProof) {
+		t.Errorf("a forged minimum fee was paid: %+v, %v", res, err)
+	}
+	if _, sent := l.calls("broadcast_tx_sync"); len(sent) != 0 {
+		t.Errorf("signed and broadcast %d transactions with the forged fee", len(sent))
+	}
+	if now, _, err := c.Account(ctx, victim.Address()); err != nil || now.Balance != acc.Balance {
+		t.Fatalf("balance %d, was %d: %v", now.Balance, acc.Balance, err)
+	}
+
+	// A proven fee above the caller's maximum is refused, not paid.
+	p := protocol.DefaultParams()
+	p.MinFee = 5_000
+	if _, err := c.Govern(ctx, tn.Keys.Dev[0], protocol.ActionSetParams, protocol.SetParamsArgs{Params: p}, tn.Keys.Admin); err != nil {
+		t.Fatal(err)
+	}
+	capped, err := sdk.DialOptions(ctx, tn.RPCAddr(0), sdk.Options{MaxFee: 4_999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capped.Send(ctx, victim, transfer); !errors.Is(err, protocol.ErrFeeAboveMax) {
+		t.Fatalf("a fee above the maximum: %v", err)
+	}
+	if now, _, err := c.Account(ctx, victim.Address()); err != nil || now.Balance != acc.Balance {
+		t.Fatalf("balance %d, was %d: %v", now.Balance, acc.Balance, err)
+	}
+}
+
+// TestLyingNodeCannotGetAPostDatedTransactionSigned: a node reported a
+// nonce ahead of the account's, and the SDK signed a transaction the node
+// could hold and land after the user retried elsewhere: twice the
+// transfer. The nonce is now proven.
+func TestLyingNodeCannotGetAPostDatedTransactionSigned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	victim := tn.Keys.Dev[1]
+	l := newLiar(t, tn.RPCAddr(0))
+	l.set("", nil, forge(t, protocol.QueryAccount+victim.Address().String(), func(a *protocol.Account) { a.Nonce += 5 }))
+	lc, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfer, err := protocol.NewCall(protocol.ModuleAccounts, protocol.MethodTransfer, protocol.TransferArgs{To: tn.Keys.Dev[2].Address(), Amount: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.Send(ctx, victim, transfer)
+	for _, raw := range func() [][]byte { _, s := l.calls("broadcast_tx_sync"); return s }() {
+		if tx, derr := protocol.DecodeTx(raw, 1<<20); derr == nil {
+			t.Errorf("signed a transaction with nonce %d", tx.Nonce)
+		}
+	}
+	if !errors.Is(err, protocol.ErrProof) {
+		t.Fatalf("a forged nonce: %v", err)
+	}
+}
+
+// TestLyingNodeCannotHarvestGovernanceApprovals: the governance nonce and
+// the chain id came from the node, so it could collect admin approvals
+// for a future nonce, or for another chain the admins also govern, and
+// replay them later. Both are now proven (the chain id by the trust root).
+func TestLyingNodeCannotHarvestGovernanceApprovals(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	l := newLiar(t, tn.RPCAddr(0))
+	l.set("", nil, forge(t, protocol.QueryGovNonce, func(n *uint64) { *n += 7 }))
+	lc, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := protocol.MeasurementArgs{Measurement: make([]byte, 32), Note: "x"}
+	_, err = lc.Govern(ctx, tn.Keys.Dev[0], protocol.ActionAllowMeasurement, allow, tn.Keys.Admin)
+	if _, sent := l.calls("broadcast_tx_sync"); len(sent) != 0 {
+		t.Errorf("approvals for a forged governance nonce were signed and broadcast (%d)", len(sent))
+	}
+	if !errors.Is(err, protocol.ErrProof) {
+		t.Fatalf("a forged governance nonce: %v", err)
+	}
+
+	l.set("", nil, func(method string, _ map[string]any, result map[string]any) {
+		if info, ok := result["node_info"].(map[string]any); ok && method == "status" {
+			info["network"] = "phala-mainnet"
+		}
+	})
+	lc, err = sdk.Dial(ctx, l.URL())
+	if err == nil {
+		_, err = lc.Govern(ctx, tn.Keys.Dev[0], protocol.ActionAllowMeasurement, allow, tn.Keys.Admin)
+		t.Errorf("a client of %q would sign approvals for chain %q", tn.Options.ChainID, lc.ChainID())
+	}
+	if !errors.Is(err, protocol.ErrTrustMismatch) {
+		t.Fatalf("a node claiming another chain: %v", err)
+	}
+}
