@@ -275,4 +275,3 @@ func checkTxError(err error) error {
 	}
 	return protocol.FromWire(m[3], uint32(code), m[2])
 }
-
