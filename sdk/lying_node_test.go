@@ -1,11 +1,16 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +18,7 @@ import (
 	"github.com/phala-go/phala/internal/chain/node"
 	"github.com/phala-go/phala/internal/chain/nodetest"
 	"github.com/phala-go/phala/internal/tee/sim"
+	"github.com/phala-go/phala/internal/wasm/wasmtest"
 	"github.com/phala-go/phala/protocol"
 	"github.com/phala-go/phala/sdk"
 )
@@ -338,5 +344,67 @@ func TestLyingNodeCannotHarvestGovernanceApprovals(t *testing.T) {
 	}
 	if !errors.Is(err, protocol.ErrTrustMismatch) {
 		t.Fatalf("a node claiming another chain: %v", err)
+	}
+}
+
+// TestLyingNodeCannotRouteAQueryOutsideTheContractsCluster: the cluster's
+// member list was read without a proof and never compared with the
+// contract's cluster, so a node could list a worker of another cluster
+// (its operator's), which then read the query's input and signed any
+// answer. The SDK now proves each candidate's membership first.
+func TestLyingNodeCannotRouteAQueryOutsideTheContractsCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tn := nodetest.Start(t, 1, 100*time.Millisecond)
+	c := tn.Client(ctx, 0)
+	n := &network{t: t, ctx: ctx, c: c, dev: tn.Keys.Dev[0], admin: tn.Keys.Admin}
+	gk, member, outsider := n.register("gk"), n.register("member"), n.register("outsider")
+	n.gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "alpha"})
+	n.gov(protocol.ActionCreateCluster, protocol.ClusterArgs{Name: "beta"})
+	n.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "alpha", Worker: pubOf(member)})
+	n.gov(protocol.ActionAddWorkerToCluster, protocol.ClusterArgs{Name: "beta", Worker: pubOf(outsider)})
+	n.gov(protocol.ActionAddGatekeeper, protocol.WorkerArgs{Worker: pubOf(gk)})
+	n.propose(gk, make([]byte, 32))
+	hash, err := c.UploadCode(ctx, n.dev, wasmtest.NewContract(1).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	alpha := protocol.ClusterID("alpha")
+	id, _, err := c.Instantiate(ctx, n.dev, hash, alpha, nil, nil, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outsider serves queries, and counts what reaches it.
+	var reached atomic.Int32
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached.Add(1)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer endpoint.Close()
+	u := protocol.EndpointUpdate{ChainID: c.ChainID(), Worker: pubOf(outsider), URL: endpoint.URL, Seq: 1}
+	n.send(protocol.NewCall(protocol.ModuleRegistry, protocol.MethodUpdateEndpoint, protocol.UpdateEndpointArgs{Update: u, Sig: protocol.Sign(outsider, protocol.SigEndpoint, protocol.MustMarshal(&u))}))
+
+	l := newLiar(t, tn.RPCAddr(0))
+	l.set("", forge(t, protocol.QueryCluster+hex.EncodeToString(alpha), func(cl *protocol.ClusterUpdate) {
+		cl.Members = [][]byte{pubOf(outsider)}
+	}))
+	lc, err := sdk.Dial(ctx, l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sdk.QueryOptions{Verify: sdk.VerifyOptions{AllowSim: true}}
+	if _, err := lc.QueryContract(ctx, n.dev, id, []byte("secret input"), o); !errors.Is(err, protocol.ErrOutsideCluster) {
+		t.Errorf("a worker of another cluster listed as a member: %v", err)
+	}
+	o.Worker = pubOf(outsider)
+	if _, err := lc.QueryContract(ctx, n.dev, id, []byte("secret input"), o); !errors.Is(err, protocol.ErrOutsideCluster) {
+		t.Errorf("a worker of another cluster asked by name: %v", err)
+	}
+	if k := reached.Load(); k != 0 {
+		t.Fatalf("the outsider received %d queries", k)
+	}
+	// The member's membership is proven.
+	if cl, ok, err := lc.WorkerCluster(ctx, pubOf(member)); err != nil || !ok || !bytes.Equal(cl, alpha) {
+		t.Fatalf("the member's cluster: %x %v %v", cl, ok, err)
 	}
 }
