@@ -3,20 +3,16 @@ package sdk_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/phala-go/phala/internal/chain/home"
-	"github.com/phala-go/phala/internal/chain/node"
 	"github.com/phala-go/phala/internal/chain/nodetest"
+	"github.com/phala-go/phala/internal/lyingnode"
 	"github.com/phala-go/phala/internal/tee/sim"
 	"github.com/phala-go/phala/internal/wasm/wasmtest"
 	"github.com/phala-go/phala/protocol"
@@ -25,45 +21,6 @@ import (
 
 // The attacks of a lying node on the SDK (review 2026-12-chain-sdk,
 // findings 2, 3 and 9), each through a liar proxy in front of a real node.
-
-// impostor starts a one-validator chain with the same chain id as of, but
-// its own genesis and validators: a node an attacker runs.
-func impostor(t *testing.T, ctx context.Context, of *nodetest.Testnet) (string, *home.Result) {
-	t.Helper()
-	o := of.Options
-	o.Validators = 1
-	o.BasePort = nodetest.FreePortBase(t, 1)
-	homes := []string{filepath.Join(t.TempDir(), "impostor")}
-	res, err := home.Write(homes, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Start(ctx, node.Options{Home: homes[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop() })
-	waitHeight(t, ctx, o.RPCAddr(0), 2)
-	return o.RPCAddr(0), res
-}
-
-// waitHeight waits until the node at addr is at height h.
-func waitHeight(t *testing.T, ctx context.Context, addr string, h int64) {
-	t.Helper()
-	for {
-		c, err := sdk.NewRPC(addr)
-		if err == nil {
-			if st, err := c.Status(ctx); err == nil && st.SyncInfo.LatestBlockHeight >= h {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
 
 // TestLyingNodeCannotProveStateWithValidatorsOfItsOwn: a node switches
 // the client over to a chain of the same id that its operator runs alone.
@@ -74,8 +31,8 @@ func TestLyingNodeCannotProveStateWithValidatorsOfItsOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tn := nodetest.Start(t, 1, 100*time.Millisecond)
-	fake, fakeKeys := impostor(t, ctx, tn)
-	l := newLiar(t, tn.RPCAddr(0))
+	fake, fakeKeys := lyingnode.Impostor(t, ctx, tn.Options)
+	l := lyingnode.New(t, tn.RPCAddr(0))
 	c, err := sdk.Dial(ctx, l.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +40,8 @@ func TestLyingNodeCannotProveStateWithValidatorsOfItsOwn(t *testing.T) {
 	if _, _, err := c.Account(ctx, tn.Keys.Dev[0].Address()); err != nil {
 		t.Fatal(err)
 	}
-	waitHeight(t, ctx, fake, c.Trust().Height()+2) // the impostor must lead, or the client would not look at it
-	l.set(fake)
+	lyingnode.WaitHeight(t, ctx, fake, c.Trust().Height()+2) // the impostor must lead, or the client would not look at it
+	l.Set(fake)
 	lure := fakeKeys.Dev[0].Address()
 	acc, _, err := c.Account(ctx, lure)
 	if !errors.Is(err, protocol.ErrUntrustedHeader) {
@@ -103,22 +60,6 @@ func TestLyingNodeCannotProveStateWithValidatorsOfItsOwn(t *testing.T) {
 	if _, err := sdk.DialOptions(ctx, fake, sdk.Options{GenesisHash: c.Trust().GenesisHash}); !errors.Is(err, protocol.ErrTrustMismatch) {
 		t.Fatalf("dialing the impostor with the real genesis hash: %v", err)
 	}
-}
-
-// atHeight makes the liar answer every state query from height h, and, if
-// tip > 0, claim tip as its newest block.
-func atHeight(h, tip int64) []any {
-	request := func(method string, params map[string]any) {
-		if method == "abci_query" {
-			params["height"] = strconv.FormatInt(h, 10)
-		}
-	}
-	result := func(method string, _ map[string]any, result map[string]any) {
-		if sync, ok := result["sync_info"].(map[string]any); ok && method == "status" && tip > 0 {
-			sync["latest_block_height"] = strconv.FormatInt(tip, 10)
-		}
-	}
-	return []any{request, result}
 }
 
 // TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation: every version
@@ -154,7 +95,7 @@ func TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := newLiar(t, tn.RPCAddr(0))
+	l := lyingnode.New(t, tn.RPCAddr(0))
 	lc, err := sdk.Dial(ctx, l.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +103,7 @@ func TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation(t *testing.T) {
 	if _, _, err := lc.Account(ctx, n.dev.Address()); err != nil { // the client sees the tip once
 		t.Fatal(err)
 	}
-	l.set("", atHeight(before, 0)...)
+	l.Set("", lyingnode.AtHeight(before, 0)...)
 	if rec, err := lc.VerifyWorker(ctx, pubOf(w), allowSim); !errors.Is(err, protocol.ErrStaleAnswer) {
 		t.Fatalf("a revoked worker shown active from block %d: %+v, %v", before, rec, err)
 	}
@@ -172,7 +113,7 @@ func TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation(t *testing.T) {
 
 	// The node also claims an old tip. A client resuming from a root saved
 	// after the revocation never goes below it.
-	l.set("", atHeight(before, before+1)...)
+	l.Set("", lyingnode.AtHeight(before, before+1)...)
 	resumed, err := sdk.DialOptions(ctx, l.URL(), sdk.Options{Trust: c.Trust()})
 	if err != nil {
 		t.Fatal(err)
@@ -206,27 +147,6 @@ func TestLyingNodeCannotAnswerFromBeforeARevocationOrARotation(t *testing.T) {
 	}
 }
 
-// forge makes the liar answer path's queries with the value edit makes of
-// the true one (nil when absent), and keep the true proof.
-func forge[T any](t *testing.T, path string, edit func(*T)) func(string, map[string]any, map[string]any) {
-	return func(method string, params map[string]any, result map[string]any) {
-		if method != "abci_query" || params["path"] != path {
-			return
-		}
-		var v T
-		if r := abciResponse(result); r != nil {
-			if s, ok := r["value"].(string); ok && s != "" {
-				raw, err := base64.StdEncoding.DecodeString(s)
-				if err != nil || protocol.Unmarshal(raw, &v) != nil {
-					t.Errorf("liar: cannot read %s", path)
-				}
-			}
-		}
-		edit(&v)
-		setValue(result, protocol.MustMarshal(&v))
-	}
-}
-
 // TestLyingNodeCannotMakeTheSDKBurnABalanceInFees: a node reported
 // min_fee equal to the user's balance, and the SDK signed a transaction
 // that burns it all. The fee is now proven, and capped by the caller.
@@ -240,8 +160,8 @@ func TestLyingNodeCannotMakeTheSDKBurnABalanceInFees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLiar(t, tn.RPCAddr(0))
-	l.set("", nil, forge(t, protocol.QueryParams, func(p *protocol.Params) { p.MinFee = acc.Balance - 1 }))
+	l := lyingnode.New(t, tn.RPCAddr(0))
+	l.Set("", nil, lyingnode.Forge(protocol.QueryParams, func(p *protocol.Params) { p.MinFee = acc.Balance - 1 }))
 	lc, err := sdk.Dial(ctx, l.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +174,7 @@ func TestLyingNodeCannotMakeTheSDKBurnABalanceInFees(t *testing.T) {
 	if !errors.Is(err, protocol.ErrProof) {
 		t.Errorf("a forged minimum fee was paid: %+v, %v", res, err)
 	}
-	if _, sent := l.calls("broadcast_tx_sync"); len(sent) != 0 {
+	if _, sent := l.Calls("broadcast_tx_sync"); len(sent) != 0 {
 		t.Errorf("signed and broadcast %d transactions with the forged fee", len(sent))
 	}
 	if now, _, err := c.Account(ctx, victim.Address()); err != nil || now.Balance != acc.Balance {
@@ -288,8 +208,8 @@ func TestLyingNodeCannotGetAPostDatedTransactionSigned(t *testing.T) {
 	defer cancel()
 	tn := nodetest.Start(t, 1, 100*time.Millisecond)
 	victim := tn.Keys.Dev[1]
-	l := newLiar(t, tn.RPCAddr(0))
-	l.set("", nil, forge(t, protocol.QueryAccount+victim.Address().String(), func(a *protocol.Account) { a.Nonce += 5 }))
+	l := lyingnode.New(t, tn.RPCAddr(0))
+	l.Set("", nil, lyingnode.Forge(protocol.QueryAccount+victim.Address().String(), func(a *protocol.Account) { a.Nonce += 5 }))
 	lc, err := sdk.Dial(ctx, l.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +219,7 @@ func TestLyingNodeCannotGetAPostDatedTransactionSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = lc.Send(ctx, victim, transfer)
-	for _, raw := range func() [][]byte { _, s := l.calls("broadcast_tx_sync"); return s }() {
+	for _, raw := range func() [][]byte { _, s := l.Calls("broadcast_tx_sync"); return s }() {
 		if tx, derr := protocol.DecodeTx(raw, 1<<20); derr == nil {
 			t.Errorf("signed a transaction with nonce %d", tx.Nonce)
 		}
@@ -317,26 +237,22 @@ func TestLyingNodeCannotHarvestGovernanceApprovals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tn := nodetest.Start(t, 1, 100*time.Millisecond)
-	l := newLiar(t, tn.RPCAddr(0))
-	l.set("", nil, forge(t, protocol.QueryGovNonce, func(n *uint64) { *n += 7 }))
+	l := lyingnode.New(t, tn.RPCAddr(0))
+	l.Set("", nil, lyingnode.Forge(protocol.QueryGovNonce, func(n *uint64) { *n += 7 }))
 	lc, err := sdk.Dial(ctx, l.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	allow := protocol.MeasurementArgs{Measurement: make([]byte, 32), Note: "x"}
 	_, err = lc.Govern(ctx, tn.Keys.Dev[0], protocol.ActionAllowMeasurement, allow, tn.Keys.Admin)
-	if _, sent := l.calls("broadcast_tx_sync"); len(sent) != 0 {
+	if _, sent := l.Calls("broadcast_tx_sync"); len(sent) != 0 {
 		t.Errorf("approvals for a forged governance nonce were signed and broadcast (%d)", len(sent))
 	}
 	if !errors.Is(err, protocol.ErrProof) {
 		t.Fatalf("a forged governance nonce: %v", err)
 	}
 
-	l.set("", nil, func(method string, _ map[string]any, result map[string]any) {
-		if info, ok := result["node_info"].(map[string]any); ok && method == "status" {
-			info["network"] = "phala-mainnet"
-		}
-	})
+	l.Set("", lyingnode.ClaimChain("phala-mainnet"))
 	lc, err = sdk.Dial(ctx, l.URL())
 	if err == nil {
 		_, err = lc.Govern(ctx, tn.Keys.Dev[0], protocol.ActionAllowMeasurement, allow, tn.Keys.Admin)
@@ -384,8 +300,8 @@ func TestLyingNodeCannotRouteAQueryOutsideTheContractsCluster(t *testing.T) {
 	u := protocol.EndpointUpdate{ChainID: c.ChainID(), Worker: pubOf(outsider), URL: endpoint.URL, Seq: 1}
 	n.send(protocol.NewCall(protocol.ModuleRegistry, protocol.MethodUpdateEndpoint, protocol.UpdateEndpointArgs{Update: u, Sig: protocol.Sign(outsider, protocol.SigEndpoint, protocol.MustMarshal(&u))}))
 
-	l := newLiar(t, tn.RPCAddr(0))
-	l.set("", forge(t, protocol.QueryCluster+hex.EncodeToString(alpha), func(cl *protocol.ClusterUpdate) {
+	l := lyingnode.New(t, tn.RPCAddr(0))
+	l.Set("", lyingnode.Forge(protocol.QueryCluster+hex.EncodeToString(alpha), func(cl *protocol.ClusterUpdate) {
 		cl.Members = [][]byte{pubOf(outsider)}
 	}))
 	lc, err := sdk.Dial(ctx, l.URL())

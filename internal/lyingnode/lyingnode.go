@@ -1,4 +1,8 @@
-package sdk_test
+// Package lyingnode is a lying node for tests: a JSON-RPC proxy in front
+// of a real node (which it can switch) that rewrites requests and results
+// as a test tells it, and records what the client broadcast. Clients talk
+// to it as to any node. Only tests import it.
+package lyingnode
 
 import (
 	"bytes"
@@ -7,47 +11,57 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/phala-go/phala/protocol"
 )
 
-// liar is a lying node: a JSON-RPC proxy in front of a real node (which
-// it can switch) that rewrites requests and results as a test tells it.
-// The SDK talks to it as to any node.
-type liar struct {
-	t   *testing.T
+// Proxy is a lying node.
+type Proxy struct {
 	srv *httptest.Server
 
 	mu     sync.Mutex
 	target string
-	// request rewrites a call's params before it is forwarded.
-	request func(method string, params map[string]any)
-	// result rewrites a call's result before it is returned.
-	result func(method string, params map[string]any, result map[string]any)
+	request Request
+	result  Result
 	// seen counts the calls by method.
 	seen map[string]int
 	// broadcast holds the transactions the client asked it to broadcast.
 	broadcast [][]byte
 }
 
-func newLiar(t *testing.T, target string) *liar {
-	l := &liar{t: t, target: strings.Replace(target, "tcp://", "http://", 1), seen: map[string]int{}}
+// Request rewrites a call's params before it is forwarded.
+type Request func(method string, params map[string]any)
+
+// Result rewrites a call's result before it is returned.
+type Result func(method string, params map[string]any, result map[string]any)
+
+// New starts a proxy in front of the node at target (tcp:// or http://),
+// closed when the test ends.
+func New(t testing.TB, target string) *Proxy {
+	l := &Proxy{target: strings.Replace(target, "tcp://", "http://", 1), seen: map[string]int{}}
 	l.srv = httptest.NewServer(http.HandlerFunc(l.serve))
 	t.Cleanup(l.srv.Close)
 	return l
 }
 
-// URL is the liar's RPC address.
-func (l *liar) URL() string { return l.srv.URL }
+// URL is the proxy's RPC address.
+func (l *Proxy) URL() string { return l.srv.URL }
 
-// set switches the node behind the liar (if target is not empty) and its
-// rewrites.
-func (l *liar) set(target string, rewrites ...any) {
-	var request func(string, map[string]any)
-	var result func(string, map[string]any, map[string]any)
+// Set switches the node behind the proxy (if target is not empty) and its
+// rewrites: Request and Result functions, in any order; none is honest.
+func (l *Proxy) Set(target string, rewrites ...any) {
+	var request Request
+	var result Result
 	for _, r := range rewrites {
 		switch f := r.(type) {
+		case Request:
+			request = f
+		case Result:
+			result = f
 		case func(string, map[string]any):
 			request = f
 		case func(string, map[string]any, map[string]any):
@@ -62,9 +76,9 @@ func (l *liar) set(target string, rewrites ...any) {
 	l.request, l.result = request, result
 }
 
-// calls returns how often method was called, and the transactions
-// broadcast.
-func (l *liar) calls(method string) (int, [][]byte) {
+// Calls returns how often method was called, and the transactions the
+// client asked to broadcast.
+func (l *Proxy) Calls(method string) (int, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.seen[method], l.broadcast
@@ -84,7 +98,7 @@ type rpcReply struct {
 	Error   json.RawMessage `json:"error,omitempty"`
 }
 
-func (l *liar) serve(w http.ResponseWriter, r *http.Request) {
+func (l *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -171,15 +185,50 @@ func (l *liar) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(reply)
 }
 
-// abciResponse is the response object of an abci_query result.
-func abciResponse(result map[string]any) map[string]any {
-	r, _ := result["response"].(map[string]any)
-	return r
+// AtHeight makes the proxy answer every state query from height h and,
+// if tip > 0, claim tip as its newest block.
+func AtHeight(h, tip int64) []any {
+	request := Request(func(method string, params map[string]any) {
+		if method == "abci_query" {
+			params["height"] = strconv.FormatInt(h, 10)
+		}
+	})
+	result := Result(func(method string, _ map[string]any, result map[string]any) {
+		if sync, ok := result["sync_info"].(map[string]any); ok && method == "status" && tip > 0 {
+			sync["latest_block_height"] = strconv.FormatInt(tip, 10)
+		}
+	})
+	return []any{request, result}
 }
 
-// setValue replaces an abci_query result's value.
-func setValue(result map[string]any, v []byte) {
-	if r := abciResponse(result); r != nil {
-		r["value"] = base64.StdEncoding.EncodeToString(v)
+// Forge makes the proxy answer path's queries with the value edit makes of
+// the true one (the zero value when absent), keeping the true proof.
+func Forge[T any](path string, edit func(*T)) Result {
+	return func(method string, params map[string]any, result map[string]any) {
+		if method != "abci_query" || params["path"] != path {
+			return
+		}
+		r, _ := result["response"].(map[string]any)
+		if r == nil {
+			return
+		}
+		var v T
+		if s, ok := r["value"].(string); ok && s != "" {
+			raw, err := base64.StdEncoding.DecodeString(s)
+			if err != nil || protocol.Unmarshal(raw, &v) != nil {
+				return
+			}
+		}
+		edit(&v)
+		r["value"] = base64.StdEncoding.EncodeToString(protocol.MustMarshal(&v))
+	}
+}
+
+// ClaimChain makes the proxy say it serves chain id.
+func ClaimChain(id string) Result {
+	return func(method string, _ map[string]any, result map[string]any) {
+		if info, ok := result["node_info"].(map[string]any); ok && method == "status" {
+			info["network"] = id
+		}
 	}
 }
