@@ -50,4 +50,3 @@ func WaitHeight(t testing.TB, ctx context.Context, addr string, h int64) {
 		}
 	}
 }
-

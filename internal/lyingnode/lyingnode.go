@@ -23,8 +23,8 @@ import (
 type Proxy struct {
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	target string
+	mu      sync.Mutex
+	target  string
 	request Request
 	result  Result
 	// seen counts the calls by method.
