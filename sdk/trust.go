@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
 
@@ -55,6 +56,9 @@ func (t *TrustRoot) Time() time.Time {
 // hash (protocol.GenesisHash, the one pRuntime binds its attestations to)
 // and its validators.
 func GenesisTrust(genesisJSON []byte) (*TrustRoot, error) {
+	if err := checkGenesisKeys(genesisJSON); err != nil {
+		return nil, err
+	}
 	doc, err := protocol.ParseGenesisDoc(genesisJSON)
 	if err != nil {
 		return nil, protocol.Errorf(protocol.ErrBadTrustRoot, "genesis: %v", err)
@@ -75,6 +79,29 @@ func GenesisTrust(genesisJSON []byte) (*TrustRoot, error) {
 		return nil, protocol.Errorf(protocol.ErrBadTrustRoot, "genesis validators: %v", err)
 	}
 	return &TrustRoot{ChainID: doc.ChainID, GenesisHash: hash, GenesisTime: doc.GenesisTime, Validators: set}, nil
+}
+
+// checkGenesisKeys refuses a genesis document whose validators are not
+// all ed25519 keys of the right size, before CometBFT's validation, which
+// panics on a key of the wrong size.
+func checkGenesisKeys(genesisJSON []byte) error {
+	var doc struct {
+		Validators []struct {
+			PubKey *struct {
+				Type  string `json:"type"`
+				Value []byte `json:"value"`
+			} `json:"pub_key"`
+		} `json:"validators"`
+	}
+	if err := json.Unmarshal(genesisJSON, &doc); err != nil {
+		return protocol.Errorf(protocol.ErrBadTrustRoot, "genesis: %v", err)
+	}
+	for i, v := range doc.Validators {
+		if v.PubKey == nil || v.PubKey.Type != cmted25519.PubKeyName || len(v.PubKey.Value) != cmted25519.PubKeySize {
+			return protocol.Errorf(protocol.ErrBadTrustRoot, "genesis validator %d: not an ed25519 key of %d bytes", i, cmted25519.PubKeySize)
+		}
+	}
+	return nil
 }
 
 // trustJSON is a TrustRoot's file form: CometBFT's JSON for the header and
@@ -185,6 +212,11 @@ func validatorSet(vals []*types.Validator) (*types.ValidatorSet, error) {
 	for i, v := range vals {
 		if v == nil {
 			return nil, protocol.Errorf(protocol.ErrMalformedAnswer, "validator %d is missing", i)
+		}
+		// The chain admits only ed25519 validators (governance checks
+		// updates); CometBFT panics on a key of the wrong size.
+		if k, ok := v.PubKey.(cmted25519.PubKey); !ok || len(k) != cmted25519.PubKeySize {
+			return nil, protocol.Errorf(protocol.ErrMalformedAnswer, "validator %d: not an ed25519 key of %d bytes", i, cmted25519.PubKeySize)
 		}
 		if err := v.ValidateBasic(); err != nil {
 			return nil, protocol.Errorf(protocol.ErrMalformedAnswer, "validator %d: %v", i, err)

@@ -36,7 +36,8 @@ func TestValidatorSetRefusesWhatCometBFTWouldPanicOn(t *testing.T) {
 		"empty":           {func([]*types.Validator) []*types.Validator { return nil }, "0 validators"},
 		"too many":        {func([]*types.Validator) []*types.Validator { return make([]*types.Validator, maxValidators+1) }, "validators (want 1 to"},
 		"nil validator":   {func(v []*types.Validator) []*types.Validator { v[1] = nil; return v }, "validator 1 is missing"},
-		"no key":          {func(v []*types.Validator) []*types.Validator { v[0].PubKey = nil; return v }, "public key"},
+		"no key":          {func(v []*types.Validator) []*types.Validator { v[0].PubKey = nil; return v }, "not an ed25519 key"},
+		"short key":       {func(v []*types.Validator) []*types.Validator { v[0].PubKey = ed25519.PubKey{}; return v }, "not an ed25519 key"},
 		"address not key": {func(v []*types.Validator) []*types.Validator { v[0].Address = v[1].Address; return v }, "incorrectly derived"},
 		"zero power":      {func(v []*types.Validator) []*types.Validator { v[2].VotingPower = 0; return v }, "power 0"},
 		"negative power":  {func(v []*types.Validator) []*types.Validator { v[2].VotingPower = -1; return v }, "negative"},
@@ -153,4 +154,14 @@ func FuzzTrustRootJSON(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestGenesisTrustRefusesAValidatorKeyOfTheWrongSize: CometBFT's genesis
+// validation panics on it; the SDK refuses it first.
+func TestGenesisTrustRefusesAValidatorKeyOfTheWrongSize(t *testing.T) {
+	doc := `{"chain_id":"c","genesis_time":"2026-01-01T00:00:00Z","initial_height":"1",
+		"validators":[{"pub_key":{"type":"tendermint/PubKeyEd25519","value":"AAAA"},"power":"10"}]}`
+	if _, err := GenesisTrust([]byte(doc)); !errors.Is(err, protocol.ErrBadTrustRoot) || !strings.Contains(err.Error(), "not an ed25519 key") {
+		t.Fatalf("got %v", err)
+	}
 }
