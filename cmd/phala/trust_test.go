@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,30 @@ func TestCLIBelievesNoNode(t *testing.T) {
 		_, err := run(t, ctx, on(l.URL()), "gov", "allow-measurement", "--measurement", strings.Repeat("ab", 32), "--admin", "admin")
 		if _, sent := l.Calls("broadcast_tx_sync"); !errors.Is(err, protocol.ErrProof) || len(sent) != 0 {
 			t.Fatalf("a forged governance nonce: %v; %d transactions broadcast", err, len(sent))
+		}
+	})
+	t.Run("pin a genesis document", func(t *testing.T) {
+		keyring := t.TempDir()
+		g := []string{"--node", tn.RPCAddr(0), "--keyring", keyring}
+		genesis := filepath.Join(tn.Homes[0], "config", "genesis.json")
+		out, err := run(t, ctx, g, "trust", "pin", "--genesis", genesis)
+		if err != nil || !strings.Contains(out, "verified     genesis only") {
+			t.Fatalf("pin: %v\n%s", err, out)
+		}
+		if _, err := run(t, ctx, g, "query", "account", addr); err != nil {
+			t.Fatal(err)
+		}
+		// Another genesis of the same chain id is refused, not swapped in.
+		b, err := os.ReadFile(genesis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := filepath.Join(t.TempDir(), "genesis.json")
+		if err := os.WriteFile(other, regexp.MustCompile(`("genesis_time":\s*")20`).ReplaceAll(b, []byte("${1}19")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run(t, ctx, g, "trust", "pin", "--genesis", other); !errors.Is(err, protocol.ErrTrustMismatch) {
+			t.Fatalf("pinning another genesis of %s: %v", tn.Options.ChainID, err)
 		}
 	})
 	t.Run("reset", func(t *testing.T) {
