@@ -83,7 +83,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.node, "node", "tcp://127.0.0.1:26657", "node RPC address")
 	root.PersistentFlags().StringVar(&g.keyring, "keyring", filepath.Join(home, ".phala", "keys"), "directory of named key files (and trust/, the chains it trusts)")
 	root.PersistentFlags().StringVar(&g.chainID, "chain-id", "", "the chain the node must serve; trusted at first use if the keyring has no root for it (see `phala trust`)")
-	root.PersistentFlags().Uint64Var(&g.maxFee, "max-fee", sdk.DefaultMaxFee, "the most a transaction may pay: a chain whose minimum fee is higher is refused")
+	root.PersistentFlags().Uint64Var(&g.maxFee, "max-fee", sdk.DefaultMaxFee, "the most a transaction's fee may be: a chain whose minimum fee is higher is refused (code fees and prepaid gas are separate)")
 	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), contractCmd(g), workerCmd(g), govCmd(g), trustCmd(g), versionCmd(g))
 	usageErrors(root)
 	saveTrustAfter(root, g)
