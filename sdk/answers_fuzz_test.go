@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -157,6 +158,7 @@ func doRecord(t testing.TB) *recording {
 
 	var mu sync.Mutex
 	var frozen json.RawMessage
+	var frozenTip int64
 	target := tn.RPCAddr(0)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -166,6 +168,14 @@ func doRecord(t testing.TB) *recording {
 			Params map[string]any  `json:"params"`
 		}
 		json.Unmarshal(body, &call)
+		key := callKey(call.Method, call.Params)
+		mu.Lock()
+		if call.Method == "abci_query" && call.Params["height"] == "0" && frozenTip > 1 {
+			// The latest state, as of the frozen tip.
+			call.Params["height"] = strconv.FormatInt(frozenTip-1, 10)
+			body, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": call.ID, "method": call.Method, "params": call.Params})
+		}
+		mu.Unlock()
 		resp, err := http.Post("http"+target[len("tcp"):], "application/json", bytes.NewReader(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -181,12 +191,19 @@ func doRecord(t testing.TB) *recording {
 		if call.Method == "status" { // the tip stays where it was first seen
 			if frozen == nil {
 				frozen = reply.Result
+				var st struct {
+					SyncInfo struct {
+						Height int64 `json:"latest_block_height,string"`
+					} `json:"sync_info"`
+				}
+				json.Unmarshal(frozen, &st)
+				frozenTip = st.SyncInfo.Height
 			}
 			reply.Result = frozen
 			out, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": call.ID, "result": frozen})
 		}
 		if len(reply.Result) > 0 {
-			rec.replies[callKey(call.Method, call.Params)] = reply.Result
+			rec.replies[key] = reply.Result
 		}
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")

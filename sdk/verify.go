@@ -91,10 +91,17 @@ func (c *Client) query(ctx context.Context, path string, height int64) (*queryAn
 	return &queryAnswer{value: r.Value, height: r.Height, ops: r.ProofOps}, nil
 }
 
-// verifiedQuery answers a proven path from the state the newest verified
-// header proves, and checks the proof against the key the protocol
-// assigns the path: neither the key nor the height the node names is
-// trusted, or it could answer with another record's proof, or an old one.
+// maxAhead is how far beyond the tip it showed a node may answer from
+// (it may commit blocks between the two calls).
+const maxAhead = 2
+
+// verifiedQuery answers a proven path from the node's latest state, and
+// checks the proof against the key the protocol assigns the path and the
+// app hash of a header verified from the trust root: neither the key nor
+// the height the node names is trusted, or it could answer with another
+// record's proof, or an old one. The state must be at least the one the
+// newest verified header proves (and Options.MinHeight); a state after
+// it waits for the header that proves it, as the node's latest does.
 func (c *Client) verifiedQuery(ctx context.Context, path string) (*queryAnswer, error) {
 	key, err := protocol.StateKey(path)
 	if err != nil {
@@ -104,15 +111,21 @@ func (c *Client) verifiedQuery(ctx context.Context, path string) (*queryAnswer, 
 	if err != nil {
 		return nil, err
 	}
-	h := sh.Height - 1
-	q, err := c.query(ctx, path, h)
+	q, err := c.query(ctx, path, 0)
 	if err != nil {
 		return nil, err
 	}
-	if q.height != h {
-		return nil, protocol.Errorf(protocol.ErrStaleAnswer, "%s: asked the state of block %d, the node answered %d", path, h, q.height)
+	switch floor := sh.Height - 1; {
+	case q.height < floor:
+		return nil, protocol.Errorf(protocol.ErrStaleAnswer, "%s: the node answered from the state of block %d; the client has verified block %d's", path, q.height, floor)
+	case q.height > sh.Height+maxAhead:
+		return nil, protocol.Errorf(protocol.ErrStaleAnswer, "%s: the node answered from the state of block %d, ahead of its own tip %d", path, q.height, sh.Height)
 	}
-	if err := protocol.VerifyState(key, q.value, q.ops, sh.AppHash); err != nil {
+	appHash, err := c.VerifiedAppHash(ctx, q.height)
+	if err != nil {
+		return nil, err
+	}
+	if err := protocol.VerifyState(key, q.value, q.ops, appHash); err != nil {
 		return nil, fmt.Errorf("sdk: %s at %d: %w", path, q.height, err)
 	}
 	return q, nil
