@@ -89,6 +89,9 @@ const (
 	SpaceKeys       = "keys"
 	SpaceContracts  = "contracts"
 	SpaceQuery      = "query"
+	// SpaceSDK holds the refusals a client makes itself, of answers a node
+	// gave it: they never cross the wire from the chain.
+	SpaceSDK = "sdk"
 )
 
 // Transaction envelope errors (checked before any module runs).
@@ -147,6 +150,20 @@ var (
 	ErrBadParams          = define(SpaceGovernance, 7, "invalid chain parameters")
 	ErrBadValidatorUpdate = define(SpaceGovernance, 8, "invalid validator update")
 	ErrSimForbidden       = define(SpaceGovernance, 9, "sim attestation can only be allowed at genesis")
+)
+
+// Client-side refusals of what a node answered (sdk).
+var (
+	ErrTrustMismatch   = define(SpaceSDK, 1, "node serves another chain than the trusted one")
+	ErrUntrustedHeader = define(SpaceSDK, 2, "header not proven by the trusted validators")
+	ErrStaleAnswer     = define(SpaceSDK, 3, "answer is not at the height asked")
+	ErrStaleHeader     = define(SpaceSDK, 4, "newest verified header is too old")
+	ErrBelowMinHeight  = define(SpaceSDK, 5, "node has not reached the minimum height")
+	ErrFeeAboveMax     = define(SpaceSDK, 6, "chain's minimum fee exceeds the caller's maximum")
+	ErrMalformedAnswer = define(SpaceSDK, 7, "malformed node answer")
+	ErrOutsideCluster  = define(SpaceSDK, 8, "worker is not a member of the contract's cluster")
+	ErrBadTrustRoot    = define(SpaceSDK, 9, "unusable trust root")
+	ErrUnprovenTx      = define(SpaceSDK, 10, "transaction inclusion or outcome not proven")
 )
 
 // registry holds every error this package defines, for FromWire. It is

@@ -7,6 +7,12 @@ import (
 	"strings"
 )
 
+// QueryWorkerCluster reads, with a proof, the id of the cluster a worker
+// is a member of: keys/wc/<worker hex>, the raw 32-byte id, absent when it
+// is in none. A client proves a worker's membership with it before it
+// sends the worker a contract's query.
+const QueryWorkerCluster = "keys/wc/"
+
 // StateKey is the state key whose value the proven query path answers. It
 // is part of the protocol, not a detail of the chain: a client checks the
 // proof against the key it computes here, never against the key the node
@@ -51,6 +57,12 @@ func StateKey(path string) ([]byte, error) {
 			return nil, err
 		}
 		return stateKey(ModuleRegistry, "w/", pub), nil
+	case strings.HasPrefix(path, QueryWorkerCluster):
+		pub, err := hexID(path, QueryWorkerCluster, "worker key")
+		if err != nil {
+			return nil, err
+		}
+		return stateKey(ModuleKeys, "wc/", pub), nil
 	case path == QueryContractEpoch:
 		return stateKey(ModuleKeys, "epoch"), nil
 	case strings.HasPrefix(path, QueryCode):

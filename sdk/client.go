@@ -3,45 +3,116 @@ package sdk
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
-	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/phala-go/phala/protocol"
 )
 
-// Client talks to a phala node over CometBFT RPC.
+// Client talks to a phala node over CometBFT RPC, believing nothing the
+// node says that it cannot verify.
 //
-// Reads with proofs (Account, NextSeq, BlockMessages) are checked against
-// the app hash in the next block's header, whose commit is checked against
-// the validator set the node reports for that height. That defends against
-// a node that serves wrong state, but not against one that also lies about
-// the validator set: pin the expected validators with TrustValidators when
-// talking to a node you do not run.
+// Everything it reads with a proof is checked against the app hash of a
+// header it verified from its trust root (TrustRoot: the chain id, the
+// genesis and, from there, every validator-set change), at the newest
+// height it has verified: a node can neither forge a value nor answer from
+// an older height. What it signs uses only verified values: the chain id
+// of the trust root, the account nonce and the governance nonce read with
+// proofs, and the proven minimum fee, refused above Options.MaxFee.
+// docs/sdk.md says what is verified and what the user must pin.
+//
+// A Client is safe for concurrent use; verification is serialised.
 type Client struct {
 	rpc     *RPC
 	chainID string
-	// trusted, if set, is the validator-set hash every verified header must
-	// carry.
-	trusted []byte
+	o       Options
 	// poll is the interval at which waits re-check the chain.
 	poll time.Duration
+
+	mu sync.Mutex
+	// trust is the trust root with the newest verified header.
+	trust TrustRoot
+	// recent holds verified headers by height, for backward verification.
+	recent map[int64]*types.Header
 }
 
-// Dial connects to a node's RPC address (tcp://host:port or http://...).
+// Options say what a Client trusts and how much it pays. The zero value
+// pins the node's genesis at first use with the default bounds.
+type Options struct {
+	// Trust is the root to verify from, typically saved from an earlier
+	// Client.Trust. Nil: the node's genesis document, pinned for the
+	// life of the client (trust on first use; save Client.Trust to keep
+	// it).
+	Trust *TrustRoot
+	// ChainID, if set, is the chain the node must serve.
+	ChainID string
+	// GenesisHash, if set, is the hash the genesis pinned at first use must
+	// have (protocol.GenesisHash, as `phala trust show` prints it).
+	GenesisHash []byte
+	// TrustingPeriod is how long a verified header's validators are
+	// trusted to skip from (default DefaultTrustingPeriod).
+	TrustingPeriod time.Duration
+	// MaxClockDrift is how far ahead of the local clock a header's time may
+	// be (default DefaultMaxClockDrift).
+	MaxClockDrift time.Duration
+	// MaxHeaderAge refuses a node whose newest header is older than this
+	// (default DefaultMaxHeaderAge; negative: no bound).
+	MaxHeaderAge time.Duration
+	// MinHeight is the least block whose state the client accepts: no
+	// proven read answers from an earlier state. The trust root's header
+	// is a floor as well.
+	MinHeight int64
+	// MaxFee is the most the client pays for a transaction (default
+	// DefaultMaxFee): a chain whose proven minimum fee exceeds it is
+	// refused with protocol.ErrFeeAboveMax, never paid.
+	MaxFee uint64
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultMaxFee is the fee a Client pays at most unless told otherwise:
+// a hundred times the default minimum fee.
+const DefaultMaxFee = 100_000
+
+func (o *Options) defaults() {
+	if o.TrustingPeriod <= 0 {
+		o.TrustingPeriod = DefaultTrustingPeriod
+	}
+	if o.MaxClockDrift <= 0 {
+		o.MaxClockDrift = DefaultMaxClockDrift
+	}
+	if o.MaxHeaderAge == 0 {
+		o.MaxHeaderAge = DefaultMaxHeaderAge
+	}
+	if o.MaxFee == 0 {
+		o.MaxFee = DefaultMaxFee
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Dial connects to a node's RPC address (tcp://host:port or http://...),
+// pinning the node's genesis at first use: see DialOptions.
 func Dial(ctx context.Context, addr string) (*Client, error) {
+	return DialOptions(ctx, addr, Options{})
+}
+
+// DialOptions connects to a node's RPC address with o. The node must serve
+// the trust root's chain; without a root, its genesis document becomes the
+// root (checked against o.ChainID and o.GenesisHash if set).
+func DialOptions(ctx context.Context, addr string, o Options) (*Client, error) {
+	o.defaults()
 	rpc, err := NewRPC(addr)
 	if err != nil {
 		return nil, err
@@ -50,7 +121,50 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sdk: status of %s: %w", addr, err)
 	}
-	return &Client{rpc: rpc, chainID: st.NodeInfo.Network, poll: 50 * time.Millisecond}, nil
+	var root TrustRoot
+	if o.Trust != nil {
+		root = *o.Trust
+		if err := root.check(); err != nil {
+			return nil, err
+		}
+	} else {
+		g, err := rpc.Genesis(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sdk: genesis of %s: %w", addr, err)
+		}
+		raw, err := cmtjson.Marshal(g.Genesis)
+		if err != nil {
+			return nil, protocol.Errorf(protocol.ErrMalformedAnswer, "genesis of %s: %v", addr, err)
+		}
+		r, err := GenesisTrust(raw)
+		if err != nil {
+			return nil, err
+		}
+		if o.GenesisHash != nil && !bytes.Equal(r.GenesisHash, o.GenesisHash) {
+			return nil, protocol.Errorf(protocol.ErrTrustMismatch, "node %s has genesis %X, expected %X", addr, r.GenesisHash, o.GenesisHash)
+		}
+		root = *r
+	}
+	switch {
+	case o.ChainID != "" && root.ChainID != o.ChainID:
+		return nil, protocol.Errorf(protocol.ErrTrustMismatch, "trusted chain %q, expected %q", root.ChainID, o.ChainID)
+	case st.NodeInfo.Network != root.ChainID:
+		return nil, protocol.Errorf(protocol.ErrTrustMismatch, "node %s serves chain %q, trusted %q", addr, st.NodeInfo.Network, root.ChainID)
+	}
+	c := &Client{rpc: rpc, chainID: root.ChainID, o: o, poll: 50 * time.Millisecond, trust: root, recent: map[int64]*types.Header{}}
+	if root.Header != nil {
+		c.recent[root.Header.Height] = root.Header.Header
+	}
+	return c, nil
+}
+
+// Trust returns the client's trust root with the newest header it has
+// verified: save it and pass it back (Options.Trust) to resume from there.
+func (c *Client) Trust() *TrustRoot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.trust
+	return &t
 }
 
 // RPCTimeout bounds every RPC request, so that a node that stops answering
@@ -90,7 +204,8 @@ func (r *RPC) Reset() {
 	}
 }
 
-// ChainID is the chain the node serves.
+// ChainID is the trusted chain's id (the trust root's, which the node
+// was checked to serve).
 func (c *Client) ChainID() string { return c.chainID }
 
 // RPC exposes the underlying CometBFT client, for what the SDK does not wrap.
@@ -99,11 +214,8 @@ func (c *Client) RPC() *rpchttp.HTTP { return c.rpc.HTTP }
 // Reset drops kept-alive connections after a failure.
 func (c *Client) Reset() { c.rpc.Reset() }
 
-// TrustValidators pins the hash of the validator set expected to sign the
-// headers the client verifies against.
-func (c *Client) TrustValidators(hash []byte) { c.trusted = append([]byte(nil), hash...) }
-
-// Height returns the latest committed height.
+// Height returns the latest committed height as the node claims it,
+// unverified (VerifiedTip verifies it).
 func (c *Client) Height(ctx context.Context) (int64, error) {
 	st, err := c.rpc.Status(ctx)
 	if err != nil {
@@ -163,307 +275,4 @@ func checkTxError(err error) error {
 		return nil
 	}
 	return protocol.FromWire(m[3], uint32(code), m[2])
-}
-
-// WaitTx waits until the transaction with hash is included in a block.
-func (c *Client) WaitTx(ctx context.Context, hash []byte) (*TxResult, error) {
-	for {
-		res, err := c.rpc.Tx(ctx, hash, false)
-		if err == nil {
-			return txResult(res), nil
-		}
-		if !strings.Contains(err.Error(), "not found") {
-			return nil, fmt.Errorf("sdk: tx %X: %w", hash, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("sdk: waiting for tx %X: %w", hash, ctx.Err())
-		case <-time.After(c.poll):
-		}
-	}
-}
-
-func txResult(res *ctypes.ResultTx) *TxResult {
-	out := &TxResult{Hash: res.Hash, Height: res.Height}
-	if res.TxResult.Code != 0 {
-		out.Err = protocol.FromWire(res.TxResult.Codespace, res.TxResult.Code, res.TxResult.Log)
-	}
-	for _, ev := range res.TxResult.Events {
-		if ev.Type != "message" {
-			continue
-		}
-		var m EmittedMessage
-		for _, a := range ev.Attributes {
-			switch a.Key {
-			case "origin":
-				m.Origin = a.Value
-			case "topic":
-				m.Topic = a.Value
-			case "seq":
-				m.Seq, _ = strconv.ParseUint(a.Value, 10, 64)
-			}
-		}
-		out.Messages = append(out.Messages, m)
-	}
-	return out
-}
-
-// Send signs call with key (fetching the account's nonce from the chain),
-// broadcasts it and waits for its inclusion. The returned error covers
-// refusal and transport; TxResult.Err is the outcome of an included call.
-func (c *Client) Send(ctx context.Context, key *Key, call protocol.Call) (*TxResult, error) {
-	acc, err := c.AccountUnverified(ctx, key.Address())
-	if err != nil {
-		return nil, err
-	}
-	fee, err := c.MinFee(ctx)
-	if err != nil {
-		return nil, err
-	}
-	raw := protocol.SignTx(key.Private, protocol.Tx{ChainID: c.chainID, Nonce: acc.Nonce, Fee: fee, Call: call})
-	hash, err := c.Broadcast(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	return c.WaitTx(ctx, hash)
-}
-
-// MinFee is the least fee the chain accepts, which the SDK pays. It is read
-// without a proof: a lying node can only make the transaction fail.
-func (c *Client) MinFee(ctx context.Context) (uint64, error) {
-	q, err := c.query(ctx, protocol.QueryParams, 0)
-	if err != nil {
-		return 0, err
-	}
-	var p protocol.Params
-	if err := protocol.Unmarshal(q.value, &p); err != nil {
-		return 0, fmt.Errorf("sdk: params: %w", err)
-	}
-	return p.MinFee, nil
-}
-
-// WorkerUnverified reads a worker's latest registry record without a
-// proof (for relayers deciding whether to register).
-func (c *Client) WorkerUnverified(ctx context.Context, pub []byte) (protocol.WorkerRecord, bool, error) {
-	return c.WorkerUnverifiedAt(ctx, pub, 0)
-}
-
-// Worker reads a worker's registry record with its proof.
-func (c *Client) Worker(ctx context.Context, pub []byte) (protocol.WorkerRecord, bool, error) {
-	var w protocol.WorkerRecord
-	q, err := c.verifiedQuery(ctx, protocol.QueryWorker+hex.EncodeToString(pub))
-	if err != nil || q.value == nil {
-		return w, false, err
-	}
-	if err := protocol.Unmarshal(q.value, &w); err != nil {
-		return w, false, fmt.Errorf("sdk: worker: %w", err)
-	}
-	return w, true, nil
-}
-
-// query runs an ABCI query and maps an application error to its protocol
-// error.
-func (c *Client) query(ctx context.Context, path string, height int64) (*queryAnswer, error) {
-	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{Height: height, Prove: true})
-	if err != nil {
-		return nil, fmt.Errorf("sdk: query %s: %w", path, err)
-	}
-	r := res.Response
-	if r.Code != 0 {
-		return nil, protocol.FromWire(r.Codespace, r.Code, r.Log)
-	}
-	return &queryAnswer{value: r.Value, height: r.Height, ops: r.ProofOps}, nil
-}
-
-// AccountUnverified reads an account without checking its proof: for the
-// caller's own nonce, where a lie only makes the next transaction fail.
-func (c *Client) AccountUnverified(ctx context.Context, a protocol.Address) (protocol.Account, error) {
-	q, err := c.query(ctx, protocol.QueryAccount+a.String(), 0)
-	if err != nil {
-		return protocol.Account{}, err
-	}
-	return decodeAccount(q.value)
-}
-
-func decodeAccount(raw []byte) (protocol.Account, error) {
-	var acc protocol.Account
-	if raw == nil {
-		return acc, nil
-	}
-	if err := protocol.Unmarshal(raw, &acc); err != nil {
-		return acc, fmt.Errorf("sdk: account: %w", err)
-	}
-	return acc, nil
-}
-
-// Account reads an account at the latest height and verifies its proof. It
-// returns the height the value is proven at.
-func (c *Client) Account(ctx context.Context, a protocol.Address) (protocol.Account, int64, error) {
-	q, err := c.verifiedQuery(ctx, protocol.QueryAccount+a.String())
-	if err != nil {
-		return protocol.Account{}, 0, err
-	}
-	acc, err := decodeAccount(q.value)
-	return acc, q.height, err
-}
-
-// NextSeq reads, with proof, the sequence number origin's next message must
-// carry.
-func (c *Client) NextSeq(ctx context.Context, o protocol.Origin) (uint64, error) {
-	q, err := c.verifiedQuery(ctx, protocol.QueryNextSeq+o.String())
-	if err != nil {
-		return 0, err
-	}
-	return decodeSeq(q.value)
-}
-
-// NextSeqUnverified reads origin's next sequence number without a proof:
-// for relayers, whose worst case is a wasted or refused submission.
-func (c *Client) NextSeqUnverified(ctx context.Context, o protocol.Origin) (uint64, error) {
-	q, err := c.query(ctx, protocol.QueryNextSeq+o.String(), 0)
-	if err != nil {
-		return 0, err
-	}
-	return decodeSeq(q.value)
-}
-
-func decodeSeq(raw []byte) (uint64, error) {
-	var n uint64
-	if raw == nil {
-		return 0, nil
-	}
-	if err := protocol.Unmarshal(raw, &n); err != nil {
-		return 0, fmt.Errorf("sdk: next seq: %w", err)
-	}
-	return n, nil
-}
-
-type queryAnswer struct {
-	value  []byte
-	height int64
-	ops    *cmtcrypto.ProofOps
-}
-
-// verifiedQuery answers a proven path, its proof checked against the key
-// the protocol assigns the path: the key the node names is not trusted, or
-// it could answer with another record's proof.
-func (c *Client) verifiedQuery(ctx context.Context, path string) (*queryAnswer, error) {
-	key, err := protocol.StateKey(path)
-	if err != nil {
-		return nil, fmt.Errorf("sdk: %s: %w", path, err)
-	}
-	q, err := c.query(ctx, path, 0)
-	if err != nil {
-		return nil, err
-	}
-	appHash, err := c.VerifiedAppHash(ctx, q.height)
-	if err != nil {
-		return nil, err
-	}
-	if err := protocol.VerifyState(key, q.value, q.ops, appHash); err != nil {
-		return nil, fmt.Errorf("sdk: %s at %d: %w", path, q.height, err)
-	}
-	return q, nil
-}
-
-// BlockMessages returns block h's message list, verified against the app
-// hash in header h+1.
-func (c *Client) BlockMessages(ctx context.Context, h int64) (*protocol.BlockMessages, []*protocol.Message, error) {
-	bm, msgs, err := c.RawBlockMessages(ctx, h)
-	if err != nil {
-		return nil, nil, err
-	}
-	appHash, err := c.VerifiedAppHash(ctx, h)
-	if err != nil {
-		return nil, nil, err
-	}
-	if got := bm.AppHash(); !bytes.Equal(got, appHash) {
-		return nil, nil, protocol.Errorf(protocol.ErrProof, "block %d: messages give app hash %X, header %d says %X", h, got, h+1, appHash)
-	}
-	return bm, msgs, nil
-}
-
-// RawBlockMessages returns block h's message list as the node serves it,
-// decoded but not verified.
-func (c *Client) RawBlockMessages(ctx context.Context, h int64) (*protocol.BlockMessages, []*protocol.Message, error) {
-	q, err := c.query(ctx, protocol.QueryMessages+strconv.FormatInt(h, 10), 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	return protocol.DecodeBlockMessages(q.value)
-}
-
-// VerifiedAppHash returns the app hash of block h, read from header h+1
-// after checking that header's commit against its validator set. It waits
-// for block h+1 if it does not exist yet.
-func (c *Client) VerifiedAppHash(ctx context.Context, h int64) ([]byte, error) {
-	sh, err := c.VerifiedHeader(ctx, h+1)
-	if err != nil {
-		return nil, err
-	}
-	return sh.AppHash, nil
-}
-
-// VerifiedHeader returns header h with its commit, checked against the
-// validator set the node reports for h (and the pinned validator-set hash,
-// if any). It waits for block h if it does not exist yet.
-func (c *Client) VerifiedHeader(ctx context.Context, h int64) (*types.SignedHeader, error) {
-	for {
-		cur, err := c.Height(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if cur >= h {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(c.poll):
-		}
-	}
-	com, err := c.rpc.Commit(ctx, &h)
-	if err != nil {
-		return nil, fmt.Errorf("sdk: commit %d: %w", h, err)
-	}
-	vals, err := ValidatorSet(ctx, c.rpc.HTTP, h)
-	if err != nil {
-		return nil, err
-	}
-	sh := com.SignedHeader
-	if err := sh.ValidateBasic(c.chainID); err != nil {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: %v", h, err)
-	}
-	if !bytes.Equal(vals.Hash(), sh.ValidatorsHash) {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: validator set hash mismatch", h)
-	}
-	if c.trusted != nil && !bytes.Equal(c.trusted, sh.ValidatorsHash) {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: signed by validators %X, trusted %X", h, sh.ValidatorsHash, c.trusted)
-	}
-	if err := vals.VerifyCommitLight(c.chainID, sh.Commit.BlockID, h, sh.Commit); err != nil {
-		return nil, protocol.Errorf(protocol.ErrProof, "header %d: commit: %v", h, err)
-	}
-	return &sh, nil
-}
-
-// ValidatorSet fetches the complete validator set of height h from a node.
-func ValidatorSet(ctx context.Context, rpc rpcclient.SignClient, h int64) (*types.ValidatorSet, error) {
-	var all []*types.Validator
-	perPage := 100
-	for page := 1; ; page++ {
-		p := page
-		res, err := rpc.Validators(ctx, &h, &p, &perPage)
-		if err != nil {
-			return nil, fmt.Errorf("sdk: validators %d: %w", h, err)
-		}
-		all = append(all, res.Validators...)
-		if len(all) >= res.Total || len(res.Validators) == 0 {
-			break
-		}
-	}
-	vs := types.NewValidatorSet(all)
-	if vs.IsNilOrEmpty() {
-		return nil, errors.New("sdk: empty validator set")
-	}
-	return vs, nil
 }

@@ -33,8 +33,8 @@ func (c *Client) EpochRecord(ctx context.Context) (*protocol.EpochRecord, error)
 	if q.value == nil {
 		return &rec, nil // no epoch yet
 	}
-	if err := protocol.Unmarshal(q.value, &rec); err != nil {
-		return nil, fmt.Errorf("sdk: epoch record: %w", err)
+	if err := decode("epoch record", q.value, &rec); err != nil {
+		return nil, err
 	}
 	return &rec, nil
 }
@@ -46,8 +46,8 @@ func (c *Client) proven(ctx context.Context, path string, v any) (ok bool, err e
 	if err != nil || q.value == nil {
 		return false, err
 	}
-	if err := protocol.Unmarshal(q.value, v); err != nil {
-		return false, fmt.Errorf("sdk: %s: %w", path, err)
+	if err := decode(path, q.value, v); err != nil {
+		return false, err
 	}
 	return true, nil
 }
@@ -85,8 +85,8 @@ func (c *Client) CommandStatusUnverified(ctx context.Context, id []byte, index u
 	if err != nil || q.value == nil {
 		return st, false, err
 	}
-	if err := protocol.Unmarshal(q.value, &st); err != nil {
-		return st, false, fmt.Errorf("sdk: command %d of contract %x: %w", index, id, err)
+	if err := decode(fmt.Sprintf("command %d of contract %x", index, id), q.value, &st); err != nil {
+		return st, false, err
 	}
 	return st, true, nil
 }
@@ -320,8 +320,8 @@ func (c *Client) commandIndex(ctx context.Context, res *TxResult, args *protocol
 				continue
 			}
 			var cmd protocol.ContractCommand
-			if err := protocol.Unmarshal(m.Payload, &cmd); err != nil {
-				return 0, fmt.Errorf("sdk: command message in block %d: %w", res.Height, err)
+			if err := decode(fmt.Sprintf("command message in block %d", res.Height), m.Payload, &cmd); err != nil {
+				return 0, err
 			}
 			if bytes.Equal(cmd.Ciphertext, args.Ciphertext) {
 				return cmd.Index, nil

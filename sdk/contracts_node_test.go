@@ -164,10 +164,14 @@ func (n *network) register(name string) ed25519.PrivateKey {
 	seed := sha256.Sum256([]byte(name))
 	id := ed25519.NewKeyFromSeed(seed[:])
 	enc, _ := protocol.DerivePublicKey(seed[:])
+	// The node's tip may be a block its application has not executed
+	// yet (CometBFT stores a block before executing it), whose hash the
+	// chain cannot check a registration against: bind the one before.
 	h, err := n.c.Height(n.ctx)
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	h--
 	blk, err := n.c.RPC().Block(n.ctx, &h)
 	if err != nil {
 		n.t.Fatal(err)

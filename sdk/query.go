@@ -125,7 +125,7 @@ func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []
 	if err != nil {
 		return nil, err
 	}
-	tip, err := c.queryTip(ctx)
+	tip, err := c.VerifiedTip(ctx) // freshness is measured from a tip no node can lower
 	if err != nil {
 		return nil, err
 	}
@@ -139,13 +139,6 @@ func (c *Client) QueryContract(ctx context.Context, key *Key, contract, input []
 		return nil, err
 	}
 	return q.Open(raw)
-}
-
-// queryTip is the chain height a query's freshness is measured from: the
-// node's latest height. It is read through this one function so that a
-// tip the client has verified itself can replace it.
-func (c *Client) queryTip(ctx context.Context) (int64, error) {
-	return c.Height(ctx)
 }
 
 // queryMinHeight is the minimum height a query asks for: o.MinHeight, but
@@ -164,17 +157,18 @@ func queryMinHeight(tip int64, o QueryOptions) int64 {
 
 // queryWorker picks the worker to ask: o.Worker, or the first member of
 // the contract's cluster that the chain holds active with an endpoint and
-// whose attestation verifies.
+// whose attestation verifies. Either way the chain must prove the worker
+// a member of the contract's cluster (VerifyMember).
 func (c *Client) queryWorker(ctx context.Context, contract []byte, o QueryOptions) (*protocol.WorkerRecord, error) {
+	info, ok, err := c.Contract(ctx, contract)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, protocol.Errorf(protocol.ErrUnknownContract, "%x", contract)
+	}
 	candidates := [][]byte{o.Worker}
 	if o.Worker == nil {
-		info, ok, err := c.Contract(ctx, contract)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, protocol.Errorf(protocol.ErrUnknownContract, "%x", contract)
-		}
 		cl, ok, err := c.Cluster(ctx, info.Cluster)
 		if err != nil {
 			return nil, err
@@ -186,7 +180,7 @@ func (c *Client) queryWorker(ctx context.Context, contract []byte, o QueryOption
 	}
 	var errs []error
 	for _, pub := range candidates {
-		rec, err := c.VerifyWorker(ctx, pub, o.Verify)
+		rec, err := c.VerifyMember(ctx, info.Cluster, pub, o.Verify)
 		switch {
 		case err != nil:
 			errs = append(errs, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/phala-go/phala/internal/devnet"
 	"github.com/phala-go/phala/internal/logging"
+	"github.com/phala-go/phala/sdk"
 )
 
 func devnetCmd(g *globals) *cobra.Command {
@@ -28,6 +29,10 @@ func devnetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := g.pinDevnet(d); err != nil {
+				d.Stop()
+				return err
+			}
 			if err := d.PrintInfo(ctx, g.out); err != nil {
 				d.Stop()
 				return err
@@ -43,4 +48,20 @@ func devnetCmd(g *globals) *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level")
 	return cmd
+}
+
+// pinDevnet makes the devnet's genesis the keyring's root of its chain,
+// replacing the root of an earlier devnet (--reset makes a new chain with
+// the same id): the devnet made this chain, so the CLI need not trust its
+// node at first use.
+func (g *globals) pinDevnet(d *devnet.Devnet) error {
+	b, err := os.ReadFile(d.GenesisPath)
+	if err != nil {
+		return err
+	}
+	r, err := sdk.GenesisTrust(b)
+	if err != nil {
+		return err
+	}
+	return g.pinGenesis(r, true)
 }

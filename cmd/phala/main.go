@@ -57,11 +57,16 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// globals are the flags every command shares.
+// globals are the flags every command shares, and the clients a command
+// dialed (whose verified headers are saved when it ends).
 type globals struct {
 	node    string
 	keyring string
+	chainID string
+	maxFee  uint64
 	out     io.Writer
+	errOut  io.Writer
+	clients []*sdk.Client
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -73,12 +78,37 @@ func newRoot(out io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetOut(out)
+	g.errOut = root.ErrOrStderr()
 	home, _ := os.UserHomeDir()
 	root.PersistentFlags().StringVar(&g.node, "node", "tcp://127.0.0.1:26657", "node RPC address")
-	root.PersistentFlags().StringVar(&g.keyring, "keyring", filepath.Join(home, ".phala", "keys"), "directory of named key files")
-	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), contractCmd(g), workerCmd(g), govCmd(g), versionCmd(g))
+	root.PersistentFlags().StringVar(&g.keyring, "keyring", filepath.Join(home, ".phala", "keys"), "directory of named key files (and trust/, the chains it trusts)")
+	root.PersistentFlags().StringVar(&g.chainID, "chain-id", "", "the chain the node must serve; trusted at first use if the keyring has no root for it (see `phala trust`)")
+	root.PersistentFlags().Uint64Var(&g.maxFee, "max-fee", sdk.DefaultMaxFee, "the most a transaction's fee may be: a chain whose minimum fee is higher is refused (code fees and prepaid gas are separate)")
+	root.AddCommand(devnetCmd(g), statusCmd(g), keysCmd(g), txCmd(g), queryCmd(g), contractCmd(g), workerCmd(g), govCmd(g), trustCmd(g), versionCmd(g))
 	usageErrors(root)
+	saveTrustAfter(root, g)
 	return root
+}
+
+// saveTrustAfter has every command save, when it ends (failed or not), the
+// newest header its clients verified: the next command resumes from there.
+func saveTrustAfter(root *cobra.Command, g *globals) {
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		for _, c := range cmd.Commands() {
+			if run := c.RunE; run != nil {
+				c.RunE = func(cmd *cobra.Command, args []string) error {
+					err := run(cmd, args)
+					if serr := g.saveClients(); serr != nil {
+						return errors.Join(err, fmt.Errorf("saving the verified header: %w", serr))
+					}
+					return err
+				}
+			}
+			walk(c)
+		}
+	}
+	walk(root)
 }
 
 // usageErrors makes every mistake in the shape of a command line a usage
@@ -122,10 +152,6 @@ func hexArg(what, s string, n int) ([]byte, error) {
 		return nil, usageError{fmt.Errorf("%s %q has %d bytes, not %d: %w", what, s, len(b), n, errLength)}
 	}
 	return b, nil
-}
-
-func (g *globals) client(ctx context.Context) (*sdk.Client, error) {
-	return sdk.Dial(ctx, g.node)
 }
 
 // loadKey resolves a key given as a file path or as a name in the keyring.

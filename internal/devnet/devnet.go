@@ -91,6 +91,9 @@ type Devnet struct {
 	AdminPath  string
 	Home       string
 	Addr       Addresses
+	// GenesisPath is the chain's genesis document: the CLI pins it as the
+	// devnet's trust root.
+	GenesisPath string
 
 	o        Options
 	stopOnce sync.Once
@@ -127,7 +130,7 @@ func Start(ctx context.Context, o Options) (*Devnet, error) {
 		o.Logger.Info("devnet home created", "home", o.Home)
 	}
 	keys := filepath.Join(nh, home.KeysDir)
-	d := &Devnet{Home: o.Home, Addr: o.Addresses(), o: o, KeyPath: filepath.Join(keys, home.DevKeyName+".json"), AdminPath: filepath.Join(keys, home.AdminKeyName+".json")}
+	d := &Devnet{Home: o.Home, Addr: o.Addresses(), GenesisPath: filepath.Join(nh, "config", "genesis.json"), o: o, KeyPath: filepath.Join(keys, home.DevKeyName+".json"), AdminPath: filepath.Join(keys, home.AdminKeyName+".json")}
 	var err error
 	if d.DevKey, err = sdk.LoadKey(d.KeyPath); err != nil {
 		return nil, fmt.Errorf("devnet: dev key: %w", err)

@@ -37,6 +37,8 @@ func TestProvenPathsNameTheKeysModulesWrite(t *testing.T) {
 		{protocol.QueryWorker + idHex, registry.WorkerStateKey(id)},
 		{protocol.QueryMeasurement + idHex, registry.MeasurementStateKey(id)},
 		{protocol.QueryContractEpoch, keys.EpochStateKey()},
+		// keys.go's layout: wc/<worker> holds the worker's cluster id.
+		{protocol.QueryWorkerCluster + idHex, append([]byte(protocol.ModuleKeys+"/wc/"), id...)},
 		{protocol.QueryCode + idHex, contracts.CodeStateKey(id)},
 		{protocol.QueryContract + idHex, contracts.ContractStateKey(id)},
 		{protocol.QueryCommand + idHex + "/7", contracts.CommandStateKey(id, 7)},
