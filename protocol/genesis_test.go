@@ -43,8 +43,8 @@ func TestContractParamsValidate(t *testing.T) {
 		{"no query gas", with(func(p *protocol.Params) { p.MaxQueryGas = 0 }), false},
 		{"query gas too high", with(func(p *protocol.Params) { p.MaxQueryGas = protocol.LimitGas + 1 }), false},
 		{"gas price too high", with(func(p *protocol.Params) { p.GasPrice = protocol.LimitGasPrice + 1 }), false},
-		{"as many messages per block as pRuntime takes", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.MaxBlockMessages }), true},
-		{"more messages per block than pRuntime takes", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.MaxBlockMessages + 1 }), false},
+		{"the most messages per block, half of what pRuntime takes", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.MaxBlockMessages / 2 }), true},
+		{"more messages per block than half of what pRuntime takes", with(func(p *protocol.Params) { p.MaxMessagesPerBlock = protocol.MaxBlockMessages/2 + 1 }), false},
 	}
 	for _, tc := range cases {
 		err := tc.p.Validate()

@@ -425,7 +425,7 @@ type EpochInfo struct {
 	// RotationDue: another rotation starts as soon as the one under way
 	// activates (a recipient left after its proposal landed, a worker was
 	// revoked, or governance asked).
-	RotationDue bool `cbor:"rotation_due"`
+	RotationDue bool `cbor:"rotation_due,omitempty"`
 }
 
 // PendingEpoch is a rotation under way.

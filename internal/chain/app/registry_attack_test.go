@@ -129,9 +129,7 @@ func TestPreRotationAttestationCannotRevertKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := protocol.AnnouncementBody{ChainID: testChain, Worker: pub(s.m.id), Epoch: 2, Key: next.Public()}
-	ann := protocol.KeyAnnouncement{Worker: pub(s.m.id), Epoch: 2, Key: next.Public(), Sig: protocol.Sign(s.m.id, protocol.SigKeyAnnounce, protocol.MustMarshal(&body))}
-	s.mustOK(s.a.submit(workerMsg(s.m.id, 0, protocol.TopicAnnounce, protocol.MustMarshal(&ann))))
+	s.mustOK(s.a.submit(workerMsg(s.m.id, 0, protocol.TopicAnnounce, announcement(s.m, 2, next.Public()))))
 	s.rotate()
 	rec := s.ta.worker(pub(s.m.id))
 	if !bytes.Equal(rec.EncryptionKey, next.Public()) {
