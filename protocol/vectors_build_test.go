@@ -16,8 +16,8 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
-	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtversion "github.com/cometbft/cometbft/api/cometbft/version/v1"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/phala-go/phala/internal/tee/sim"
@@ -30,7 +30,6 @@ func vectorKey(i int) ed25519.PrivateKey {
 	seed := sha256.Sum256(fmt.Appendf(nil, "phala vector key %d", i))
 	return ed25519.NewKeyFromSeed(seed[:])
 }
-
 
 // filled returns n bytes of b.
 func filled(b byte, n int) []byte {
