@@ -30,6 +30,11 @@ const ChainID = "phala-devnet"
 // Cluster is the name of the devnet's cluster, whose member runs contracts.
 const Cluster = "default"
 
+// WebOrigins are the pages allowed to call the devnet's node RPC from a
+// browser: pages served from this machine, such as examples/dapp's
+// `npm run dev` (docs/sdk-ts.md).
+func WebOrigins() []string { return []string{"http://localhost:*", "http://127.0.0.1:*"} }
+
 // Options configure a devnet.
 type Options struct {
 	Home      string
@@ -160,6 +165,7 @@ func (d *Devnet) start(ctx context.Context, ops [2]*sdk.Key) error {
 	n, err := node.Start(ctx, node.Options{
 		Home: o.nodeHome(), RPCAddr: d.Addr.NodeRPC, P2PAddr: fmt.Sprintf("tcp://127.0.0.1:%d", o.BasePort),
 		Logger: o.Logger.With("component", "node"), CometLevel: slog.LevelWarn,
+		CORSOrigins: WebOrigins(),
 	})
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)

@@ -45,6 +45,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// CometLevel filters CometBFT's own log lines (it is chatty at info).
 	CometLevel slog.Level
+	// CORSOrigins, if set, are the web origins allowed to call the RPC
+	// from a browser (CometBFT's rpc.cors_allowed_origins; "*" patterns
+	// as it reads them).
+	CORSOrigins []string
 }
 
 // Node is a running phala node.
@@ -95,6 +99,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	if o.P2PAddr != "" {
 		c.P2P.ListenAddress = o.P2PAddr
+	}
+	if len(o.CORSOrigins) > 0 {
+		c.RPC.CORSAllowedOrigins = o.CORSOrigins
 	}
 	c.Instrumentation.Prometheus = o.Prometheus && c.Instrumentation.Prometheus
 	gen, err := types.GenesisDocFromFile(c.GenesisFile())

@@ -74,7 +74,28 @@ func (s *Server) Public() http.Handler {
 	mux.Handle("/v1/query", s.route(http.MethodPost, s.query))
 	mux.Handle("/v1/state", s.route(http.MethodPost, s.state))
 	mux.Handle("/", http.HandlerFunc(notFound))
-	return mux
+	return crossOrigin(mux)
+}
+
+// crossOrigin lets web pages of any origin call the public API, as a
+// browser dApp queries a worker directly (docs/sdk-ts.md): the API takes
+// no cookies or credentials, and every request is authenticated by what
+// it carries (a query's signature and sealed input), so no origin gains
+// anything another could not. Preflights are answered here; the private
+// API sends no such header, so no page can reach it.
+func crossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type handler func(w http.ResponseWriter, r *http.Request) error
