@@ -28,7 +28,7 @@ func TestGoOpensWhatTypeScriptSealed(t *testing.T) {
 	out := Run(t, ctx, dir, nil, Node(t), filepath.Join("dist", "test", "emit-vectors.js"))
 	var got struct {
 		HPKE []struct {
-			Vector                     int
+			Vector                    int
 			Plaintext, Sealed, Secret string
 		}
 		Tx    string

@@ -48,6 +48,8 @@ export interface ClientOptions {
   now?: () => Date;
   /** How often waits re-check the chain (default 100 ms). */
   pollMs?: number;
+  /** Ends every wait of the client (for the minimum height, a header, a transaction, a result) when aborted. */
+  signal?: AbortSignal;
 }
 
 /** TxResult is the proven outcome of an included transaction. */
@@ -76,7 +78,9 @@ export class Client {
   readonly maxFee: bigint;
   readonly pollMs: number;
   private light: Light;
-  private readonly o: Required<Omit<ClientOptions, "trust" | "chainId" | "genesisHash">>;
+  private readonly o: Required<Omit<ClientOptions, "trust" | "chainId" | "genesisHash" | "signal">>;
+  /** signal ends every wait of the client (ClientOptions.signal). */
+  readonly signal: AbortSignal | undefined;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(rpc: RPC, root: TrustRoot, o: ClientOptions) {
@@ -92,6 +96,7 @@ export class Client {
       pollMs: o.pollMs ?? 100,
     };
     this.maxFee = this.o.maxFee;
+    this.signal = o.signal;
     this.pollMs = this.o.pollMs;
     this.light = new Light(rpc, root, this.o);
   }
@@ -174,7 +179,7 @@ export class Client {
     for (;;) {
       const h = await this.tipHeader();
       if (h.height - 1 >= min) return h;
-      if (signal?.aborted) throw new ProtocolError(ErrBelowMinHeight, `waiting for the state of block ${min}, the node is at ${h.height - 1}`);
+      if (signal?.aborted || this.signal?.aborted) throw new ProtocolError(ErrBelowMinHeight, `waiting for the state of block ${min}, the node is at ${h.height - 1}`);
       await sleep(this.pollMs);
     }
   }
@@ -220,6 +225,7 @@ export class Client {
     for (;;) {
       const tip = await this.tipHeader();
       if (tip.height >= h) break;
+      if (this.signal?.aborted) throw new ProtocolError(ErrBelowMinHeight, `waiting for header ${h}, the node is at ${tip.height}`);
       await sleep(this.pollMs);
     }
     return this.serial(() => this.light.header(h));
@@ -305,7 +311,7 @@ export class Client {
     for (;;) {
       const h = await this.rpc.txHeight(hash);
       if (h !== 0) return this.proveTx(hash, h);
-      if (signal?.aborted) throw new Error(`sdk: waiting for tx ${hex(hash)}: aborted`);
+      if (signal?.aborted || this.signal?.aborted) throw new Error(`sdk: waiting for tx ${hex(hash)}: aborted`);
       await sleep(this.pollMs);
     }
   }

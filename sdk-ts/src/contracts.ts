@@ -169,7 +169,7 @@ export async function waitContractKey(c: Client, id: Uint8Array, signal?: AbortS
     if (info.status === ContractStatus.failed) throw new ProtocolError(ErrContractNotActive, `contract ${hex(id)} is failed: its init failed, it will have no key`);
     if (info.status === "frozen") throw new ProtocolError(ErrContractNotActive, `contract ${hex(id)} is frozen until governance resolves its members' divergence`);
     if (info.status === ContractStatus.active && rec.current !== 0n && !rec.lost && keyFor(info, rec.current)) return;
-    if (signal?.aborted) throw new Error(`sdk: waiting for contract ${hex(id)}'s key: aborted`);
+    if (signal?.aborted || c.signal?.aborted) throw new Error(`sdk: waiting for contract ${hex(id)}'s key: aborted`);
     await sleep(c.pollMs);
   }
 }
@@ -214,7 +214,7 @@ async function waitFor(c: Client, secret: Uint8Array, aad: Uint8Array, signal: A
         throw new Error(`sdk: reply does not open: ${(e as Error).message}`, { cause: e });
       }
     }
-    if (signal?.aborted) throw new Error("sdk: waiting for a contract result: aborted");
+    if (signal?.aborted || c.signal?.aborted) throw new Error("sdk: waiting for a contract result: aborted");
     await sleep(c.pollMs);
   }
 }

@@ -110,12 +110,15 @@ export interface TxEvent {
 
 /** RPC is a node's CometBFT RPC. */
 export class RPC {
-  private constructor(readonly url: string, private readonly c: Comet1Client) {}
+  private nextId = 1;
+
+  private constructor(readonly url: string, private readonly http: HttpClient, private readonly c: Comet1Client) {}
 
   /** connect makes a client of url (http(s)://host:port; tcp:// is read as http://). */
   static async connect(url: string): Promise<RPC> {
     const u = url.replace(/^tcp:\/\//, "http://");
-    return new RPC(u, Comet1Client.create(new HttpClient(u, RPCTimeoutMs)));
+    const http = new HttpClient(u, RPCTimeoutMs);
+    return new RPC(u, http, Comet1Client.create(http));
   }
 
   private async call<T>(what: string, f: () => Promise<T>): Promise<T> {
@@ -193,16 +196,29 @@ export class RPC {
     return hs[0];
   }
 
+  /**
+   * abciQuery runs an ABCI query with a proof. Its answer is read here
+   * rather than by cosmjs, which cannot read a proof op without a key
+   * (the chain's messages-root op has none).
+   */
   async abciQuery(path: string, height = 0): Promise<AbciAnswer> {
-    const r = await this.call(`query ${path}`, () => this.c.abciQuery({ path, data: new Uint8Array(0), height: height || undefined, prove: true }));
-    return this.shape(`query ${path}`, () => ({
-      value: r.value.length === 0 ? null : r.value,
-      height: r.height ?? 0,
-      ops: r.proof ? r.proof.ops.map((o) => ({ type: o.type, key: o.key, data: o.data })) : null,
-      code: r.code ?? 0,
-      codespace: r.codespace,
-      log: r.log ?? "",
-    }));
+    const params: { [k: string]: string | boolean } = { path, data: "", prove: true };
+    if (height) params.height = String(height);
+    const r = await this.call(`query ${path}`, () => this.http.execute({ jsonrpc: "2.0", id: this.nextId++, method: "abci_query", params }));
+    return this.shape(`query ${path}`, () => {
+      const res = (r.result as { response?: Record<string, unknown> })?.response;
+      if (!res || typeof res !== "object") throw new TypeError("no response");
+      const ops = (res.proofOps ?? res.proof_ops) as { ops?: { type?: unknown; key?: unknown; data?: unknown }[] } | null | undefined;
+      const value = base64(res.value);
+      return {
+        value: value.length === 0 ? null : value,
+        height: smallInt(res.height),
+        ops: ops?.ops ? ops.ops.map((o) => ({ type: String(o.type ?? ""), key: base64(o.key), data: base64(o.data) })) : null,
+        code: smallInt(res.code),
+        codespace: typeof res.codespace === "string" ? res.codespace : "",
+        log: typeof res.log === "string" ? res.log : "",
+      };
+    });
   }
 
   async broadcastTxSync(tx: Uint8Array): Promise<{ code: number; codespace: string; log: string; hash: Uint8Array }> {
@@ -216,7 +232,9 @@ export class RPC {
       const r = await this.c.tx({ hash });
       return r.height;
     } catch (e) {
-      if (/not found/i.test((e as Error).message)) return 0;
+      // CometBFT answers an unknown hash with an HTTP error whose body says so.
+      const text = `${(e as Error).message} ${JSON.stringify((e as { cause?: unknown }).cause ?? "")}`;
+      if (/not found/i.test(text)) return 0;
       throw new Error(`sdk: tx ${hex(hash)}: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -240,4 +258,18 @@ export class RPC {
       })),
     );
   }
+}
+
+function base64(x: unknown): Uint8Array {
+  if (x === null || x === undefined || x === "") return new Uint8Array(0);
+  if (typeof x !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(x)) throw new TypeError("not base64");
+  const b = atob(x);
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+
+function smallInt(x: unknown): number {
+  if (x === null || x === undefined || x === "") return 0;
+  const n = typeof x === "string" && /^-?[0-9]{1,16}$/.test(x) ? Number(x) : typeof x === "number" ? x : NaN;
+  if (!Number.isSafeInteger(n)) throw new TypeError(`${JSON.stringify(x)} is not an integer`);
+  return n;
 }
