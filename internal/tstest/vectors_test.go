@@ -119,3 +119,16 @@ func TestGoOpensWhatTypeScriptSealed(t *testing.T) {
 		t.Fatalf("reply: %q, %v", pt, err)
 	}
 }
+
+// TestTypeScriptUnitTests runs the TypeScript SDK's tests that need no
+// devnet: the cross-language vectors in TypeScript's direction
+// (sdk-ts/test/vectors.test.ts) and its decoders fed mutated inputs
+// (sdk-ts/test/decoders.test.ts).
+func TestTypeScriptUnitTests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := BuildSDK(t, ctx)
+	out := Run(t, ctx, dir, nil, Node(t), "--test", "--test-reporter=spec",
+		filepath.Join("dist", "test", "vectors.test.js"), filepath.Join("dist", "test", "decoders.test.js"))
+	t.Logf("TypeScript:\n%s", out)
+}
